@@ -1,0 +1,58 @@
+# Every target creates .venv on first use and installs what it needs.
+PYTHON_BOOTSTRAP ?= python3
+VENV := .venv
+PYTHON := $(VENV)/bin/python
+HOST ?= 127.0.0.1
+PORT ?= 8000
+BENCH_RESULTS ?= 1000000
+
+RUNTIME_STAMP := $(VENV)/.runtime-installed
+DEV_STAMP := $(VENV)/.dev-installed
+
+.PHONY: install run test lint typecheck imports fuzz check bench clean
+
+$(PYTHON):
+	$(PYTHON_BOOTSTRAP) -m venv $(VENV)
+	$(PYTHON) -m pip install --quiet --upgrade pip
+
+$(RUNTIME_STAMP): pyproject.toml | $(PYTHON)
+	$(PYTHON) -m pip install --quiet -e .
+	touch $@
+
+$(DEV_STAMP): pyproject.toml | $(PYTHON)
+	$(PYTHON) -m pip install --quiet -e '.[dev]'
+	touch $@ $(RUNTIME_STAMP)
+
+install: $(DEV_STAMP)
+
+# Without SUPERBENCHMARK_DEBUG in the environment or .env, serve the shipped test_database.json.
+run: $(RUNTIME_STAMP)
+	@if [ -z "$${SUPERBENCHMARK_DEBUG+set}" ] && ! grep -Eqs '^\s*(export\s+)?SUPERBENCHMARK_DEBUG\s*=' .env; then \
+		export SUPERBENCHMARK_DEBUG=true; \
+	fi; \
+	exec $(PYTHON) -m src.entrypoints.serve --host $(HOST) --port $(PORT)
+
+test: $(DEV_STAMP)
+	$(PYTHON) -m pytest tests/unit tests/integration
+
+lint: $(DEV_STAMP)
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+
+typecheck: $(DEV_STAMP)
+	$(VENV)/bin/mypy
+
+imports: $(DEV_STAMP)
+	$(VENV)/bin/lint-imports
+
+# Property-based requests generated from the app's own OpenAPI schema; any 5xx fails.
+fuzz: $(DEV_STAMP)
+	$(PYTHON) -m pytest tests/fuzz
+
+check: lint typecheck imports test fuzz
+
+bench: $(DEV_STAMP)
+	$(PYTHON) -m bench.averages --results $(BENCH_RESULTS)
+
+clean:
+	rm -rf $(VENV) .bench .pytest_cache .mypy_cache .ruff_cache .hypothesis

@@ -1,0 +1,1 @@
+"""The DEBUG store: benchmark results read once from a JSON file and answered from an index."""

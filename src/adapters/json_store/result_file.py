@@ -1,0 +1,152 @@
+"""Reading and validating a result file in the seed format: {"benchmarking_results": [...]}.
+
+Two readers give the same answer. The fast one decodes straight into typed records with msgspec,
+whose constraints mirror the domain's rules, and lets the domain parse timestamps. Whenever it
+refuses anything, the domain itself validates every record: it is the authority on what is
+valid, and it names the first bad record exactly.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Annotated
+
+import msgspec
+import numpy as np
+import numpy.typing as npt
+
+from src.domain.benchmark_result import (
+    MAX_MILLISECONDS,
+    MAX_TOKEN_COUNT,
+    BenchmarkResult,
+    parse_result_timestamp,
+)
+from src.domain.errors import DomainError, DuplicateRequestId, InvalidResult
+
+RESULTS_KEY = "benchmarking_results"
+_UTF8_BOM = b"\xef\xbb\xbf"
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+_MICROSECOND = timedelta(microseconds=1)
+
+Milliseconds = Annotated[float, msgspec.Meta(ge=0, le=MAX_MILLISECONDS)]
+
+
+class _Record(msgspec.Struct, gc=False):
+    # gc=False: a million records hold no reference cycles, and tracking them doubles decode time.
+    request_id: Annotated[str, msgspec.Meta(min_length=1)]
+    token_count: Annotated[int, msgspec.Meta(ge=0, le=MAX_TOKEN_COUNT)]
+    time_to_first_token: Milliseconds
+    time_per_output_token: Milliseconds
+    total_generation_time: Milliseconds
+    timestamp: str
+    prompt_text: str = ""
+    generated_text: str = ""
+
+
+class _ResultFile(msgspec.Struct, gc=False):
+    benchmarking_results: list[_Record]
+
+
+class ResultFileError(Exception):
+    """The data file cannot be served: it is missing, unreadable, malformed or holds a bad record."""
+
+    def __init__(self, path: Path, problem: str) -> None:
+        self.path = path
+        self.problem = problem
+        super().__init__(f"{path}: {problem}")
+
+
+@dataclass(frozen=True)
+class ResultColumns:
+    """The metrics of every result, column by column, in file order; timestamps in UTC microseconds."""
+
+    timestamps: npt.NDArray[np.int64]
+    token_count: npt.NDArray[np.float64]
+    time_to_first_token: npt.NDArray[np.float64]
+    time_per_output_token: npt.NDArray[np.float64]
+    total_generation_time: npt.NDArray[np.float64]
+
+
+def microseconds_since_epoch(moment: datetime) -> int:
+    return (moment - _EPOCH) // _MICROSECOND
+
+
+def read_result_file(path: Path) -> ResultColumns:
+    raw = _read_bytes(path).removeprefix(_UTF8_BOM)
+    try:
+        records: Sequence[_Record | BenchmarkResult] = msgspec.json.decode(raw, type=_ResultFile).benchmarking_results
+    except msgspec.MsgspecError:
+        records = _validate_with_domain(path, raw)
+    del raw  # the file's bytes are the largest object alive; free them before building columns
+    try:
+        return _columns(records)
+    except DomainError as error:
+        raise ResultFileError(path, str(error)) from None
+
+
+def _read_bytes(path: Path) -> bytes:
+    try:
+        return path.read_bytes()
+    except OSError as error:
+        raise ResultFileError(path, f"cannot read the file: {error.strerror or error}") from None
+
+
+def _validate_with_domain(path: Path, raw: bytes) -> list[BenchmarkResult]:
+    try:
+        document = json.loads(raw)
+    except UnicodeDecodeError:
+        raise ResultFileError(path, "not UTF-8 text") from None
+    except json.JSONDecodeError as error:
+        raise ResultFileError(
+            path, f"not valid JSON: {error.msg} at line {error.lineno} column {error.colno}"
+        ) from None
+    if not isinstance(document, dict) or not isinstance(document.get(RESULTS_KEY), list):
+        raise ResultFileError(path, f'expected a JSON object with a "{RESULTS_KEY}" array')
+    results = []
+    for index, record in enumerate(document[RESULTS_KEY]):
+        try:
+            results.append(BenchmarkResult.from_mapping(record))
+        except InvalidResult as error:
+            request_id = record.get("request_id") if isinstance(record, dict) else None
+            raise ResultFileError(path, str(error.at(index, request_id))) from None
+    return results
+
+
+def _columns(records: Sequence[_Record | BenchmarkResult]) -> ResultColumns:
+    _refuse_duplicate_ids(records)
+    count = len(records)
+    timestamps = np.empty(count, dtype=np.int64)
+    for index, record in enumerate(records):
+        moment = record.timestamp
+        if isinstance(moment, str):
+            try:
+                moment = parse_result_timestamp(moment)
+            except InvalidResult as error:
+                raise error.at(index, record.request_id) from None
+        timestamps[index] = microseconds_since_epoch(moment)
+
+    def column(name: str) -> npt.NDArray[np.float64]:
+        return np.fromiter((getattr(record, name) for record in records), dtype=np.float64, count=count)
+
+    return ResultColumns(
+        timestamps=timestamps,
+        token_count=column("token_count"),
+        time_to_first_token=column("time_to_first_token"),
+        time_per_output_token=column("time_per_output_token"),
+        total_generation_time=column("total_generation_time"),
+    )
+
+
+def _refuse_duplicate_ids(records: Sequence[_Record | BenchmarkResult]) -> None:
+    request_ids = [record.request_id for record in records]
+    if len(set(request_ids)) == len(request_ids):
+        return
+    first_seen: dict[str, int] = {}
+    for index, request_id in enumerate(request_ids):
+        if request_id in first_seen:
+            raise DuplicateRequestId(request_id, first_seen[request_id], index)
+        first_seen[request_id] = index

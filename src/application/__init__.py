@@ -1,0 +1,1 @@
+"""Use cases of the service and the ports they depend on (no framework, no driver)."""

@@ -1,0 +1,1 @@
+"""The benchmark-result domain: entities, value objects and the averaging rules (stdlib only)."""

@@ -1,0 +1,133 @@
+"""The BenchmarkResult entity: one request of an LLM load test, as its benchmark tool recorded it."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from src.domain.errors import InvalidResult, InvalidTimestamp
+from src.domain.timestamps import parse_timestamp
+
+# Upper bounds far beyond any real request (a billion tokens; 10^12 ms is about 31 years).
+# They keep the sum of even a billion results exact to ~1e-15 and far below float overflow,
+# which is what lets every average be exact to 1e-9.
+MAX_TOKEN_COUNT = 10**9
+MAX_MILLISECONDS = 1e12
+
+TIME_FIELDS = ("time_to_first_token", "time_per_output_token", "total_generation_time")
+TEXT_FIELDS = ("prompt_text", "generated_text")
+
+
+@dataclass(frozen=True, slots=True)
+class BenchmarkResult:
+    """Times are milliseconds; `timestamp` is when the result was recorded, always in UTC.
+
+    Results are the same result when their `request_id` is the same.
+    """
+
+    request_id: str
+    token_count: int
+    time_to_first_token: float
+    time_per_output_token: float
+    total_generation_time: float
+    timestamp: datetime
+    prompt_text: str = ""
+    generated_text: str = ""
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.request_id, str) or not self.request_id:
+            raise InvalidResult("request_id", "must be a non-empty string")
+        check_token_count(self.token_count)
+        for name in TIME_FIELDS:
+            object.__setattr__(self, name, check_milliseconds(name, getattr(self, name)))
+        for name in TEXT_FIELDS:
+            if not isinstance(getattr(self, name), str):
+                raise InvalidResult(name, "must be a string")
+        object.__setattr__(self, "timestamp", _as_utc(self.timestamp))
+
+    @classmethod
+    def from_mapping(cls, record: object) -> BenchmarkResult:
+        """A result from a decoded JSON object; unknown keys are ignored, texts may be absent."""
+        if not isinstance(record, Mapping):
+            raise InvalidResult(None, f"must be a JSON object, got {_json_kind(record)}")
+        missing = [name for name in REQUIRED_FIELDS if name not in record]
+        if missing:
+            raise InvalidResult(missing[0], "is missing")
+        timestamp = parse_result_timestamp(record["timestamp"])
+        return cls(
+            request_id=record["request_id"],
+            token_count=record["token_count"],
+            time_to_first_token=record["time_to_first_token"],
+            time_per_output_token=record["time_per_output_token"],
+            total_generation_time=record["total_generation_time"],
+            timestamp=timestamp,
+            prompt_text=record.get("prompt_text", ""),
+            generated_text=record.get("generated_text", ""),
+        )
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, BenchmarkResult):
+            return NotImplemented
+        return self.request_id == other.request_id
+
+    def __hash__(self) -> int:
+        return hash(self.request_id)
+
+
+REQUIRED_FIELDS = ("request_id", "token_count", *TIME_FIELDS, "timestamp")
+
+
+def parse_result_timestamp(text: object) -> datetime:
+    """A result's timestamp field, failing as an InvalidResult that names the field."""
+    try:
+        return parse_timestamp(text)
+    except InvalidTimestamp as error:
+        raise InvalidResult("timestamp", f"must be an ISO 8601 date-time ({error.reason}), got {text!r}") from None
+
+
+def check_token_count(value: Any) -> int:
+    # bool is an int in Python, but `true` is not a token count.
+    if not isinstance(value, int) or isinstance(value, bool):
+        raise InvalidResult("token_count", f"must be an integer, got {_json_kind(value)}")
+    if not 0 <= value <= MAX_TOKEN_COUNT:
+        raise InvalidResult("token_count", f"must be between 0 and {MAX_TOKEN_COUNT}, got {value}")
+    return value
+
+
+def check_milliseconds(name: str, value: Any) -> float:
+    if not isinstance(value, (int, float)) or isinstance(value, bool):
+        raise InvalidResult(name, f"must be a number of milliseconds, got {_json_kind(value)}")
+    if isinstance(value, float) and not math.isfinite(value):
+        raise InvalidResult(name, f"must be a finite number, got {value!r}")
+    # Python compares int with float exactly, so a huge integer cannot slip through as inf.
+    if not 0 <= value <= MAX_MILLISECONDS:
+        raise InvalidResult(name, f"must be between 0 and {MAX_MILLISECONDS:.0e} milliseconds, got {value!r}")
+    return float(value) + 0.0  # + 0.0 turns -0.0 into 0.0
+
+
+def _as_utc(moment: object) -> datetime:
+    if not isinstance(moment, datetime):
+        raise InvalidResult("timestamp", f"must be a date-time, got {_json_kind(moment)}")
+    if moment.tzinfo is None:
+        return moment.replace(tzinfo=UTC)
+    try:
+        return moment.astimezone(UTC)
+    except OverflowError:
+        raise InvalidResult("timestamp", "is outside the years 1 to 9999 once converted to UTC") from None
+
+
+def _json_kind(value: object) -> str:
+    kinds = {
+        bool: "a boolean",
+        int: "an integer",
+        float: "a number",
+        str: "a string",
+        list: "an array",
+        dict: "an object",
+    }
+    if value is None:
+        return "null"
+    return kinds.get(type(value), type(value).__name__)

@@ -1,0 +1,71 @@
+"""Named domain errors. Each carries the offending values; none knows about HTTP."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+
+class DomainError(Exception):
+    """Base of every rule the domain refuses to break."""
+
+
+class InvalidTimestamp(DomainError):
+    def __init__(self, text: object, reason: str) -> None:
+        self.text = text
+        self.reason = reason
+        super().__init__(f"{text!r} is not a valid ISO 8601 date-time: {reason}")
+
+
+class InvalidTimeWindow(DomainError):
+    def __init__(self, start: datetime, end: datetime) -> None:
+        self.start = start
+        self.end = end
+        super().__init__(f"the window ends before it starts: start {start.isoformat()} is after end {end.isoformat()}")
+
+
+class InvalidResult(DomainError):
+    """A benchmark result breaks a field rule; `index` and `request_id` locate it in a batch or file."""
+
+    def __init__(
+        self,
+        field: str | None,
+        reason: str,
+        *,
+        index: int | None = None,
+        request_id: object = None,
+    ) -> None:
+        self.field = field
+        self.reason = reason
+        self.index = index
+        self.request_id = request_id
+        super().__init__(self._describe())
+
+    def at(self, index: int, request_id: object) -> InvalidResult:
+        """The same error, located at a position in a batch or file."""
+        return InvalidResult(self.field, self.reason, index=index, request_id=request_id)
+
+    def _describe(self) -> str:
+        where = []
+        if self.index is not None:
+            where.append(f"result at index {self.index}")
+        if isinstance(self.request_id, str) and self.request_id:
+            where.append(f"request_id {self.request_id!r}")
+        place = f"{' '.join(where)}: " if where else ""
+        subject = f"{self.field} " if self.field else ""
+        return f"{place}{subject}{self.reason}"
+
+
+class DuplicateRequestId(DomainError):
+    def __init__(self, request_id: str, first_index: int, second_index: int) -> None:
+        self.request_id = request_id
+        self.first_index = first_index
+        self.second_index = second_index
+        super().__init__(f"request_id {request_id!r} appears twice, at index {first_index} and at index {second_index}")
+
+
+class ProductionStoreNotConfigured(DomainError):
+    def __init__(self) -> None:
+        super().__init__(
+            "the production result store is not ready for production yet; "
+            "set SUPERBENCHMARK_DEBUG=true to serve the JSON data file"
+        )

@@ -1,0 +1,31 @@
+"""The TimeWindow value object: an inclusive span of UTC instants."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from src.domain.errors import InvalidTimeWindow
+from src.domain.timestamps import parse_window_end, parse_window_start
+
+
+@dataclass(frozen=True, slots=True)
+class TimeWindow:
+    """start <= end; both bounds are included."""
+
+    start: datetime
+    end: datetime
+
+    def __post_init__(self) -> None:
+        if self.start.tzinfo is None or self.end.tzinfo is None:
+            raise ValueError("window bounds must be timezone-aware")
+        if self.end < self.start:
+            raise InvalidTimeWindow(self.start, self.end)
+
+    @classmethod
+    def parse(cls, start: str, end: str) -> TimeWindow:
+        """A window from two ISO 8601 bounds; a date alone covers that whole day."""
+        return cls(parse_window_start(start), parse_window_end(end))
+
+    def __contains__(self, moment: datetime) -> bool:
+        return self.start <= moment <= self.end

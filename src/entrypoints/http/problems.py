@@ -1,0 +1,100 @@
+"""The one place where errors become RFC 9457 problem details (application/problem+json)."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping
+from http import HTTPStatus
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from starlette.exceptions import HTTPException
+
+from src.domain.errors import (
+    DomainError,
+    InvalidTimestamp,
+    InvalidTimeWindow,
+    ProductionStoreNotConfigured,
+)
+
+PROBLEM_MEDIA_TYPE = "application/problem+json"
+_TYPE_PREFIX = "urn:superbenchmark:problem:"
+
+logger = logging.getLogger(__name__)
+
+# Domain error -> (status, problem type, title). Unlisted domain errors are bad input: 422.
+_DOMAIN_PROBLEMS: dict[type[Exception], tuple[HTTPStatus, str, str]] = {
+    InvalidTimestamp: (HTTPStatus.UNPROCESSABLE_ENTITY, "invalid-timestamp", "Invalid timestamp"),
+    InvalidTimeWindow: (HTTPStatus.UNPROCESSABLE_ENTITY, "invalid-time-window", "Invalid time window"),
+    ProductionStoreNotConfigured: (
+        HTTPStatus.SERVICE_UNAVAILABLE,
+        "not-ready-for-production",
+        "Not ready for production",
+    ),
+}
+
+
+class ProblemResponse(JSONResponse):
+    media_type = PROBLEM_MEDIA_TYPE
+
+
+def problem(
+    request: Request,
+    status: HTTPStatus,
+    detail: str,
+    *,
+    kind: str | None = None,
+    title: str | None = None,
+    headers: Mapping[str, str] | None = None,
+) -> ProblemResponse:
+    body = {
+        # "about:blank" means the status code says it all, and the title is its phrase.
+        "type": _TYPE_PREFIX + kind if kind else "about:blank",
+        "title": title or status.phrase,
+        "status": status.value,
+        "detail": detail,
+        "instance": request.url.path,
+    }
+    return ProblemResponse(body, status_code=status.value, headers=headers)
+
+
+async def _domain_error(request: Request, error: Exception) -> ProblemResponse:
+    status, kind, title = _DOMAIN_PROBLEMS.get(
+        type(error), (HTTPStatus.UNPROCESSABLE_ENTITY, "invalid-input", "Invalid input")
+    )
+    return problem(request, status, str(error), kind=kind, title=title)
+
+
+async def _http_error(request: Request, error: Exception) -> ProblemResponse:
+    assert isinstance(error, HTTPException)
+    status = HTTPStatus(error.status_code)
+    allowed = (error.headers or {}).get("Allow", "see /docs")
+    detail = {
+        HTTPStatus.NOT_FOUND: f"there is no resource at {request.url.path}; see /docs for the endpoints",
+        HTTPStatus.METHOD_NOT_ALLOWED: f"{request.method} is not allowed here; allowed: {allowed}",
+    }.get(status, str(error.detail))
+    return problem(request, status, detail, headers=error.headers)
+
+
+async def _request_validation_error(request: Request, error: Exception) -> ProblemResponse:
+    assert isinstance(error, RequestValidationError)
+    reasons = "; ".join(f"{'.'.join(str(part) for part in item['loc'])}: {item['msg']}" for item in error.errors())
+    return problem(request, HTTPStatus.UNPROCESSABLE_ENTITY, reasons, kind="invalid-request", title="Invalid request")
+
+
+async def _unexpected_error(request: Request, error: Exception) -> ProblemResponse:
+    # The cause goes to the log, never to the client.
+    logger.error("unexpected error on %s %s", request.method, request.url.path, exc_info=error)
+    return problem(
+        request,
+        HTTPStatus.INTERNAL_SERVER_ERROR,
+        "the server failed to answer this request; the failure has been logged",
+    )
+
+
+def install_problem_handlers(app: FastAPI) -> None:
+    app.add_exception_handler(DomainError, _domain_error)
+    app.add_exception_handler(HTTPException, _http_error)
+    app.add_exception_handler(RequestValidationError, _request_validation_error)
+    app.add_exception_handler(Exception, _unexpected_error)
