@@ -47,7 +47,7 @@ imports: $(DEV_STAMP)
 
 # Property-based requests generated from the app's own OpenAPI schema; any 5xx fails.
 fuzz: $(DEV_STAMP)
-	$(PYTHON) -m pytest tests/fuzz
+	$(PYTHON) -m tests.fuzz.openapi_run
 
 check: lint typecheck imports test fuzz
 

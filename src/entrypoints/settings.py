@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-from collections.abc import Mapping
 from pathlib import Path
 from typing import Literal
 
@@ -47,17 +46,20 @@ class Settings(BaseSettings):
         return "json_file" if self.debug else "production_placeholder"
 
 
-def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
+def load_settings() -> Settings:
     """Settings from the environment and `.env`, or a SettingsError naming the variable at fault."""
-    environ = os.environ if environ is None else environ
+    # pydantic-settings ignores unknown prefixed variables; a typo there must not pass silently.
     known = {ENV_PREFIX + name.upper() for name in Settings.model_fields}
-    unknown = sorted(name for name in environ if name.upper().startswith(ENV_PREFIX) and name.upper() not in known)
+    unknown = sorted(name for name in os.environ if name.upper().startswith(ENV_PREFIX) and name.upper() not in known)
     if unknown:
         raise SettingsError(f"{unknown[0]}: unknown setting; known settings are {', '.join(sorted(known))}")
     try:
         return Settings()
     except ValidationError as error:
         first = error.errors()[0]
-        name = ENV_PREFIX + "_".join(str(part) for part in first["loc"]).upper()
+        name = "_".join(str(part) for part in first["loc"]).upper()
+        name = name if name.startswith(ENV_PREFIX) else ENV_PREFIX + name
         message = first["msg"].removeprefix("Value error, ")
+        if first["type"] == "extra_forbidden":
+            message = f"unknown setting; known settings are {', '.join(sorted(known))}"
         raise SettingsError(f"{name}: {message}") from None

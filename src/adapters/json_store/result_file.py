@@ -79,7 +79,7 @@ def read_result_file(path: Path) -> ResultColumns:
     raw = _read_bytes(path).removeprefix(_UTF8_BOM)
     try:
         records: Sequence[_Record | BenchmarkResult] = msgspec.json.decode(raw, type=_ResultFile).benchmarking_results
-    except msgspec.MsgspecError:
+    except (msgspec.MsgspecError, UnicodeDecodeError):
         records = _validate_with_domain(path, raw)
     del raw  # the file's bytes are the largest object alive; free them before building columns
     try:

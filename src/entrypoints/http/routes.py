@@ -36,9 +36,8 @@ def _problems(*statuses: int) -> dict[int | str, dict[str, Any]]:
     }
     return {
         status: {
-            "model": ProblemBody,
             "description": descriptions[status],
-            "content": {PROBLEM_MEDIA_TYPE: {"schema": {"$ref": "#/components/schemas/ProblemBody"}}},
+            "content": {PROBLEM_MEDIA_TYPE: {"schema": ProblemBody.model_json_schema()}},
         }
         for status in statuses
     }
@@ -75,7 +74,11 @@ def average_over_window(
         Path(
             description=f"Start of the window, included. {_BOUND_FORMS} "
             "A date alone (YYYY-MM-DD) means the start of that day.",
-            examples=["2024-06-01T12:00:00Z"],
+            openapi_examples={
+                "UTC": {"value": "2024-06-01T12:00:00Z"},
+                "offset": {"value": "2024-06-01T14:00:00+02:00"},
+                "day": {"summary": "from the start of June 1st", "value": "2024-06-01"},
+            },
         ),
     ],
     end_time: Annotated[
@@ -83,7 +86,11 @@ def average_over_window(
         Path(
             description=f"End of the window, included. {_BOUND_FORMS} "
             "A date alone (YYYY-MM-DD) means the whole of that day.",
-            examples=["2024-06-01T14:00:00+02:00"],
+            openapi_examples={
+                "UTC": {"value": "2024-06-01T13:00:00.500Z"},
+                "offset": {"value": "2024-06-01T15:00:00+02:00"},
+                "day": {"summary": "to the end of June 2nd", "value": "2024-06-02"},
+            },
         ),
     ],
 ) -> AverageBody:

@@ -1,0 +1,81 @@
+"""Settings from the environment and .env, and the container choosing a store from them."""
+
+from pathlib import Path
+
+import pytest
+
+from src.adapters.json_store.store import JsonFileResultStore
+from src.adapters.production_placeholder import ProductionPlaceholderStore
+from src.entrypoints.container import Container
+from src.entrypoints.settings import Settings, SettingsError, load_settings
+from tests.support import SEED_FILE
+
+
+@pytest.fixture(autouse=True)
+def clean_environment(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    for name in ("SUPERBENCHMARK_DEBUG", "SUPERBENCHMARK_DATA_FILE"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.chdir(tmp_path)  # no stray .env
+
+
+@pytest.mark.parametrize(
+    ("word", "debug"),
+    [("true", True), ("TRUE", True), ("Yes", True), ("1", True), ("false", False), ("No", False), ("0", False)],
+)
+def test_debug_accepts_the_documented_words_in_any_case(
+    monkeypatch: pytest.MonkeyPatch, word: str, debug: bool
+) -> None:
+    monkeypatch.setenv("SUPERBENCHMARK_DEBUG", word)
+    assert load_settings().debug is debug
+
+
+@pytest.mark.parametrize("word", ["on", "maybe", "2", "", "truee"])
+def test_any_other_debug_value_stops_startup_naming_the_variable(monkeypatch: pytest.MonkeyPatch, word: str) -> None:
+    monkeypatch.setenv("SUPERBENCHMARK_DEBUG", word)
+    with pytest.raises(SettingsError, match=r"^SUPERBENCHMARK_DEBUG: expected true/false/1/0/yes/no"):
+        load_settings()
+
+
+def test_debug_is_off_when_unset() -> None:
+    assert load_settings().debug is False
+
+
+def test_a_misspelt_setting_stops_startup(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("SUPERBENCHMARK_DEBGU", "true")
+    with pytest.raises(SettingsError, match=r"^SUPERBENCHMARK_DEBGU: unknown setting"):
+        load_settings()
+
+
+def test_the_dotenv_file_is_read_and_the_environment_wins(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    (tmp_path / ".env").write_text("SUPERBENCHMARK_DEBUG=yes\nSUPERBENCHMARK_DATA_FILE=from-dotenv.json\n")
+    settings = load_settings()
+    assert (settings.debug, settings.data_file) == (True, Path("from-dotenv.json"))
+    monkeypatch.setenv("SUPERBENCHMARK_DEBUG", "no")
+    assert load_settings().debug is False
+
+
+def test_a_bad_value_in_dotenv_is_named(tmp_path: Path) -> None:
+    (tmp_path / ".env").write_text("SUPERBENCHMARK_DEBUG=perhaps\n")
+    with pytest.raises(SettingsError, match=r"^SUPERBENCHMARK_DEBUG: "):
+        load_settings()
+
+
+def test_an_unknown_setting_in_dotenv_is_named(tmp_path: Path) -> None:
+    (tmp_path / ".env").write_text("SUPERBENCHMARK_DEBUG=true\nSUPERBENCHMARK_DATAFILE=x.json\n")
+    with pytest.raises(SettingsError, match=r"^SUPERBENCHMARK_DATAFILE: "):
+        load_settings()
+
+
+def test_debug_selects_the_json_file_store() -> None:
+    container = Container()
+    container.config.from_pydantic(Settings(debug=True, data_file=SEED_FILE))
+    store = container.result_store()
+    assert isinstance(store, JsonFileResultStore)
+    assert store.aggregate().count == 5
+    assert container.result_store() is store
+
+
+def test_no_debug_selects_the_production_placeholder() -> None:
+    container = Container()
+    container.config.from_pydantic(Settings(debug=False, data_file=Path("does-not-exist.json")))
+    assert isinstance(container.result_store(), ProductionPlaceholderStore)

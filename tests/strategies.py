@@ -1,0 +1,47 @@
+"""Hypothesis strategies for benchmark results, shared by the unit and integration tiers."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta, timezone
+
+from hypothesis import strategies as st
+
+from src.domain.benchmark_result import MAX_MILLISECONDS, MAX_TOKEN_COUNT, BenchmarkResult
+from src.domain.time_window import TimeWindow
+
+offsets = st.integers(min_value=-14 * 60, max_value=14 * 60).map(lambda minutes: timezone(timedelta(minutes=minutes)))
+
+# A narrow span makes windows hit results often; microseconds make ties and near-misses likely.
+moments = st.datetimes(min_value=datetime(2024, 6, 1), max_value=datetime(2024, 6, 3), timezones=offsets).map(
+    lambda moment: moment.astimezone(UTC)
+)
+
+milliseconds = st.one_of(
+    st.floats(min_value=0, max_value=MAX_MILLISECONDS, allow_nan=False, allow_infinity=False),
+    st.integers(min_value=0, max_value=10**6).map(float),
+)
+
+
+@st.composite
+def results(draw: st.DrawFn, request_id: str | None = None) -> BenchmarkResult:
+    return BenchmarkResult(
+        request_id=request_id or draw(st.text(min_size=1, max_size=8)),
+        token_count=draw(st.integers(min_value=0, max_value=MAX_TOKEN_COUNT)),
+        time_to_first_token=draw(milliseconds),
+        time_per_output_token=draw(milliseconds),
+        total_generation_time=draw(milliseconds),
+        timestamp=draw(moments),
+    )
+
+
+@st.composite
+def result_sets(draw: st.DrawFn, max_size: int = 40) -> list[BenchmarkResult]:
+    """Results with distinct request ids, in no particular order."""
+    size = draw(st.integers(min_value=0, max_value=max_size))
+    return [draw(results(request_id=f"r{index}")) for index in range(size)]
+
+
+@st.composite
+def windows(draw: st.DrawFn) -> TimeWindow:
+    first, second = draw(moments), draw(moments)
+    return TimeWindow(min(first, second), max(first, second))

@@ -1,0 +1,77 @@
+"""Helpers shared by the test tiers: seed records, result files and a real HTTP server."""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+import uvicorn
+from fastapi import FastAPI
+
+from src.domain.benchmark_result import BenchmarkResult
+
+SEED_FILE = Path(__file__).resolve().parent.parent / "test_database.json"
+
+
+def seed_records() -> list[dict[str, Any]]:
+    records: list[dict[str, Any]] = json.loads(SEED_FILE.read_text(encoding="utf-8"))["benchmarking_results"]
+    return records
+
+
+def record(request_id: str, timestamp: str, **metrics: Any) -> dict[str, Any]:
+    """A valid seed-format record; metrics not given take plain defaults."""
+    return {
+        "request_id": request_id,
+        "prompt_text": "prompt",
+        "generated_text": "answer",
+        "token_count": metrics.get("token_count", 10),
+        "time_to_first_token": metrics.get("time_to_first_token", 100.0),
+        "time_per_output_token": metrics.get("time_per_output_token", 20.0),
+        "total_generation_time": metrics.get("total_generation_time", 300.0),
+        "timestamp": timestamp,
+    }
+
+
+def as_record(result: BenchmarkResult) -> dict[str, Any]:
+    return {
+        "request_id": result.request_id,
+        "token_count": result.token_count,
+        "time_to_first_token": result.time_to_first_token,
+        "time_per_output_token": result.time_per_output_token,
+        "total_generation_time": result.total_generation_time,
+        "timestamp": result.timestamp.isoformat(),
+    }
+
+
+def write_result_file(path: Path, records: list[Mapping[str, Any]] | list[dict[str, Any]]) -> Path:
+    path.write_text(json.dumps({"benchmarking_results": records}), encoding="utf-8")
+    return path
+
+
+def utc(text: str) -> datetime:
+    return datetime.fromisoformat(text)
+
+
+@contextmanager
+def serving(app: FastAPI) -> Iterator[str]:
+    """Serve `app` over real HTTP on a free port for the duration of the block; yields its base URL."""
+    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=0, log_level="warning"))
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 10
+    while not server.started:
+        if not thread.is_alive() or time.monotonic() > deadline:
+            raise RuntimeError("the test server did not start")
+        time.sleep(0.01)
+    port = server.servers[0].sockets[0].getsockname()[1]
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        server.should_exit = True
+        thread.join(timeout=10)

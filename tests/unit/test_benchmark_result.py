@@ -1,0 +1,87 @@
+import math
+from datetime import UTC, datetime
+from typing import Any
+
+import pytest
+
+from src.domain.benchmark_result import MAX_MILLISECONDS, MAX_TOKEN_COUNT, BenchmarkResult
+from src.domain.errors import InvalidResult
+from tests.support import record
+
+
+def test_a_seed_record_becomes_a_result_in_utc() -> None:
+    result = BenchmarkResult.from_mapping(record("1", "2024-06-01T14:00:00+02:00", token_count=5))
+    assert result.request_id == "1"
+    assert result.token_count == 5
+    assert result.timestamp == datetime(2024, 6, 1, 12, tzinfo=UTC)
+    assert result.prompt_text == "prompt"
+
+
+def test_unknown_fields_are_ignored_and_texts_may_be_absent() -> None:
+    data = record("1", "2024-06-01T12:00:00") | {"model": "llama", "extra": [1, 2]}
+    del data["prompt_text"], data["generated_text"]
+    result = BenchmarkResult.from_mapping(data)
+    assert (result.prompt_text, result.generated_text) == ("", "")
+
+
+def test_integers_are_accepted_as_milliseconds_and_stored_as_floats() -> None:
+    result = BenchmarkResult.from_mapping(record("1", "2024-06-01T12:00:00", time_to_first_token=150))
+    assert isinstance(result.time_to_first_token, float)
+    assert result.time_to_first_token == 150.0
+
+
+@pytest.mark.parametrize(
+    ("field", "value", "reason"),
+    [
+        ("request_id", "", "non-empty string"),
+        ("request_id", 7, "non-empty string"),
+        ("token_count", -1, "between 0 and"),
+        ("token_count", 2.5, "must be an integer, got a number"),
+        ("token_count", True, "must be an integer, got a boolean"),
+        ("token_count", MAX_TOKEN_COUNT + 1, "between 0 and"),
+        ("time_to_first_token", -0.5, "between 0 and"),
+        ("time_to_first_token", math.nan, "finite"),
+        ("time_per_output_token", math.inf, "finite"),
+        ("total_generation_time", "300", "got a string"),
+        ("total_generation_time", None, "got null"),
+        ("total_generation_time", False, "got a boolean"),
+        ("total_generation_time", 10**400, "between 0 and"),
+        ("total_generation_time", MAX_MILLISECONDS * 2, "between 0 and"),
+        ("timestamp", "2024-06-31T00:00:00", "ISO 8601"),
+        ("timestamp", "2024-06-01", "time of day"),
+        ("timestamp", 1717243200, "expected a string"),
+        ("prompt_text", 5, "must be a string"),
+    ],
+)
+def test_a_broken_rule_names_the_field_and_the_reason(field: str, value: Any, reason: str) -> None:
+    data = record("1", "2024-06-01T12:00:00") | {field: value}
+    with pytest.raises(InvalidResult) as refused:
+        BenchmarkResult.from_mapping(data)
+    assert refused.value.field == field
+    assert reason in refused.value.reason
+
+
+def test_a_missing_field_is_named() -> None:
+    data = record("1", "2024-06-01T12:00:00")
+    del data["time_per_output_token"]
+    with pytest.raises(InvalidResult) as refused:
+        BenchmarkResult.from_mapping(data)
+    assert (refused.value.field, refused.value.reason) == ("time_per_output_token", "is missing")
+
+
+def test_a_record_that_is_not_an_object_is_refused() -> None:
+    with pytest.raises(InvalidResult, match="must be a JSON object, got an array"):
+        BenchmarkResult.from_mapping([1, 2])
+
+
+def test_an_error_located_in_a_file_says_where() -> None:
+    error = InvalidResult("token_count", "must be between 0 and 10").at(3, "req-4")
+    assert (error.index, error.request_id) == (3, "req-4")
+    assert str(error) == "result at index 3 request_id 'req-4': token_count must be between 0 and 10"
+
+
+def test_results_with_the_same_request_id_are_the_same_result() -> None:
+    first = BenchmarkResult.from_mapping(record("same", "2024-06-01T12:00:00", token_count=1))
+    second = BenchmarkResult.from_mapping(record("same", "2024-06-02T12:00:00", token_count=2))
+    assert first == second
+    assert len({first, second}) == 1

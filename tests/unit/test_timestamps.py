@@ -1,0 +1,73 @@
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from src.domain.errors import InvalidTimestamp
+from src.domain.timestamps import parse_timestamp, parse_window_end, parse_window_start
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("2024-06-01T12:00:00", datetime(2024, 6, 1, 12, tzinfo=UTC)),
+        ("2024-06-01T12:00:00Z", datetime(2024, 6, 1, 12, tzinfo=UTC)),
+        ("2024-06-01T14:00:00+02:00", datetime(2024, 6, 1, 12, tzinfo=UTC)),
+        ("2024-06-01T07:30:00-04:30", datetime(2024, 6, 1, 12, tzinfo=UTC)),
+        ("2024-06-01T12:00:00.250Z", datetime(2024, 6, 1, 12, 0, 0, 250000, tzinfo=UTC)),
+        ("2024-06-01 12:00:00", datetime(2024, 6, 1, 12, tzinfo=UTC)),
+        # "+" decoded to a space by a query-string decoder is understood as the offset it was.
+        ("2024-06-01T14:00:00 02:00", datetime(2024, 6, 1, 12, tzinfo=UTC)),
+    ],
+)
+def test_date_times_become_utc(text: str, expected: datetime) -> None:
+    parsed = parse_timestamp(text)
+    assert parsed == expected
+    assert parsed.tzinfo is UTC
+
+
+@pytest.mark.parametrize(
+    "text",
+    ["2024-13-01T00:00:00", "2024-06-31T00:00:00", "2024-06-01T25:00", "2024-06-01T12:00:00+25:00", "yesterday", ""],
+)
+def test_impossible_or_malformed_date_times_are_refused(text: str) -> None:
+    with pytest.raises(InvalidTimestamp) as refused:
+        parse_timestamp(text)
+    assert refused.value.text == text
+    assert refused.value.reason
+
+
+def test_a_result_timestamp_needs_a_time_of_day() -> None:
+    with pytest.raises(InvalidTimestamp, match="time of day is required"):
+        parse_timestamp("2024-06-01")
+
+
+def test_a_timestamp_must_be_a_string() -> None:
+    with pytest.raises(InvalidTimestamp, match="expected a string"):
+        parse_timestamp(1717243200)
+
+
+def test_an_offset_pushing_past_year_one_is_refused_not_crashed() -> None:
+    with pytest.raises(InvalidTimestamp, match="outside the years"):
+        parse_timestamp("0001-01-01T00:00:00+01:00")
+
+
+def test_a_date_alone_starts_a_window_at_midnight_and_ends_it_at_the_last_microsecond() -> None:
+    assert parse_window_start("2024-06-01") == datetime(2024, 6, 1, tzinfo=UTC)
+    assert parse_window_end("2024-06-01") == datetime(2024, 6, 2, tzinfo=UTC) - timedelta(microseconds=1)
+
+
+def test_window_bounds_accept_the_same_date_times_as_timestamps() -> None:
+    assert parse_window_start("2024-06-01T14:00:00+02:00") == datetime(2024, 6, 1, 12, tzinfo=UTC)
+    assert parse_window_end("2024-06-01T12:00:00") == datetime(2024, 6, 1, 12, tzinfo=UTC)
+
+
+@pytest.mark.parametrize("text", ["2024-13-01", "2024-06-31", "T25:00", "2024-06-01T24:30:00"])
+def test_impossible_window_bounds_are_refused(text: str) -> None:
+    with pytest.raises(InvalidTimestamp):
+        parse_window_start(text)
+    with pytest.raises(InvalidTimestamp):
+        parse_window_end(text)
+
+
+def test_the_last_day_of_the_calendar_still_ends_a_window() -> None:
+    assert parse_window_end("9999-12-31") == datetime(9999, 12, 31, 23, 59, 59, 999999, tzinfo=UTC)
