@@ -1,15 +1,30 @@
-"""ISO 8601 parsing shared by result timestamps and window bounds; every instant becomes UTC."""
+"""ISO 8601 parsing shared by result timestamps and window bounds; every instant becomes UTC.
+
+Rules: a date-time without an offset means UTC; `T`, `Z` may be lower case (as RFC 3339 allows);
+fractions finer than a microsecond are rounded to the nearest microsecond, half up.
+"""
 
 from __future__ import annotations
 
 import re
-from datetime import UTC, date, datetime, time
+from collections.abc import Iterable
+from contextlib import suppress
+from datetime import UTC, date, datetime, time, timedelta
 
 from src.domain.errors import InvalidTimestamp
 
-# "2024-W22-1" and "2024-06-01" are the longest date-only forms; every date-time is longer, so
-# longer texts skip the (exception-raising, hence slow) date-only check.
+UNIX_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+_NAIVE_UNIX_EPOCH = datetime(1970, 1, 1)
+_MICROSECOND = timedelta(microseconds=1)
+_EARLIEST = (datetime.min.replace(tzinfo=UTC) - UNIX_EPOCH) // _MICROSECOND
+_LATEST = (datetime.max.replace(tzinfo=UTC) - UNIX_EPOCH) // _MICROSECOND
+_OUTSIDE_THE_CALENDAR = "outside the years 1 to 9999 once converted to UTC"
+
+# "2024-W22-1" and "2024-06-01" are the longest date-only forms; every date-time is longer.
 _LONGEST_DATE = 10
+
+# The digit after the microseconds decides the rounding.
+_SEVENTH_FRACTION_DIGIT = re.compile(r"[.,]\d{6}(\d)")
 
 # A query-string style decoder turns a raw "+" into a space; a trailing " HH:MM" after a time
 # can only have been a positive UTC offset, so it is put back.
@@ -17,13 +32,12 @@ _PLUS_DECODED_AS_SPACE = re.compile(r"(?<=\d) (?=\d{2}(:?\d{2})?$)")
 
 
 def parse_timestamp(text: object) -> datetime:
-    """An ISO 8601 date-time as an aware UTC datetime; without an offset it already means UTC."""
+    """An ISO 8601 date-time as an aware UTC datetime."""
     if not isinstance(text, str):
         raise InvalidTimestamp(text, "expected a string")
-    moment = _parse_datetime(text)
-    if len(text) <= _LONGEST_DATE and _as_date(text) is not None:
+    if _as_date(text) is not None:
         raise InvalidTimestamp(text, "a time of day is required, e.g. 2024-06-01T12:00:00Z")
-    return _to_utc(text, moment)
+    return _parse_date_time(text)
 
 
 def parse_window_start(text: str) -> datetime:
@@ -31,7 +45,7 @@ def parse_window_start(text: str) -> datetime:
     day = _as_date(text)
     if day is not None:
         return datetime.combine(day, time.min, tzinfo=UTC)
-    return _to_utc(text, _parse_datetime(text))
+    return _parse_date_time(text)
 
 
 def parse_window_end(text: str) -> datetime:
@@ -40,34 +54,59 @@ def parse_window_end(text: str) -> datetime:
     if day is not None:
         # Timestamps carry microseconds at most, so the day's last microsecond closes the day.
         return datetime.combine(day, time.max, tzinfo=UTC)
-    return _to_utc(text, _parse_datetime(text))
+    return _parse_date_time(text)
 
 
-def _parse_datetime(text: str) -> datetime:
+def microseconds_since_epoch(moment: datetime) -> int:
+    """An aware instant as whole microseconds since 1970-01-01T00:00:00Z: exact, and cheap to compare."""
+    return (moment - UNIX_EPOCH) // _MICROSECOND
+
+
+def instants_in_microseconds(moments: Iterable[datetime]) -> list[int]:
+    """Many date-times, naive ones meaning UTC, as microseconds since the epoch, in one cheap pass.
+
+    Subtracting aware datetimes already compares instants, so nothing is converted to UTC; an
+    instant outside the calendar once in UTC is refused, as parse_timestamp refuses it.
+    """
+    microseconds = [
+        (moment - (_NAIVE_UNIX_EPOCH if moment.tzinfo is None else UNIX_EPOCH)) // _MICROSECOND for moment in moments
+    ]
+    if microseconds:
+        earliest, latest = min(microseconds), max(microseconds)
+        if earliest < _EARLIEST or latest > _LATEST:
+            outlier = earliest if earliest < _EARLIEST else latest
+            raise InvalidTimestamp(f"{outlier} microseconds from 1970-01-01T00:00:00Z", _OUTSIDE_THE_CALENDAR)
+    return microseconds
+
+
+def _parse_date_time(text: str) -> datetime:
+    moment = _from_iso_format(text)
+    seventh_digit = _SEVENTH_FRACTION_DIGIT.search(text)
     try:
-        return datetime.fromisoformat(text)
+        if seventh_digit and seventh_digit.group(1) >= "5":
+            moment += _MICROSECOND
+        if moment.tzinfo is None:
+            return moment.replace(tzinfo=UTC)
+        return moment.astimezone(UTC)
+    except OverflowError:
+        raise InvalidTimestamp(text, _OUTSIDE_THE_CALENDAR) from None
+
+
+def _from_iso_format(text: str) -> datetime:
+    normalized = text[:-1] + "Z" if text.endswith("z") else text
+    try:
+        return datetime.fromisoformat(normalized)
     except ValueError as error:
-        repaired = _PLUS_DECODED_AS_SPACE.sub("+", text.strip())
-        if repaired != text:
-            try:
+        repaired = _PLUS_DECODED_AS_SPACE.sub("+", normalized.strip())
+        if repaired != normalized:
+            with suppress(ValueError):
                 return datetime.fromisoformat(repaired)
-            except ValueError:
-                pass
         raise InvalidTimestamp(text, _reason(error)) from None
 
 
-def _to_utc(text: str, moment: datetime) -> datetime:
-    if moment.tzinfo is None:
-        return moment.replace(tzinfo=UTC)
-    if moment.tzinfo is UTC:
-        return moment
-    try:
-        return moment.astimezone(UTC)
-    except OverflowError:
-        raise InvalidTimestamp(text, "outside the years 1 to 9999 once converted to UTC") from None
-
-
 def _as_date(text: str) -> date | None:
+    if len(text) > _LONGEST_DATE:
+        return None
     try:
         return date.fromisoformat(text)
     except ValueError:

@@ -1,9 +1,15 @@
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime, timedelta, timezone
 
 import pytest
 
 from src.domain.errors import InvalidTimestamp
-from src.domain.timestamps import parse_timestamp, parse_window_end, parse_window_start
+from src.domain.timestamps import (
+    instants_in_microseconds,
+    microseconds_since_epoch,
+    parse_timestamp,
+    parse_window_end,
+    parse_window_start,
+)
 
 
 @pytest.mark.parametrize(
@@ -71,3 +77,37 @@ def test_impossible_window_bounds_are_refused(text: str) -> None:
 
 def test_the_last_day_of_the_calendar_still_ends_a_window() -> None:
     assert parse_window_end("9999-12-31") == datetime(9999, 12, 31, 23, 59, 59, 999999, tzinfo=UTC)
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("2024-06-01T12:00:00.1234564Z", datetime(2024, 6, 1, 12, 0, 0, 123456, tzinfo=UTC)),
+        ("2024-06-01T12:00:00.1234565Z", datetime(2024, 6, 1, 12, 0, 0, 123457, tzinfo=UTC)),
+        ("2024-06-01T12:00:00.999999999Z", datetime(2024, 6, 1, 12, 0, 1, tzinfo=UTC)),
+        ("2024-06-01t12:00:00z", datetime(2024, 6, 1, 12, tzinfo=UTC)),
+    ],
+)
+def test_finer_fractions_round_to_the_nearest_microsecond_and_letters_may_be_lower_case(
+    text: str, expected: datetime
+) -> None:
+    assert parse_timestamp(text) == expected
+
+
+def test_rounding_past_the_last_microsecond_of_the_calendar_is_refused() -> None:
+    with pytest.raises(InvalidTimestamp, match="outside the years"):
+        parse_timestamp("9999-12-31T23:59:59.9999995Z")
+
+
+def test_many_instants_become_microseconds_naive_ones_meaning_utc() -> None:
+    moments = [
+        datetime(1970, 1, 1, 0, 0, 1),
+        datetime(1970, 1, 1, 2, 0, 0, 5, tzinfo=timezone(timedelta(hours=2))),
+    ]
+    assert instants_in_microseconds(moments) == [1_000_000, 5]
+    assert microseconds_since_epoch(datetime(1970, 1, 1, 0, 0, 0, 7, tzinfo=UTC)) == 7
+
+
+def test_an_instant_outside_the_calendar_in_utc_is_refused_in_bulk_too() -> None:
+    with pytest.raises(InvalidTimestamp, match="outside the years"):
+        instants_in_microseconds([datetime(1, 1, 1, tzinfo=timezone(timedelta(hours=1)))])

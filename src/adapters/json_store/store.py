@@ -4,11 +4,12 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from src.adapters.json_store.result_file import microseconds_since_epoch, read_result_file
+from src.adapters.json_store.result_file import read_result_file
 from src.adapters.json_store.window_index import WindowIndex
 from src.application.ports.result_store import ResultStore
 from src.domain.result_aggregate import ResultAggregate
 from src.domain.time_window import TimeWindow
+from src.domain.timestamps import microseconds_since_epoch
 
 
 class JsonFileResultStore(ResultStore):

@@ -6,7 +6,7 @@ from fastapi import FastAPI
 
 from src.entrypoints.container import Container
 from src.entrypoints.http.problems import install_problem_handlers
-from src.entrypoints.http.routes import router
+from src.entrypoints.http.routes import add_average_routes
 from src.entrypoints.settings import Settings, load_settings
 
 DESCRIPTION = """
@@ -19,14 +19,12 @@ Every error is an RFC 9457 problem (`application/problem+json`).
 
 
 def create_app(settings: Settings | None = None, container: Container | None = None) -> FastAPI:
-    """Build the app. The result store is loaded here, so bad data fails before serving starts."""
+    """Build the app. Building the use cases loads the result store, so bad data fails before serving."""
     settings = settings or load_settings()
     container = container or Container()
     container.config.from_pydantic(settings)
-    container.result_store()
-
     app = FastAPI(title="SuperBenchmark", version="1.0.0", description=DESCRIPTION)
     app.state.container = container
-    app.include_router(router)
+    add_average_routes(app, container.average_over_all(), container.average_over_window())
     install_problem_handlers(app)
     return app
