@@ -60,8 +60,6 @@ class ResultAggregate:
             total_generation_time=self.total_generation_time + other.total_generation_time,
         )
 
-    __add__ = merge
-
     def summary(self) -> AverageSummary:
         if self.count == 0:
             return AverageSummary(0, None, None, None, None)

@@ -20,6 +20,31 @@ _BOUND_FORMS = (
 )
 
 
+def _window_bound(role: str, date_alone: str, examples: dict[str, str]) -> Any:
+    return Path(
+        description=f"{role} of the window, included. {_BOUND_FORMS} A date alone (YYYY-MM-DD) means {date_alone}.",
+        openapi_examples={name: {"value": value} for name, value in examples.items()},
+    )
+
+
+WindowStart = Annotated[
+    str,
+    _window_bound(
+        "Start",
+        "the start of that day",
+        {"UTC": "2024-06-01T12:00:00Z", "offset": "2024-06-01T14:00:00+02:00", "day": "2024-06-01"},
+    ),
+]
+WindowEnd = Annotated[
+    str,
+    _window_bound(
+        "End",
+        "the whole of that day",
+        {"UTC": "2024-06-01T13:00:00.500Z", "offset": "2024-06-01T15:00:00+02:00", "day": "2024-06-02"},
+    ),
+]
+
+
 def _problems(*statuses: int) -> dict[int | str, dict[str, Any]]:
     descriptions = {
         422: "A bound is not an ISO 8601 date-time, names an impossible date or time, "
@@ -65,32 +90,7 @@ def add_average_routes(
         "An empty window answers count 0 and null averages.",
         responses=_problems(422, 503),
     )
-    async def average_over_a_window(
-        start_time: Annotated[
-            str,
-            Path(
-                description=f"Start of the window, included. {_BOUND_FORMS} "
-                "A date alone (YYYY-MM-DD) means the start of that day.",
-                openapi_examples={
-                    "UTC": {"value": "2024-06-01T12:00:00Z"},
-                    "offset": {"value": "2024-06-01T14:00:00+02:00"},
-                    "day": {"summary": "from the start of June 1st", "value": "2024-06-01"},
-                },
-            ),
-        ],
-        end_time: Annotated[
-            str,
-            Path(
-                description=f"End of the window, included. {_BOUND_FORMS} "
-                "A date alone (YYYY-MM-DD) means the whole of that day.",
-                openapi_examples={
-                    "UTC": {"value": "2024-06-01T13:00:00.500Z"},
-                    "offset": {"value": "2024-06-01T15:00:00+02:00"},
-                    "day": {"summary": "to the end of June 2nd", "value": "2024-06-02"},
-                },
-            ),
-        ],
-    ) -> Response:
+    async def average_over_a_window(start_time: WindowStart, end_time: WindowEnd) -> Response:
         return _response(average_over_window(TimeWindow.parse(start_time, end_time)))
 
 
