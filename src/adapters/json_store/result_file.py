@@ -141,11 +141,10 @@ def _columns(records: Sequence[_Record | BenchmarkResult]) -> ResultColumns:
 
 
 def _refuse_duplicate_ids(records: Sequence[_Record | BenchmarkResult]) -> None:
-    request_ids = list(map(attrgetter("request_id"), records))
-    if len(set(request_ids)) == len(request_ids):
+    if len(set(map(attrgetter("request_id"), records))) == len(records):
         return
     first_seen: dict[str, int] = {}
-    for index, request_id in enumerate(request_ids):
+    for index, request_id in enumerate(map(attrgetter("request_id"), records)):
         if request_id in first_seen:
             raise DuplicateRequestId(request_id, first_seen[request_id], index)
         first_seen[request_id] = index
