@@ -172,7 +172,8 @@ def main() -> int:
         ]
         constants.append(serve_and_load(constant, env, port, arguments.seconds, round_number))
         print(
-            f"round {round_number + 1}: json.load {loads[-1]}, server {ours[-1]}, constant {constants[-1]}", flush=True
+            f"round {round_number + 1}: json.load {loads[-1]}; server {ours[-1]}; constant-body app {constants[-1]}",
+            flush=True,
         )
 
     def median(values: list[float]) -> float:

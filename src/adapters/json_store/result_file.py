@@ -11,7 +11,6 @@ from __future__ import annotations
 import json
 import mmap
 import os
-import threading
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -74,27 +73,18 @@ def read_result_file(path: Path) -> ResultColumns:
     with _mapped(path) as content:
         start = len(_UTF8_BOM) if content[: len(_UTF8_BOM)] == _UTF8_BOM else 0
         with content[start:] as document:
-            records, columns = _read_document(path, document)
-    # Freeing a million decoded records takes about a tenth of a second of pure bookkeeping.
-    # Once the file is unmapped it can run beside the index build, which releases the GIL,
-    # without raising the peak memory, which is reached while decoding.
-    threading.Thread(target=records.clear, name="release-decoded-records", daemon=True).start()
-    return columns
+            return _read_document(path, document)
 
 
-def _read_document(path: Path, document: memoryview) -> tuple[list[_Record] | list[BenchmarkResult], ResultColumns]:
+def _read_document(path: Path, document: memoryview) -> ResultColumns:
     try:
-        records: list[_Record] | list[BenchmarkResult] = msgspec.json.decode(
-            document, type=_ResultFile
-        ).benchmarking_results
-        return records, _columns(records)
+        return _columns(msgspec.json.decode(document, type=_ResultFile).benchmarking_results)
     except (msgspec.MsgspecError, UnicodeDecodeError, InvalidTimestamp):
         pass
     except DomainError as error:
         raise ResultFileError(path, str(error)) from None
-    records = _validate_with_domain(path, bytes(document))
     try:
-        return records, _columns(records)
+        return _columns(_validate_with_domain(path, bytes(document)))
     except DomainError as error:
         raise ResultFileError(path, str(error)) from None
 
