@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from src.domain.errors import InvalidResult, InvalidTimestamp
+from src.domain.errors import InvalidResult, InvalidTimestamp, shown
 from src.domain.timestamps import parse_timestamp
 
 # Upper bounds far beyond any real request (a billion tokens; 10^12 ms is about 31 years).
@@ -19,6 +19,7 @@ MAX_MILLISECONDS = 1e12
 
 TIME_FIELDS = ("time_to_first_token", "time_per_output_token", "total_generation_time")
 TEXT_FIELDS = ("prompt_text", "generated_text")
+REQUIRED_FIELDS = ("request_id", "token_count", *TIME_FIELDS, "timestamp")
 
 
 @dataclass(frozen=True, slots=True)
@@ -45,7 +46,7 @@ class BenchmarkResult:
             object.__setattr__(self, name, check_milliseconds(name, getattr(self, name)))
         for name in TEXT_FIELDS:
             if not isinstance(getattr(self, name), str):
-                raise InvalidResult(name, "must be a string")
+                raise InvalidResult(name, f"must be a string, got {_json_kind(getattr(self, name))}")
         object.__setattr__(self, "timestamp", _as_utc(self.timestamp))
 
     @classmethod
@@ -77,15 +78,12 @@ class BenchmarkResult:
         return hash(self.request_id)
 
 
-REQUIRED_FIELDS = ("request_id", "token_count", *TIME_FIELDS, "timestamp")
-
-
 def parse_result_timestamp(text: object) -> datetime:
     """A result's timestamp field, failing as an InvalidResult that names the field."""
     try:
         return parse_timestamp(text)
     except InvalidTimestamp as error:
-        raise InvalidResult("timestamp", f"must be an ISO 8601 date-time ({error.reason}), got {text!r}") from None
+        raise InvalidResult("timestamp", f"must be an ISO 8601 date-time ({error.reason}), got {shown(text)}") from None
 
 
 def check_token_count(value: Any) -> int:
@@ -93,7 +91,7 @@ def check_token_count(value: Any) -> int:
     if not isinstance(value, int) or isinstance(value, bool):
         raise InvalidResult("token_count", f"must be an integer, got {_json_kind(value)}")
     if not 0 <= value <= MAX_TOKEN_COUNT:
-        raise InvalidResult("token_count", f"must be between 0 and {MAX_TOKEN_COUNT}, got {value}")
+        raise InvalidResult("token_count", f"must be between 0 and {MAX_TOKEN_COUNT}, got {shown(value)}")
     return value
 
 
@@ -101,10 +99,10 @@ def check_milliseconds(name: str, value: Any) -> float:
     if not isinstance(value, (int, float)) or isinstance(value, bool):
         raise InvalidResult(name, f"must be a number of milliseconds, got {_json_kind(value)}")
     if isinstance(value, float) and not math.isfinite(value):
-        raise InvalidResult(name, f"must be a finite number, got {value!r}")
+        raise InvalidResult(name, f"must be a finite number, got {shown(value)}")
     # Python compares int with float exactly, so a huge integer cannot slip through as inf.
     if not 0 <= value <= MAX_MILLISECONDS:
-        raise InvalidResult(name, f"must be between 0 and {MAX_MILLISECONDS:.0e} milliseconds, got {value!r}")
+        raise InvalidResult(name, f"must be between 0 and {MAX_MILLISECONDS:.0e} milliseconds, got {shown(value)}")
     return float(value) + 0.0  # + 0.0 turns -0.0 into 0.0
 
 

@@ -9,11 +9,17 @@ class DomainError(Exception):
     """Base of every rule the domain refuses to break."""
 
 
+def shown(value: object, limit: int = 80) -> str:
+    """A value as it appears in a message: its repr, cut short so a huge input cannot flood a reply."""
+    text = repr(value)
+    return text if len(text) <= limit else f"{text[: limit - 5]}...{text[-1]}"
+
+
 class InvalidTimestamp(DomainError):
     def __init__(self, text: object, reason: str) -> None:
         self.text = text
         self.reason = reason
-        super().__init__(f"{text!r} is not a valid ISO 8601 date-time: {reason}")
+        super().__init__(f"{shown(text)} is not a valid ISO 8601 date-time: {reason}")
 
 
 class InvalidTimeWindow(DomainError):
@@ -49,7 +55,7 @@ class InvalidResult(DomainError):
         if self.index is not None:
             where.append(f"result at index {self.index}")
         if isinstance(self.request_id, str) and self.request_id:
-            where.append(f"request_id {self.request_id!r}")
+            where.append(f"request_id {shown(self.request_id)}")
         place = f"{' '.join(where)}: " if where else ""
         subject = f"{self.field} " if self.field else ""
         return f"{place}{subject}{self.reason}"

@@ -171,3 +171,9 @@ def test_each_app_answers_from_its_own_settings(tmp_path: Path) -> None:
     with serving(first) as first_url, serving(second) as second_url:
         assert httpx.get(f"{first_url}/results/average").status_code == 200
         assert httpx.get(f"{second_url}/results/average").status_code == 503
+
+
+def test_a_huge_bound_is_refused_without_echoing_it_whole(debug_api: httpx.Client) -> None:
+    bound = "2024-06-01T" + "9" * 5000
+    body = assert_problem(debug_api.get(f"/results/average/{bound}/2024-06-02"), 422)
+    assert len(str(body["detail"])) < 300
