@@ -12,7 +12,7 @@ import json
 import mmap
 import os
 from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
 from datetime import datetime
 from operator import attrgetter
@@ -92,15 +92,17 @@ def _read_document(path: Path, document: memoryview) -> ResultColumns:
 @contextmanager
 def _mapped(path: Path) -> Iterator[memoryview]:
     """The file's bytes, mapped rather than copied: the decoder reads them once, straight from the page cache."""
-    try:
-        with path.open("rb") as file:
-            if os.fstat(file.fileno()).st_size == 0:
-                yield memoryview(b"")
-                return
-            with mmap.mmap(file.fileno(), 0, access=mmap.ACCESS_READ) as mapping, memoryview(mapping) as content:
-                yield content
-    except OSError as error:
-        raise ResultFileError(path, f"cannot read the file: {error.strerror or error}") from None
+    with ExitStack() as opened:
+        try:
+            file = opened.enter_context(path.open("rb"))
+            empty = os.fstat(file.fileno()).st_size == 0
+            # mmap refuses an empty file; an empty file is simply not JSON.
+            mapping = b"" if empty else opened.enter_context(mmap.mmap(file.fileno(), 0, access=mmap.ACCESS_READ))
+        except (OSError, ValueError) as error:
+            reason = error.strerror if isinstance(error, OSError) and error.strerror else str(error)
+            raise ResultFileError(path, f"cannot read the file: {reason}") from None
+        with memoryview(mapping) as content:
+            yield content
 
 
 def _validate_with_domain(path: Path, raw: bytes) -> list[BenchmarkResult]:

@@ -20,8 +20,8 @@ Every error is an RFC 9457 problem (`application/problem+json`).
 
 def create_app(settings: Settings | None = None, container: Container | None = None) -> FastAPI:
     """Build the app. Building the use cases loads the result store, so bad data fails before serving."""
-    settings = settings or load_settings()
-    container = container or Container()
+    settings = load_settings() if settings is None else settings
+    container = Container() if container is None else container
     container.config.from_pydantic(settings)
     app = FastAPI(title="SuperBenchmark", version="1.0.0", description=DESCRIPTION)
     app.state.container = container
