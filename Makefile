@@ -5,6 +5,7 @@ PYTHON := $(VENV)/bin/python
 HOST ?= 127.0.0.1
 PORT ?= 8000
 BENCH_RESULTS ?= 1000000
+BENCH_ROUNDS ?= 5
 
 RUNTIME_STAMP := $(VENV)/.runtime-installed
 DEV_STAMP := $(VENV)/.dev-installed
@@ -52,7 +53,8 @@ fuzz: $(DEV_STAMP)
 check: lint typecheck imports test fuzz
 
 bench: $(DEV_STAMP)
-	$(PYTHON) -m bench.averages --results $(BENCH_RESULTS)
+	@command -v wrk >/dev/null || apt-get install -y wrk
+	$(PYTHON) -m bench.averages --results $(BENCH_RESULTS) --rounds $(BENCH_ROUNDS)
 
 clean:
 	rm -rf $(VENV) .bench .pytest_cache .mypy_cache .ruff_cache .hypothesis

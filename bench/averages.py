@@ -141,7 +141,7 @@ def _time_per_query(index: WindowIndex, starts: list[int], length: int) -> float
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--results", type=int, default=1_000_000, help="size of the synthetic data set")
-    parser.add_argument("--rounds", type=int, default=3, help="rounds; medians are reported")
+    parser.add_argument("--rounds", type=int, default=5, help="rounds; medians are reported")
     parser.add_argument("--seconds", type=int, default=10, help="wrk duration per server per round")
     arguments = parser.parse_args()
     if shutil.which("wrk") is None:
