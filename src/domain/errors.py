@@ -66,7 +66,9 @@ class DuplicateRequestId(DomainError):
         self.request_id = request_id
         self.first_index = first_index
         self.second_index = second_index
-        super().__init__(f"request_id {request_id!r} appears twice, at index {first_index} and at index {second_index}")
+        super().__init__(
+            f"request_id {shown(request_id)} appears twice, at index {first_index} and at index {second_index}"
+        )
 
 
 class ProductionStoreNotConfigured(DomainError):

@@ -6,10 +6,12 @@ import os
 from pathlib import Path
 from typing import Literal
 
+from dotenv import dotenv_values
 from pydantic import ValidationError, computed_field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 ENV_PREFIX = "SUPERBENCHMARK_"
+ENV_FILE = ".env"
 _TRUE = frozenset({"true", "1", "yes"})
 _FALSE = frozenset({"false", "0", "no"})
 
@@ -19,7 +21,8 @@ class SettingsError(Exception):
 
 
 class Settings(BaseSettings):
-    model_config = SettingsConfigDict(env_prefix=ENV_PREFIX, env_file=".env", extra="forbid", frozen=True)
+    # Other applications' variables may share a .env file: only our prefix is checked (below).
+    model_config = SettingsConfigDict(env_prefix=ENV_PREFIX, env_file=ENV_FILE, extra="ignore", frozen=True)
 
     debug: bool = False
     """true: serve the JSON data file (read-only); false: the production store."""
@@ -48,18 +51,15 @@ class Settings(BaseSettings):
 
 def load_settings() -> Settings:
     """Settings from the environment and `.env`, or a SettingsError naming the variable at fault."""
-    # pydantic-settings ignores unknown prefixed variables; a typo there must not pass silently.
     known = {ENV_PREFIX + name.upper() for name in Settings.model_fields}
-    unknown = sorted(name for name in os.environ if name.upper().startswith(ENV_PREFIX) and name.upper() not in known)
+    # pydantic-settings ignores unknown prefixed variables; a misspelt setting must not pass silently.
+    given = set(os.environ) | set(dotenv_values(ENV_FILE) if Path(ENV_FILE).is_file() else {})
+    unknown = sorted(name for name in given if name.upper().startswith(ENV_PREFIX) and name.upper() not in known)
     if unknown:
         raise SettingsError(f"{unknown[0]}: unknown setting; known settings are {', '.join(sorted(known))}")
     try:
         return Settings()
     except ValidationError as error:
         first = error.errors()[0]
-        name = "_".join(str(part) for part in first["loc"]).upper()
-        name = name if name.startswith(ENV_PREFIX) else ENV_PREFIX + name
-        message = first["msg"].removeprefix("Value error, ")
-        if first["type"] == "extra_forbidden":
-            message = f"unknown setting; known settings are {', '.join(sorted(known))}"
-        raise SettingsError(f"{name}: {message}") from None
+        name = ENV_PREFIX + "_".join(str(part) for part in first["loc"]).upper()
+        raise SettingsError(f"{name}: {first['msg'].removeprefix('Value error, ')}") from None

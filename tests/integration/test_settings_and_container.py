@@ -66,6 +66,11 @@ def test_an_unknown_setting_in_dotenv_is_named(tmp_path: Path) -> None:
         load_settings()
 
 
+def test_other_applications_variables_in_dotenv_are_left_alone(tmp_path: Path) -> None:
+    (tmp_path / ".env").write_text("DATABASE_URL=postgres://elsewhere\nSUPERBENCHMARK_DEBUG=true\n")
+    assert load_settings().debug is True
+
+
 def test_debug_selects_the_json_file_store() -> None:
     container = Container()
     container.config.from_pydantic(Settings(debug=True, data_file=SEED_FILE))
