@@ -11,9 +11,8 @@ from typing import Any
 from src.domain.errors import InvalidResult, InvalidTimestamp, shown
 from src.domain.timestamps import parse_timestamp
 
-# Upper bounds far beyond any real request (a billion tokens; 10^12 ms is about 31 years).
-# They keep the sum of even a billion results exact to ~1e-15 and far below float overflow,
-# which is what lets every average be exact to 1e-9.
+# Upper bounds far beyond any real request (a billion tokens; 10^12 ms is about 31 years). They
+# keep the sum over even a billion results far below float overflow, so an average is never inf.
 MAX_TOKEN_COUNT = 10**9
 MAX_MILLISECONDS = 1e12
 
