@@ -20,29 +20,21 @@ _BOUND_FORMS = (
 )
 
 
-def _window_bound(role: str, date_alone: str, examples: dict[str, str]) -> Any:
+def _window_bound(role: str, date_alone: str, utc: str, offset: str, day: str) -> Any:
     return Path(
         description=f"{role} of the window, included. {_BOUND_FORMS} A date alone (YYYY-MM-DD) means {date_alone}.",
-        openapi_examples={name: {"value": value} for name, value in examples.items()},
+        openapi_examples={"UTC": {"value": utc}, "offset": {"value": offset}, "day": {"value": day}},
     )
 
 
-WindowStart = Annotated[
-    str,
-    _window_bound(
-        "Start",
-        "the start of that day",
-        {"UTC": "2024-06-01T12:00:00Z", "offset": "2024-06-01T14:00:00+02:00", "day": "2024-06-01"},
-    ),
-]
-WindowEnd = Annotated[
-    str,
-    _window_bound(
-        "End",
-        "the whole of that day",
-        {"UTC": "2024-06-01T13:00:00.500Z", "offset": "2024-06-01T15:00:00+02:00", "day": "2024-06-02"},
-    ),
-]
+_START = _window_bound(
+    "Start", "the start of that day", "2024-06-01T12:00:00Z", "2024-06-01T14:00:00+02:00", "2024-06-01"
+)
+_END = _window_bound(
+    "End", "the whole of that day", "2024-06-01T13:00:00.500Z", "2024-06-01T15:00:00+02:00", "2024-06-02"
+)
+WindowStart = Annotated[str, _START]
+WindowEnd = Annotated[str, _END]
 
 
 def _problems(*statuses: int) -> dict[int | str, dict[str, Any]]:
