@@ -7,7 +7,6 @@ import threading
 import time
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
-from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -52,10 +51,6 @@ def as_record(result: BenchmarkResult) -> dict[str, Any]:
 def write_result_file(path: Path, records: list[Mapping[str, Any]] | list[dict[str, Any]]) -> Path:
     path.write_text(json.dumps({"benchmarking_results": records}), encoding="utf-8")
     return path
-
-
-def utc(text: str) -> datetime:
-    return datetime.fromisoformat(text)
 
 
 @contextmanager

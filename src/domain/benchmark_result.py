@@ -40,9 +40,9 @@ class BenchmarkResult:
     def __post_init__(self) -> None:
         if not isinstance(self.request_id, str) or not self.request_id:
             raise InvalidResult("request_id", "must be a non-empty string")
-        check_token_count(self.token_count)
+        _check_token_count(self.token_count)
         for name in TIME_FIELDS:
-            object.__setattr__(self, name, check_milliseconds(name, getattr(self, name)))
+            object.__setattr__(self, name, _check_milliseconds(name, getattr(self, name)))
         for name in TEXT_FIELDS:
             if not isinstance(getattr(self, name), str):
                 raise InvalidResult(name, f"must be a string, got {_json_kind(getattr(self, name))}")
@@ -85,7 +85,7 @@ def parse_result_timestamp(text: object) -> datetime:
         raise InvalidResult("timestamp", f"must be an ISO 8601 date-time ({error.reason}), got {shown(text)}") from None
 
 
-def check_token_count(value: Any) -> int:
+def _check_token_count(value: Any) -> int:
     # bool is an int in Python, but `true` is not a token count.
     if not isinstance(value, int) or isinstance(value, bool):
         raise InvalidResult("token_count", f"must be an integer, got {_json_kind(value)}")
@@ -94,7 +94,7 @@ def check_token_count(value: Any) -> int:
     return value
 
 
-def check_milliseconds(name: str, value: Any) -> float:
+def _check_milliseconds(name: str, value: Any) -> float:
     if not isinstance(value, (int, float)) or isinstance(value, bool):
         raise InvalidResult(name, f"must be a number of milliseconds, got {_json_kind(value)}")
     if isinstance(value, float) and not math.isfinite(value):

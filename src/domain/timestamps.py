@@ -13,11 +13,11 @@ from datetime import UTC, date, datetime, time, timedelta
 
 from src.domain.errors import InvalidTimestamp
 
-UNIX_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+_UNIX_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _NAIVE_UNIX_EPOCH = datetime(1970, 1, 1)
 _MICROSECOND = timedelta(microseconds=1)
-_EARLIEST = (datetime.min.replace(tzinfo=UTC) - UNIX_EPOCH) // _MICROSECOND
-_LATEST = (datetime.max.replace(tzinfo=UTC) - UNIX_EPOCH) // _MICROSECOND
+_EARLIEST = (datetime.min.replace(tzinfo=UTC) - _UNIX_EPOCH) // _MICROSECOND
+_LATEST = (datetime.max.replace(tzinfo=UTC) - _UNIX_EPOCH) // _MICROSECOND
 _OUTSIDE_THE_CALENDAR = "outside the years 1 to 9999 once converted to UTC"
 
 # "2024-W22-1" and "2024-06-01" are the longest date-only forms; every date-time is longer.
@@ -59,7 +59,7 @@ def parse_window_end(text: str) -> datetime:
 
 def microseconds_since_epoch(moment: datetime) -> int:
     """An aware instant as whole microseconds since 1970-01-01T00:00:00Z: exact, and cheap to compare."""
-    return (moment - UNIX_EPOCH) // _MICROSECOND
+    return (moment - _UNIX_EPOCH) // _MICROSECOND
 
 
 def instants_in_microseconds(moments: Iterable[datetime]) -> list[int]:
@@ -69,7 +69,7 @@ def instants_in_microseconds(moments: Iterable[datetime]) -> list[int]:
     instant outside the calendar once in UTC is refused, as parse_timestamp refuses it.
     """
     microseconds = [
-        (moment - (_NAIVE_UNIX_EPOCH if moment.tzinfo is None else UNIX_EPOCH)) // _MICROSECOND for moment in moments
+        (moment - (_NAIVE_UNIX_EPOCH if moment.tzinfo is None else _UNIX_EPOCH)) // _MICROSECOND for moment in moments
     ]
     if microseconds:
         earliest, latest = min(microseconds), max(microseconds)
