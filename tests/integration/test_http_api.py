@@ -12,7 +12,7 @@ from src.domain.time_window import TimeWindow
 from src.entrypoints.container import Container
 from src.entrypoints.http.app import create_app
 from src.entrypoints.settings import Settings
-from tests.support import SEED_FILE, serving
+from tests.support import SEED_FILE, record, serving, write_result_file
 
 PROBLEM_KEYS = {"type", "title", "status", "detail", "instance"}
 
@@ -163,14 +163,17 @@ def test_an_unexpected_failure_is_a_500_problem_that_reveals_nothing(caplog: pyt
     assert "hunter2" in caplog.text
 
 
-def test_each_app_answers_from_its_own_settings(tmp_path: Path) -> None:
-    other = tmp_path / "one.json"
-    other.write_text(SEED_FILE.read_text().replace('"request_id": "2"', '"request_id": "two"'))
-    first = create_app(Settings(debug=True, data_file=SEED_FILE))
-    second = create_app(Settings(debug=False))
-    with serving(first) as first_url, serving(second) as second_url:
-        assert httpx.get(f"{first_url}/results/average").status_code == 200
-        assert httpx.get(f"{second_url}/results/average").status_code == 503
+def test_apps_in_one_process_answer_from_their_own_settings(tmp_path: Path) -> None:
+    two_results = write_result_file(
+        tmp_path / "two.json", [record("a", "2024-06-01T12:00:00Z"), record("b", "2024-06-01T13:00:00Z")]
+    )
+    seed = create_app(Settings(debug=True, data_file=SEED_FILE))
+    other = create_app(Settings(debug=True, data_file=two_results))
+    production = create_app(Settings(debug=False))
+    with serving(seed) as seed_url, serving(other) as other_url, serving(production) as production_url:
+        assert httpx.get(f"{seed_url}/results/average").json()["count"] == 5
+        assert httpx.get(f"{other_url}/results/average").json()["count"] == 2
+        assert httpx.get(f"{production_url}/results/average").status_code == 503
 
 
 def test_a_huge_bound_is_refused_without_echoing_it_whole(debug_api: httpx.Client) -> None:
