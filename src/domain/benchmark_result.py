@@ -5,11 +5,11 @@ from __future__ import annotations
 import math
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 from src.domain.errors import InvalidResult, InvalidTimestamp, shown
-from src.domain.timestamps import parse_timestamp
+from src.domain.timestamps import as_utc, parse_timestamp
 
 # Upper bounds far beyond any real request (a billion tokens; 10^12 ms is about 31 years). They
 # keep the sum over even a billion results far below float overflow, so an average is never inf.
@@ -17,6 +17,8 @@ MAX_TOKEN_COUNT = 10**9
 MAX_MILLISECONDS = 1e12
 
 TIME_FIELDS = ("time_to_first_token", "time_per_output_token", "total_generation_time")
+# The metrics that are averaged, in the order every aggregate and column set keeps them.
+METRICS = ("token_count", *TIME_FIELDS)
 TEXT_FIELDS = ("prompt_text", "generated_text")
 REQUIRED_FIELDS = ("request_id", "token_count", *TIME_FIELDS, "timestamp")
 
@@ -108,12 +110,10 @@ def _check_milliseconds(name: str, value: Any) -> float:
 def _as_utc(moment: object) -> datetime:
     if not isinstance(moment, datetime):
         raise InvalidResult("timestamp", f"must be a date-time, got {_json_kind(moment)}")
-    if moment.tzinfo is None:
-        return moment.replace(tzinfo=UTC)
     try:
-        return moment.astimezone(UTC)
-    except OverflowError:
-        raise InvalidResult("timestamp", "is outside the years 1 to 9999 once converted to UTC") from None
+        return as_utc(moment)
+    except InvalidTimestamp as error:
+        raise InvalidResult("timestamp", f"is {error.reason}") from None
 
 
 def _json_kind(value: object) -> str:

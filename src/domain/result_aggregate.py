@@ -10,7 +10,7 @@ import math
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-from src.domain.benchmark_result import BenchmarkResult
+from src.domain.benchmark_result import METRICS, BenchmarkResult
 
 
 @dataclass(frozen=True, slots=True)
@@ -26,7 +26,10 @@ class AverageSummary:
 
 @dataclass(frozen=True, slots=True)
 class ResultAggregate:
-    """How many results, and the sum of each metric over them (times in milliseconds)."""
+    """How many results, and the sum of each metric over them (times in milliseconds).
+
+    The sums follow METRICS order, which stores rely on when they hand over sums positionally.
+    """
 
     count: int = 0
     token_count: float = 0.0
@@ -39,25 +42,24 @@ class ResultAggregate:
             raise ValueError(f"an aggregate cannot count {self.count} results")
 
     @classmethod
+    def from_sums(cls, count: int, sums: Iterable[float]) -> ResultAggregate:
+        """An aggregate from a count and one sum per metric, in METRICS order."""
+        return cls(count, *sums)
+
+    @classmethod
     def of(cls, results: Iterable[BenchmarkResult]) -> ResultAggregate:
         """The exact aggregate: fsum rounds each sum once, whatever the order or magnitudes."""
         collected = list(results)
-        return cls(
-            count=len(collected),
-            token_count=math.fsum(result.token_count for result in collected),
-            time_to_first_token=math.fsum(result.time_to_first_token for result in collected),
-            time_per_output_token=math.fsum(result.time_per_output_token for result in collected),
-            total_generation_time=math.fsum(result.total_generation_time for result in collected),
+        return cls.from_sums(
+            len(collected),
+            (math.fsum(getattr(result, metric) for result in collected) for metric in METRICS),
         )
 
     def merge(self, other: ResultAggregate) -> ResultAggregate:
         """The aggregate of the union of two disjoint sets of results."""
-        return ResultAggregate(
-            count=self.count + other.count,
-            token_count=self.token_count + other.token_count,
-            time_to_first_token=self.time_to_first_token + other.time_to_first_token,
-            time_per_output_token=self.time_per_output_token + other.time_per_output_token,
-            total_generation_time=self.total_generation_time + other.total_generation_time,
+        return self.from_sums(
+            self.count + other.count,
+            (getattr(self, metric) + getattr(other, metric) for metric in METRICS),
         )
 
     def summary(self) -> AverageSummary:

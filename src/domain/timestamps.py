@@ -42,19 +42,23 @@ def parse_timestamp(text: object) -> datetime:
 
 def parse_window_start(text: str) -> datetime:
     """A window's start: a date-time, or a date meaning the start of that day (UTC)."""
-    day = _as_date(text)
-    if day is not None:
-        return datetime.combine(day, time.min, tzinfo=UTC)
-    return _parse_date_time(text)
+    return _parse_bound(text, time.min)
 
 
 def parse_window_end(text: str) -> datetime:
     """A window's end: a date-time, or a date meaning the whole of that day (UTC)."""
-    day = _as_date(text)
-    if day is not None:
-        # Timestamps carry microseconds at most, so the day's last microsecond closes the day.
-        return datetime.combine(day, time.max, tzinfo=UTC)
-    return _parse_date_time(text)
+    # Timestamps carry microseconds at most, so the day's last microsecond closes the day.
+    return _parse_bound(text, time.max)
+
+
+def as_utc(moment: datetime) -> datetime:
+    """The same instant in UTC; a naive date-time already means UTC."""
+    if moment.tzinfo is None:
+        return moment.replace(tzinfo=UTC)
+    try:
+        return moment.astimezone(UTC)
+    except OverflowError:
+        raise InvalidTimestamp(moment.isoformat(), _OUTSIDE_THE_CALENDAR) from None
 
 
 def microseconds_since_epoch(moment: datetime) -> int:
@@ -79,16 +83,21 @@ def instants_in_microseconds(moments: Iterable[datetime]) -> list[int]:
     return microseconds
 
 
+def _parse_bound(text: str, time_of_day: time) -> datetime:
+    day = _as_date(text)
+    if day is not None:
+        return datetime.combine(day, time_of_day, tzinfo=UTC)
+    return _parse_date_time(text)
+
+
 def _parse_date_time(text: str) -> datetime:
     moment = _from_iso_format(text)
     seventh_digit = _SEVENTH_FRACTION_DIGIT.search(text)
     try:
         if seventh_digit and seventh_digit.group(1) >= "5":
             moment += _MICROSECOND
-        if moment.tzinfo is None:
-            return moment.replace(tzinfo=UTC)
-        return moment.astimezone(UTC)
-    except OverflowError:
+        return as_utc(moment)
+    except (OverflowError, InvalidTimestamp):
         raise InvalidTimestamp(text, _OUTSIDE_THE_CALENDAR) from None
 
 

@@ -11,7 +11,7 @@ from hypothesis import strategies as st
 
 from src.adapters.json_store.result_file import ResultFileError, read_result_file
 from src.adapters.json_store.store import JsonFileResultStore
-from src.domain.benchmark_result import BenchmarkResult
+from src.domain.benchmark_result import METRICS, BenchmarkResult
 from src.domain.errors import DomainError
 from tests.support import SEED_FILE, record, write_result_file
 
@@ -175,5 +175,5 @@ def test_the_file_reader_agrees_with_the_domain(tmp_path: Path, records: list[di
         return
     columns = read_result_file(path)
     assert columns.timestamps.tolist() == [(result.timestamp - EPOCH) // MICROSECOND for result in expected]
-    for metric in ("token_count", "time_to_first_token", "time_per_output_token", "total_generation_time"):
-        assert getattr(columns, metric).tolist() == [float(getattr(result, metric)) for result in expected]
+    for metric, column in zip(METRICS, columns.metrics, strict=True):
+        assert column.tolist() == [float(getattr(result, metric)) for result in expected]

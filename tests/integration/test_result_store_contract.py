@@ -11,7 +11,7 @@ from hypothesis import HealthCheck, given, settings
 
 from src.adapters.json_store.store import JsonFileResultStore
 from src.application.ports.result_store import ResultStore
-from src.domain.benchmark_result import TIME_FIELDS, BenchmarkResult
+from src.domain.benchmark_result import METRICS, BenchmarkResult
 from src.domain.result_aggregate import AverageSummary
 from src.domain.time_window import TimeWindow
 from src.domain.timestamps import parse_timestamp
@@ -19,7 +19,6 @@ from tests.strategies import result_sets, windows
 from tests.support import as_record, seed_records, write_result_file
 
 StoreFactory = Callable[[list[BenchmarkResult]], ResultStore]
-METRICS = ("token_count", *TIME_FIELDS)
 
 # Files written for the stores spell each timestamp in a different offset, naive ones included.
 _SPELLINGS = (UTC, timezone(timedelta(hours=5, minutes=30)), timezone(timedelta(hours=-8)), None)

@@ -7,14 +7,12 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from src.domain.benchmark_result import TIME_FIELDS, BenchmarkResult
+from src.domain.benchmark_result import METRICS, BenchmarkResult
 from src.domain.result_aggregate import AverageSummary, ResultAggregate
 from src.domain.time_window import TimeWindow
 from tests.strategies import moments, result_sets, windows
 from tests.support import seed_records
 from tests.unit.fakes import FakeResultStore
-
-METRICS = ("token_count", *TIME_FIELDS)
 
 
 def average_of(summary: AverageSummary, metric: str) -> float | None:

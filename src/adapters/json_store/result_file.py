@@ -23,7 +23,7 @@ import msgspec
 import numpy as np
 import numpy.typing as npt
 
-from src.domain.benchmark_result import MAX_MILLISECONDS, MAX_TOKEN_COUNT, BenchmarkResult
+from src.domain.benchmark_result import MAX_MILLISECONDS, MAX_TOKEN_COUNT, METRICS, BenchmarkResult
 from src.domain.errors import DomainError, DuplicateRequestId, InvalidResult, InvalidTimestamp
 from src.domain.timestamps import instants_in_microseconds
 
@@ -60,13 +60,11 @@ class ResultFileError(Exception):
 
 @dataclass(frozen=True)
 class ResultColumns:
-    """The metrics of every result, column by column, in file order; timestamps in UTC microseconds."""
+    """Every result, column by column, in file order: timestamps in UTC microseconds, then one
+    column per metric in METRICS order."""
 
     timestamps: npt.NDArray[np.int64]
-    token_count: npt.NDArray[np.float64]
-    time_to_first_token: npt.NDArray[np.float64]
-    time_per_output_token: npt.NDArray[np.float64]
-    total_generation_time: npt.NDArray[np.float64]
+    metrics: tuple[npt.NDArray[np.float64], ...]
 
 
 def read_result_file(path: Path) -> ResultColumns:
@@ -78,13 +76,11 @@ def read_result_file(path: Path) -> ResultColumns:
 
 def _read_document(path: Path, document: memoryview) -> ResultColumns:
     try:
-        return _columns(msgspec.json.decode(document, type=_ResultFile).benchmarking_results)
-    except (msgspec.MsgspecError, UnicodeDecodeError, InvalidTimestamp):
-        pass
-    except DomainError as error:
-        raise ResultFileError(path, str(error)) from None
-    try:
-        return _columns(_validate_with_domain(path, bytes(document)))
+        try:
+            return _columns(msgspec.json.decode(document, type=_ResultFile).benchmarking_results)
+        except (msgspec.MsgspecError, UnicodeDecodeError, InvalidTimestamp):
+            # msgspec refused the file, or accepted an instant the domain refuses: the domain decides.
+            return _columns(_validate_with_domain(path, bytes(document)))
     except DomainError as error:
         raise ResultFileError(path, str(error)) from None
 
@@ -128,17 +124,11 @@ def _validate_with_domain(path: Path, raw: bytes) -> list[BenchmarkResult]:
 
 def _columns(records: Sequence[_Record | BenchmarkResult]) -> ResultColumns:
     _refuse_duplicate_ids(records)
-    count = len(records)
-
-    def column(name: str) -> npt.NDArray[np.float64]:
-        return np.fromiter(map(attrgetter(name), records), dtype=np.float64, count=count)
-
     return ResultColumns(
         timestamps=np.array(instants_in_microseconds(map(attrgetter("timestamp"), records)), dtype=np.int64),
-        token_count=column("token_count"),
-        time_to_first_token=column("time_to_first_token"),
-        time_per_output_token=column("time_per_output_token"),
-        total_generation_time=column("total_generation_time"),
+        metrics=tuple(
+            np.fromiter(map(attrgetter(metric), records), dtype=np.float64, count=len(records)) for metric in METRICS
+        ),
     )
 
 

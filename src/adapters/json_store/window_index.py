@@ -19,21 +19,13 @@ from src.domain.result_aggregate import ResultAggregate
 class WindowIndex:
     def __init__(self, columns: ResultColumns) -> None:
         order = np.argsort(columns.timestamps)
-        self._timestamps = columns.timestamps[order]
-        self._timestamp_view = self._timestamps.data
+        self._timestamps = columns.timestamps[order].data
         self._size = len(order)
-        # Node i sums nodes 2i and 2i+1; leaves sit at [n, 2n). Columns follow ResultAggregate's
-        # metric order.
-        tree = np.zeros((2 * self._size, 4), dtype=np.float64)  # node 0 is never used
+        # Node i sums nodes 2i and 2i+1; leaves sit at [n, 2n); one column per metric, in the
+        # columns' (METRICS) order.
+        tree = np.zeros((2 * self._size, len(columns.metrics)), dtype=np.float64)  # node 0 is never used
         leaves = tree[self._size :]
-        for position, metric in enumerate(
-            (
-                columns.token_count,
-                columns.time_to_first_token,
-                columns.time_per_output_token,
-                columns.total_generation_time,
-            )
-        ):
+        for position, metric in enumerate(columns.metrics):
             leaves[:, position] = metric[order]
         _sum_levels(tree, self._size)
         self._tree = tree
@@ -46,8 +38,8 @@ class WindowIndex:
         """Results with start <= timestamp <= end, both in UTC microseconds."""
         # Microseconds are integers, so "<= end" is "< end + 1". bisect on a memoryview answers
         # a single search faster than a numpy call does.
-        first = bisect_left(self._timestamp_view, start)
-        past_last = bisect_left(self._timestamp_view, end + 1, lo=first)
+        first = bisect_left(self._timestamps, start)
+        past_last = bisect_left(self._timestamps, end + 1, lo=first)
         return self._aggregate_positions(first, past_last)
 
     def _aggregate_positions(self, first: int, past_last: int) -> ResultAggregate:
@@ -65,16 +57,7 @@ class WindowIndex:
                 nodes.append(high)
             low >>= 1
             high >>= 1
-        token_count, time_to_first_token, time_per_output_token, total_generation_time = np.add.reduce(
-            self._tree.take(nodes, axis=0)
-        ).tolist()
-        return ResultAggregate(
-            count=count,
-            token_count=token_count,
-            time_to_first_token=time_to_first_token,
-            time_per_output_token=time_per_output_token,
-            total_generation_time=total_generation_time,
-        )
+        return ResultAggregate.from_sums(count, np.add.reduce(self._tree.take(nodes, axis=0)).tolist())
 
 
 def _sum_levels(tree: npt.NDArray[np.float64], size: int) -> None:
