@@ -1,8 +1,12 @@
-"""The production store until a database is configured: it refuses every query, loudly."""
+"""The production store when no database is configured: every question is answered with a 503."""
 
 from __future__ import annotations
 
-from src.application.ports.result_store import ResultStore
+from collections.abc import Sequence
+from typing import NoReturn
+
+from src.application.ports.result_store import AddOutcome, ResultPage, ResultQuery, ResultStore
+from src.domain.benchmark_result import BenchmarkResult
 from src.domain.errors import ProductionStoreNotConfigured
 from src.domain.result_aggregate import ResultAggregate
 from src.domain.time_window import TimeWindow
@@ -10,4 +14,20 @@ from src.domain.time_window import TimeWindow
 
 class ProductionPlaceholderStore(ResultStore):
     def aggregate(self, window: TimeWindow | None = None) -> ResultAggregate:
-        raise ProductionStoreNotConfigured()
+        _refuse()
+
+    def get(self, request_id: str) -> BenchmarkResult | None:
+        _refuse()
+
+    def page(self, query: ResultQuery) -> ResultPage:
+        _refuse()
+
+    def add(self, results: Sequence[BenchmarkResult]) -> AddOutcome:
+        _refuse()
+
+    def check(self) -> None:
+        _refuse()
+
+
+def _refuse() -> NoReturn:
+    raise ProductionStoreNotConfigured

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
@@ -22,12 +22,22 @@ METRICS = ("token_count", *TIME_FIELDS)
 TEXT_FIELDS = ("prompt_text", "generated_text")
 REQUIRED_FIELDS = ("request_id", "token_count", *TIME_FIELDS, "timestamp")
 
+# Bounds that keep an id usable as a database key and a label set small enough to group by.
+MAX_REQUEST_ID_LENGTH = 256
+MAX_MODEL_LENGTH = 256
+MAX_LABELS = 64
+MAX_LABEL_KEY_LENGTH = 128
+MAX_LABEL_VALUE_LENGTH = 1024
+# A label filter is written key:value, so a key cannot hold the separator.
+LABEL_SEPARATOR = ":"
+
 
 @dataclass(frozen=True, slots=True)
 class BenchmarkResult:
     """Times are milliseconds; `timestamp` is when the result was recorded, always in UTC.
 
-    Results are the same result when their `request_id` is the same.
+    Results are the same result when their `request_id` is the same; `same_content` tells whether
+    two of them also say the same thing. `model` and `labels` are optional, kept for grouping.
     """
 
     request_id: str
@@ -38,10 +48,14 @@ class BenchmarkResult:
     timestamp: datetime
     prompt_text: str = ""
     generated_text: str = ""
+    model: str | None = None
+    labels: Mapping[str, str] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         if not isinstance(self.request_id, str) or not self.request_id:
             raise InvalidResult("request_id", "must be a non-empty string")
+        if len(self.request_id) > MAX_REQUEST_ID_LENGTH:
+            raise InvalidResult("request_id", f"must be at most {MAX_REQUEST_ID_LENGTH} characters long")
         _check_token_count(self.token_count)
         for name in TIME_FIELDS:
             object.__setattr__(self, name, _check_milliseconds(name, getattr(self, name)))
@@ -49,6 +63,8 @@ class BenchmarkResult:
             if not isinstance(getattr(self, name), str):
                 raise InvalidResult(name, f"must be a string, got {_json_kind(getattr(self, name))}")
         object.__setattr__(self, "timestamp", _as_utc(self.timestamp))
+        _check_model(self.model)
+        object.__setattr__(self, "labels", _checked_labels(self.labels))
 
     @classmethod
     def from_mapping(cls, record: object) -> BenchmarkResult:
@@ -68,7 +84,13 @@ class BenchmarkResult:
             timestamp=timestamp,
             prompt_text=record.get("prompt_text", ""),
             generated_text=record.get("generated_text", ""),
+            model=record.get("model"),
+            labels=record.get("labels") or {},
         )
+
+    def same_content(self, other: BenchmarkResult) -> bool:
+        """Whether `other` records exactly what this result records (the same instant counts as the same time)."""
+        return all(getattr(self, name) == getattr(other, name) for name in CONTENT_FIELDS)
 
     def __eq__(self, other: object) -> bool:
         if not isinstance(other, BenchmarkResult):
@@ -77,6 +99,9 @@ class BenchmarkResult:
 
     def __hash__(self) -> int:
         return hash(self.request_id)
+
+
+CONTENT_FIELDS = (*REQUIRED_FIELDS, *TEXT_FIELDS, "model", "labels")
 
 
 def parse_result_timestamp(text: object) -> datetime:
@@ -105,6 +130,34 @@ def _check_milliseconds(name: str, value: Any) -> float:
     if not 0 <= value <= MAX_MILLISECONDS:
         raise InvalidResult(name, f"must be between 0 and {MAX_MILLISECONDS:.0e} milliseconds, got {shown(value)}")
     return float(value) + 0.0  # + 0.0 turns -0.0 into 0.0
+
+
+def _check_model(model: object) -> None:
+    if model is None:
+        return
+    if not isinstance(model, str) or not model:
+        raise InvalidResult("model", f"must be a non-empty string or absent, got {_json_kind(model)}")
+    if len(model) > MAX_MODEL_LENGTH:
+        raise InvalidResult("model", f"must be at most {MAX_MODEL_LENGTH} characters long")
+
+
+def _checked_labels(labels: object) -> dict[str, str]:
+    if not isinstance(labels, Mapping):
+        raise InvalidResult("labels", f"must be an object of strings, got {_json_kind(labels)}")
+    if len(labels) > MAX_LABELS:
+        raise InvalidResult("labels", f"must hold at most {MAX_LABELS} labels, got {len(labels)}")
+    for key, value in labels.items():
+        if not isinstance(key, str) or not key or LABEL_SEPARATOR in key or len(key) > MAX_LABEL_KEY_LENGTH:
+            raise InvalidResult(
+                "labels",
+                f"keys must be 1 to {MAX_LABEL_KEY_LENGTH} characters without {LABEL_SEPARATOR!r}, got {shown(key)}",
+            )
+        if not isinstance(value, str) or len(value) > MAX_LABEL_VALUE_LENGTH:
+            raise InvalidResult(
+                "labels", f"value of {shown(key)} must be a string of at most {MAX_LABEL_VALUE_LENGTH} characters"
+            )
+    # Sorted, so that equal label sets look the same wherever they are stored or shown.
+    return dict(sorted(labels.items()))
 
 
 def _as_utc(moment: object) -> datetime:

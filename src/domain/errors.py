@@ -74,6 +74,59 @@ class DuplicateRequestId(DomainError):
 class ProductionStoreNotConfigured(DomainError):
     def __init__(self) -> None:
         super().__init__(
-            "the production result store is not ready for production yet; "
-            "set SUPERBENCHMARK_DEBUG=true to serve the JSON data file"
+            "no production database is configured: set SUPERBENCHMARK_DATABASE_URL "
+            "(postgresql://... or sqlite:///path), or SUPERBENCHMARK_DEBUG=true to serve the JSON data file"
         )
+
+
+class InvalidResults(DomainError):
+    """A batch holds invalid results; each error is located by index and request_id. Nothing was stored."""
+
+    def __init__(self, errors: list[InvalidResult]) -> None:
+        self.errors = errors
+        listed = "; ".join(str(error) for error in errors[:_LISTED_IN_MESSAGE])
+        more = f"; and {len(errors) - _LISTED_IN_MESSAGE} more" if len(errors) > _LISTED_IN_MESSAGE else ""
+        super().__init__(f"{len(errors)} invalid result(s), nothing was stored: {listed}{more}")
+
+
+_LISTED_IN_MESSAGE = 5
+
+
+class ResultConflict(DomainError):
+    """Results reuse request_ids that already name results with other content. Nothing was stored."""
+
+    def __init__(self, request_ids: list[str]) -> None:
+        self.request_ids = request_ids
+        listed = ", ".join(shown(request_id) for request_id in request_ids[:_LISTED_IN_MESSAGE])
+        super().__init__(
+            f"{len(request_ids)} request_id(s) already name a different result: {listed}; "
+            "a stored result never changes, so send it under a new request_id"
+        )
+
+
+class ResultNotFound(DomainError):
+    def __init__(self, request_id: str) -> None:
+        self.request_id = request_id
+        super().__init__(f"no result has request_id {shown(request_id)}")
+
+
+class StoreIsReadOnly(DomainError):
+    def __init__(self) -> None:
+        super().__init__(
+            "the DEBUG store serves the JSON data file and takes no writes; "
+            "set SUPERBENCHMARK_DEBUG=false and SUPERBENCHMARK_DATABASE_URL to store results"
+        )
+
+
+class StoreUnavailable(DomainError):
+    """The store cannot answer now (its database is unreachable or behind the code); it may recover."""
+
+    def __init__(self, reason: str) -> None:
+        self.reason = reason
+        super().__init__(f"database unavailable: {reason}")
+
+
+class InvalidPageCursor(DomainError):
+    def __init__(self, cursor: str) -> None:
+        self.cursor = cursor
+        super().__init__(f"cursor {shown(cursor)} is not one this service handed out; start again without it")

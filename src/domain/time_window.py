@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 
 from src.domain.errors import InvalidTimeWindow
 from src.domain.timestamps import parse_window_end, parse_window_start
@@ -26,6 +26,16 @@ class TimeWindow:
     def parse(cls, start: str, end: str) -> TimeWindow:
         """A window from two ISO 8601 bounds; a date alone covers that whole day."""
         return cls(parse_window_start(start), parse_window_end(end))
+
+    @classmethod
+    def parse_open(cls, start: str | None, end: str | None) -> TimeWindow | None:
+        """A window whose missing bound is open (the earliest or latest instant); None if both are missing."""
+        if start is None and end is None:
+            return None
+        return cls(
+            datetime.min.replace(tzinfo=UTC) if start is None else parse_window_start(start),
+            datetime.max.replace(tzinfo=UTC) if end is None else parse_window_end(end),
+        )
 
     def __contains__(self, moment: datetime) -> bool:
         return self.start <= moment <= self.end

@@ -3,10 +3,16 @@
 from __future__ import annotations
 
 from dependency_injector import containers, providers
+from starlette.concurrency import run_in_threadpool
 
 from src.adapters.json_store.store import JsonFileResultStore
 from src.adapters.production_placeholder import ProductionPlaceholderStore
+from src.adapters.sql_store.database import database_url
+from src.adapters.sql_store.store import SqlResultStore
 from src.application.average_results import AverageOverAllResults, AverageOverWindow
+from src.application.read_results import CheckReadiness, GetResult, ListResults
+from src.application.store_results import ImportResults, StoreResults
+from src.entrypoints.http.calls import run_inline
 
 
 class Container(containers.DeclarativeContainer):
@@ -15,9 +21,23 @@ class Container(containers.DeclarativeContainer):
     result_store = providers.Selector(
         config.result_store,
         json_file=providers.Singleton(JsonFileResultStore.load, path=config.data_file),
+        sql=providers.Singleton(SqlResultStore.open, url=providers.Callable(database_url, config.database_url)),
         production_placeholder=providers.Singleton(ProductionPlaceholderStore),
+    )
+    # How the HTTP layer calls a use case: the in-memory stores answer in microseconds, on the
+    # event loop; a database call blocks, so it runs on a worker thread while the loop serves others.
+    run_use_case = providers.Selector(
+        config.result_store,
+        json_file=providers.Object(run_inline),
+        sql=providers.Object(run_in_threadpool),
+        production_placeholder=providers.Object(run_inline),
     )
 
     # Use cases hold no state of their own, so one of each serves every request.
     average_over_all = providers.Singleton(AverageOverAllResults, results=result_store)
     average_over_window = providers.Singleton(AverageOverWindow, results=result_store)
+    get_result = providers.Singleton(GetResult, results=result_store)
+    list_results = providers.Singleton(ListResults, results=result_store)
+    check_readiness = providers.Singleton(CheckReadiness, results=result_store)
+    store_results = providers.Singleton(StoreResults, results=result_store)
+    import_results = providers.Singleton(ImportResults, results=result_store)

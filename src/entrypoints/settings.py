@@ -10,10 +10,15 @@ from dotenv import dotenv_values
 from pydantic import ValidationError, computed_field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from src.adapters.sql_store.database import DatabaseUrlError, database_url
+
 ENV_PREFIX = "SUPERBENCHMARK_"
 ENV_FILE = ".env"
 _TRUE = frozenset({"true", "1", "yes"})
 _FALSE = frozenset({"false", "0", "no"})
+# Read by the test suite, not by the service; they may share its environment.
+TEST_SETTINGS = frozenset({ENV_PREFIX + "TEST_DATABASE_URL", ENV_PREFIX + "REQUIRE_POSTGRES"})
+MIN_API_KEY_LENGTH = 16
 
 
 class SettingsError(Exception):
@@ -30,7 +35,22 @@ class Settings(BaseSettings):
     data_file: Path = Path("test_database.json")
     """The JSON file the DEBUG store reads once at startup."""
 
-    @field_validator("debug", mode="before")
+    database_url: str | None = None
+    """The production database: postgresql://user@host:port/database or sqlite:///path."""
+
+    api_keys: str = ""
+    """Comma-separated keys that may write (Authorization: Bearer <key>); none means no writes."""
+
+    read_requires_key: bool = False
+    """true: reads need a key too."""
+
+    max_body_bytes: int = 32 * 1024 * 1024
+    """The largest POST /results body, and the longest line of an import, in bytes."""
+
+    import_batch_rows: int = 5000
+    """Lines of an import stored per transaction: the memory an import holds and the work a failure undoes."""
+
+    @field_validator("debug", "read_requires_key", mode="before")
     @classmethod
     def _one_of_the_documented_words(cls, value: object) -> object:
         # pydantic alone would also take "on", "t", "y"...; the documented words are the contract.
@@ -43,10 +63,46 @@ class Settings(BaseSettings):
             raise ValueError(f"expected true/false/1/0/yes/no (any case), got {value!r}")
         return value
 
+    @field_validator("database_url")
+    @classmethod
+    def _a_database_we_drive(cls, value: str | None) -> str | None:
+        if value is None or not value.strip():
+            return None
+        try:
+            database_url(value.strip())
+        except DatabaseUrlError as error:
+            raise ValueError(str(error)) from None
+        return value.strip()
+
+    @field_validator("api_keys")
+    @classmethod
+    def _long_enough_to_guess_at_length(cls, value: str) -> str:
+        short = [key for key in _split(value) if len(key) < MIN_API_KEY_LENGTH]
+        if short:
+            raise ValueError(f"every key needs at least {MIN_API_KEY_LENGTH} characters; one has {len(short[0])}")
+        return value
+
+    @field_validator("max_body_bytes", "import_batch_rows")
+    @classmethod
+    def _positive(cls, value: int) -> int:
+        if value < 1:
+            raise ValueError(f"must be at least 1, got {value}")
+        return value
+
     @computed_field  # type: ignore[prop-decorator]
     @property
-    def result_store(self) -> Literal["json_file", "production_placeholder"]:
-        return "json_file" if self.debug else "production_placeholder"
+    def result_store(self) -> Literal["json_file", "sql", "production_placeholder"]:
+        if self.debug:
+            return "json_file"
+        return "sql" if self.database_url else "production_placeholder"
+
+    @property
+    def api_key_set(self) -> tuple[str, ...]:
+        return tuple(_split(self.api_keys))
+
+
+def _split(keys: str) -> list[str]:
+    return [key.strip() for key in keys.split(",") if key.strip()]
 
 
 def load_settings() -> Settings:
@@ -54,7 +110,11 @@ def load_settings() -> Settings:
     known = {ENV_PREFIX + name.upper() for name in Settings.model_fields}
     # pydantic-settings ignores unknown prefixed variables; a misspelt setting must not pass silently.
     given = set(os.environ) | set(dotenv_values(ENV_FILE) if Path(ENV_FILE).is_file() else {})
-    unknown = sorted(name for name in given if name.upper().startswith(ENV_PREFIX) and name.upper() not in known)
+    unknown = sorted(
+        name
+        for name in given
+        if name.upper().startswith(ENV_PREFIX) and name.upper() not in known and name.upper() not in TEST_SETTINGS
+    )
     if unknown:
         raise SettingsError(f"{unknown[0]}: unknown setting; known settings are {', '.join(sorted(known))}")
     try:

@@ -6,13 +6,13 @@ from pathlib import Path
 import httpx
 import pytest
 
-from src.application.ports.result_store import ResultStore
 from src.domain.result_aggregate import ResultAggregate
 from src.domain.time_window import TimeWindow
 from src.entrypoints.container import Container
 from src.entrypoints.http.app import create_app
 from src.entrypoints.settings import Settings
 from tests.support import SEED_FILE, record, serving, write_result_file
+from tests.unit.fakes import FakeResultStore
 
 PROBLEM_KEYS = {"type", "title", "status", "detail", "instance"}
 
@@ -106,7 +106,7 @@ def test_an_impossible_bound_is_a_422_problem_naming_it(debug_api: httpx.Client,
 
 
 def test_an_unknown_path_is_a_404_problem(debug_api: httpx.Client) -> None:
-    body = assert_problem(debug_api.get("/results/median"), 404)
+    body = assert_problem(debug_api.get("/metrics/median"), 404)
     assert body["title"] == "Not Found"
 
 
@@ -140,12 +140,12 @@ def test_the_production_placeholder_answers_503_not_ready_for_production() -> No
         for path in ("/results/average", "/results/average/2024-06-01/2024-06-02"):
             body = assert_problem(client.get(path), 503)
             assert body["title"] == "Not ready for production"
-            assert "not ready for production" in str(body["detail"])
+            assert "SUPERBENCHMARK_DATABASE_URL" in str(body["detail"])
         # Bad input is still bad input, whatever the store.
         assert_problem(client.get("/results/average/2024-06-02/2024-06-01"), 422)
 
 
-class BrokenStore(ResultStore):
+class BrokenStore(FakeResultStore):
     def aggregate(self, window: TimeWindow | None = None) -> ResultAggregate:
         raise RuntimeError("connection to secret-host:5432 refused for password hunter2")
 

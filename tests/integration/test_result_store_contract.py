@@ -1,6 +1,6 @@
 """The contract every result store passes, run unchanged against each adapter."""
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from datetime import UTC, timedelta, timezone
 from fractions import Fraction
 from pathlib import Path
@@ -10,11 +10,14 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 
 from src.adapters.json_store.store import JsonFileResultStore
+from src.adapters.sql_store.database import database_url
+from src.adapters.sql_store.store import SqlResultStore
 from src.application.ports.result_store import ResultStore
 from src.domain.benchmark_result import METRICS, BenchmarkResult
 from src.domain.result_aggregate import AverageSummary
 from src.domain.time_window import TimeWindow
 from src.domain.timestamps import parse_timestamp
+from tests.databases import SQL_KINDS, emptied, scratch_database
 from tests.strategies import result_sets, windows
 from tests.support import as_record, seed_records, write_result_file
 
@@ -38,10 +41,24 @@ def _json_file_store(directory: Path) -> StoreFactory:
     return build
 
 
-@pytest.fixture(params=["json_file"])
-def make_store(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> StoreFactory:
+@pytest.fixture(params=["json_file", *SQL_KINDS])
+def make_store(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[StoreFactory]:
     directory = tmp_path_factory.mktemp(request.param)
-    return {"json_file": _json_file_store(directory)}[request.param]
+    if request.param == "json_file":
+        yield _json_file_store(directory)
+        return
+    with scratch_database(request.param, directory) as url:
+        # One store per test, emptied for each data set: hypothesis builds many data sets in one test.
+        store = SqlResultStore.open(database_url(url))
+
+        def build(results: list[BenchmarkResult]) -> ResultStore:
+            emptied(url)
+            for first in range(0, len(results), 7):  # several batches, as real writers send them
+                store.add(results[first : first + 7])
+            return store
+
+        yield build
+        store.close()
 
 
 @pytest.fixture

@@ -14,7 +14,9 @@ from src.adapters.json_store.window_index import WindowIndex
 def index_of(timestamps: list[int], metrics: list[list[float]]) -> WindowIndex:
     return WindowIndex(
         ResultColumns(
-            np.array(timestamps, dtype=np.int64), tuple(np.array(column, dtype=np.float64) for column in metrics)
+            np.array(timestamps, dtype=np.int64),
+            tuple(np.array(column, dtype=np.float64) for column in metrics),
+            records=[],
         )
     )
 

@@ -2,15 +2,54 @@
 
 from __future__ import annotations
 
-from src.application.ports.result_store import ResultStore
+from collections.abc import Sequence
+
+from src.application.ports.result_store import AddOutcome, PageKey, ResultPage, ResultQuery, ResultStore
 from src.domain.benchmark_result import BenchmarkResult
+from src.domain.errors import ResultConflict
 from src.domain.result_aggregate import ResultAggregate
 from src.domain.time_window import TimeWindow
 
 
 class FakeResultStore(ResultStore):
-    def __init__(self, results: list[BenchmarkResult]) -> None:
-        self.results = list(results)
+    def __init__(self, results: list[BenchmarkResult] | None = None) -> None:
+        self.results = {result.request_id: result for result in results or []}
+        self.batches: list[list[str]] = []
 
     def aggregate(self, window: TimeWindow | None = None) -> ResultAggregate:
-        return ResultAggregate.of(result for result in self.results if window is None or result.timestamp in window)
+        return ResultAggregate.of(
+            result for result in self.results.values() if window is None or result.timestamp in window
+        )
+
+    def get(self, request_id: str) -> BenchmarkResult | None:
+        return self.results.get(request_id)
+
+    def page(self, query: ResultQuery) -> ResultPage:
+        matching = sorted(
+            (
+                result
+                for result in self.results.values()
+                if (query.window is None or result.timestamp in query.window)
+                and (query.model is None or result.model == query.model)
+                and (query.after is None or PageKey.of(result) > query.after)
+            ),
+            key=PageKey.of,
+        )
+        more = len(matching) > query.limit
+        return ResultPage(matching[: query.limit], PageKey.of(matching[query.limit - 1]) if more else None)
+
+    def add(self, results: Sequence[BenchmarkResult]) -> AddOutcome:
+        clashing = [
+            r.request_id
+            for r in results
+            if r.request_id in self.results and not r.same_content(self.results[r.request_id])
+        ]
+        if clashing:
+            raise ResultConflict(clashing)
+        new = [result for result in results if result.request_id not in self.results]
+        self.results.update((result.request_id, result) for result in new)
+        self.batches.append([result.request_id for result in results])
+        return AddOutcome(len(new), len(results) - len(new))
+
+    def check(self) -> None:
+        """Always ready."""

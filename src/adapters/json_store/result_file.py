@@ -23,7 +23,17 @@ import msgspec
 import numpy as np
 import numpy.typing as npt
 
-from src.domain.benchmark_result import MAX_MILLISECONDS, MAX_TOKEN_COUNT, METRICS, BenchmarkResult
+from src.domain.benchmark_result import (
+    MAX_LABEL_KEY_LENGTH,
+    MAX_LABEL_VALUE_LENGTH,
+    MAX_LABELS,
+    MAX_MILLISECONDS,
+    MAX_MODEL_LENGTH,
+    MAX_REQUEST_ID_LENGTH,
+    MAX_TOKEN_COUNT,
+    METRICS,
+    BenchmarkResult,
+)
 from src.domain.errors import DomainError, DuplicateRequestId, InvalidResult, InvalidTimestamp
 from src.domain.timestamps import instants_in_microseconds
 
@@ -31,11 +41,13 @@ RESULTS_KEY = "benchmarking_results"
 _UTF8_BOM = b"\xef\xbb\xbf"
 
 Milliseconds = Annotated[float, msgspec.Meta(ge=0, le=MAX_MILLISECONDS)]
+LabelKey = Annotated[str, msgspec.Meta(pattern=f"^[^:]{{1,{MAX_LABEL_KEY_LENGTH}}}$")]
+LabelValue = Annotated[str, msgspec.Meta(max_length=MAX_LABEL_VALUE_LENGTH)]
 
 
 class _Record(msgspec.Struct, gc=False):
     # gc=False: a million records hold no reference cycles, and tracking them doubles decode time.
-    request_id: Annotated[str, msgspec.Meta(min_length=1)]
+    request_id: Annotated[str, msgspec.Meta(min_length=1, max_length=MAX_REQUEST_ID_LENGTH)]
     token_count: Annotated[int, msgspec.Meta(ge=0, le=MAX_TOKEN_COUNT)]
     time_to_first_token: Milliseconds
     time_per_output_token: Milliseconds
@@ -43,6 +55,22 @@ class _Record(msgspec.Struct, gc=False):
     timestamp: datetime
     prompt_text: str = ""
     generated_text: str = ""
+    model: Annotated[str, msgspec.Meta(min_length=1, max_length=MAX_MODEL_LENGTH)] | None = None
+    labels: Annotated[dict[LabelKey, LabelValue], msgspec.Meta(max_length=MAX_LABELS)] = {}
+
+    def as_result(self) -> BenchmarkResult:
+        return BenchmarkResult(
+            request_id=self.request_id,
+            token_count=self.token_count,
+            time_to_first_token=self.time_to_first_token,
+            time_per_output_token=self.time_per_output_token,
+            total_generation_time=self.total_generation_time,
+            timestamp=self.timestamp,
+            prompt_text=self.prompt_text,
+            generated_text=self.generated_text,
+            model=self.model,
+            labels=self.labels,
+        )
 
 
 class _ResultFile(msgspec.Struct, gc=False):
@@ -61,10 +89,15 @@ class ResultFileError(Exception):
 @dataclass(frozen=True)
 class ResultColumns:
     """Every result, column by column, in file order: timestamps in UTC microseconds, then one
-    column per metric in METRICS order."""
+    column per metric in METRICS order; and the records themselves, for reading results back."""
 
     timestamps: npt.NDArray[np.int64]
     metrics: tuple[npt.NDArray[np.float64], ...]
+    records: Sequence[_Record | BenchmarkResult]
+
+    def result(self, position: int) -> BenchmarkResult:
+        record = self.records[position]
+        return record if isinstance(record, BenchmarkResult) else record.as_result()
 
 
 def read_result_file(path: Path) -> ResultColumns:
@@ -129,6 +162,7 @@ def _columns(records: Sequence[_Record | BenchmarkResult]) -> ResultColumns:
         metrics=tuple(
             np.fromiter(map(attrgetter(metric), records), dtype=np.float64, count=len(records)) for metric in METRICS
         ),
+        records=records,
     )
 
 

@@ -2,24 +2,33 @@
 
 from __future__ import annotations
 
+from bisect import bisect_left
+from collections.abc import Sequence
+from functools import cached_property
+from itertools import groupby
 from pathlib import Path
 
-from src.adapters.json_store.result_file import read_result_file
+import numpy as np
+
+from src.adapters.json_store.result_file import ResultColumns, read_result_file
 from src.adapters.json_store.window_index import WindowIndex
-from src.application.ports.result_store import ResultStore
+from src.application.ports.result_store import AddOutcome, PageKey, ResultPage, ResultQuery, ResultStore
+from src.domain.benchmark_result import BenchmarkResult
+from src.domain.errors import StoreIsReadOnly
 from src.domain.result_aggregate import ResultAggregate
 from src.domain.time_window import TimeWindow
 from src.domain.timestamps import microseconds_since_epoch
 
 
 class JsonFileResultStore(ResultStore):
-    def __init__(self, index: WindowIndex) -> None:
-        self._index = index
+    def __init__(self, columns: ResultColumns) -> None:
+        self._columns = columns
+        self._index = WindowIndex(columns)
 
     @classmethod
     def load(cls, path: Path | str) -> JsonFileResultStore:
         """Read and validate the whole file, then index it; raises ResultFileError on any problem."""
-        return cls(WindowIndex(read_result_file(Path(path))))
+        return cls(read_result_file(Path(path)))
 
     def aggregate(self, window: TimeWindow | None = None) -> ResultAggregate:
         if window is None:
@@ -27,3 +36,65 @@ class JsonFileResultStore(ResultStore):
         return self._index.aggregate_between(
             microseconds_since_epoch(window.start), microseconds_since_epoch(window.end)
         )
+
+    def get(self, request_id: str) -> BenchmarkResult | None:
+        position = self._positions_by_id.get(request_id)
+        return None if position is None else self._columns.result(position)
+
+    def page(self, query: ResultQuery) -> ResultPage:
+        order, timestamps = self._listing
+        first, past_last = 0, len(order)
+        if query.window is not None:
+            first = bisect_left(timestamps, microseconds_since_epoch(query.window.start))
+            past_last = bisect_left(timestamps, microseconds_since_epoch(query.window.end) + 1)
+        if query.after is not None:
+            first = max(first, self._position_after(query.after))
+        found: list[BenchmarkResult] = []
+        for position in order[first:past_last]:
+            result = self._columns.result(position)
+            if query.model is not None and result.model != query.model:
+                continue
+            if len(found) == query.limit:
+                return ResultPage(found, PageKey.of(found[-1]))
+            found.append(result)
+        return ResultPage(found, None)
+
+    def add(self, results: Sequence[BenchmarkResult]) -> AddOutcome:
+        raise StoreIsReadOnly()
+
+    def check(self) -> None:
+        """The file was read whole at startup; nothing can go away."""
+
+    # Lookups by id and listings are built on first use: startup time and memory stay those of averages.
+    @cached_property
+    def _positions_by_id(self) -> dict[str, int]:
+        return {record.request_id: position for position, record in enumerate(self._columns.records)}
+
+    @cached_property
+    def _listing(self) -> tuple[list[int], list[int]]:
+        """File positions in (timestamp, request_id) order, and their timestamps in that order."""
+        stamps = self._columns.timestamps
+        by_time = np.argsort(stamps, kind="stable")
+        sorted_stamps = stamps[by_time].tolist()
+        order: list[int] = []
+        records = self._columns.records
+        # Ties in time are rare; only they are ordered by request_id, in Python.
+        for _, tied in groupby(zip(sorted_stamps, by_time.tolist(), strict=True), key=lambda pair: pair[0]):
+            positions = [position for _, position in tied]
+            if len(positions) > 1:
+                positions.sort(key=lambda position: records[position].request_id)
+            order.extend(positions)
+        return order, sorted_stamps
+
+    def _position_after(self, key: PageKey) -> int:
+        order, timestamps = self._listing
+        stamp = microseconds_since_epoch(key.timestamp)
+        position = bisect_left(timestamps, stamp)
+        records = self._columns.records
+        while (
+            position < len(order)
+            and timestamps[position] == stamp
+            and records[order[position]].request_id <= key.request_id
+        ):
+            position += 1
+        return position

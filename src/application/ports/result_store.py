@@ -1,20 +1,85 @@
-"""The port every result store implements."""
+"""The port every result store implements, and the shapes of its questions and answers."""
 
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
 
+from src.domain.benchmark_result import BenchmarkResult
 from src.domain.result_aggregate import ResultAggregate
 from src.domain.time_window import TimeWindow
+
+MAX_PAGE_SIZE = 1000
+
+
+@dataclass(frozen=True, slots=True, order=True)
+class PageKey:
+    """Results are listed in (timestamp, request_id) order; a page resumes after its predecessor's last key."""
+
+    timestamp: datetime
+    request_id: str
+
+    @classmethod
+    def of(cls, result: BenchmarkResult) -> PageKey:
+        return cls(result.timestamp, result.request_id)
+
+
+@dataclass(frozen=True, slots=True)
+class ResultQuery:
+    window: TimeWindow | None = None
+    model: str | None = None
+    limit: int = 100
+    after: PageKey | None = None
+
+    def __post_init__(self) -> None:
+        if not 1 <= self.limit <= MAX_PAGE_SIZE:
+            raise ValueError(f"a page holds 1 to {MAX_PAGE_SIZE} results, not {self.limit}")
+
+
+@dataclass(frozen=True, slots=True)
+class ResultPage:
+    results: list[BenchmarkResult]
+    next: PageKey | None
+    """Where the next page starts; None when this page is the last."""
+
+
+@dataclass(frozen=True, slots=True)
+class AddOutcome:
+    stored: int
+    """Results that were new and are now stored."""
+    already_stored: int
+    """Results identical to ones already stored: nothing was written for them."""
 
 
 class ResultStore(ABC):
     """Where benchmark results are kept.
 
-    A store answers with an aggregate, not with results, so that it can compute it where the
-    data lives (an index, a database) instead of handing every result to Python.
+    Aggregates are computed where the data lives (an index, a database) and handed over as an
+    aggregate, never as rows. Every method may raise StoreUnavailable when the store cannot answer.
     """
 
     @abstractmethod
     def aggregate(self, window: TimeWindow | None = None) -> ResultAggregate:
         """The aggregate of every result whose timestamp lies in `window` (all results if None)."""
+
+    @abstractmethod
+    def get(self, request_id: str) -> BenchmarkResult | None:
+        """The result with this request_id, or None."""
+
+    @abstractmethod
+    def page(self, query: ResultQuery) -> ResultPage:
+        """Up to `query.limit` matching results in (timestamp, request_id) order, after `query.after`."""
+
+    @abstractmethod
+    def add(self, results: Sequence[BenchmarkResult]) -> AddOutcome:
+        """Store results with distinct request_ids, all or nothing.
+
+        A result identical to a stored one is counted as already stored; one that reuses a stored
+        request_id with other content raises ResultConflict naming every such id, and nothing is stored.
+        """
+
+    @abstractmethod
+    def check(self) -> None:
+        """Return when the store can answer; raise StoreUnavailable saying why it cannot."""

@@ -5,7 +5,10 @@ from __future__ import annotations
 from fastapi import FastAPI
 
 from src.entrypoints.container import Container
+from src.entrypoints.http.access import Access
+from src.entrypoints.http.health_routes import add_health_routes
 from src.entrypoints.http.problems import install_problem_handlers
+from src.entrypoints.http.result_routes import add_result_routes
 from src.entrypoints.http.routes import add_average_routes
 from src.entrypoints.settings import Settings, load_settings
 
@@ -25,6 +28,21 @@ def create_app(settings: Settings | None = None, container: Container | None = N
     container.config.from_pydantic(settings)
     app = FastAPI(title="SuperBenchmark", version="1.0.0", description=DESCRIPTION)
     app.state.container = container
-    add_average_routes(app, container.average_over_all(), container.average_over_window())
+    run = container.run_use_case()
+    access = Access(settings.api_key_set, settings.read_requires_key)
+    # The averages come first: /results/average must not be read as a request_id.
+    add_average_routes(app, container.average_over_all(), container.average_over_window(), run=run, access=access)
+    add_result_routes(
+        app,
+        run=run,
+        access=access,
+        store_results=container.store_results(),
+        import_results=container.import_results(),
+        get_result=container.get_result(),
+        list_results=container.list_results(),
+        max_body_bytes=settings.max_body_bytes,
+        import_batch_rows=settings.import_batch_rows,
+    )
+    add_health_routes(app, run=run, check_readiness=container.check_readiness())
     install_problem_handlers(app)
     return app

@@ -13,9 +13,15 @@ from starlette.exceptions import HTTPException
 
 from src.domain.errors import (
     DomainError,
+    InvalidPageCursor,
+    InvalidResults,
     InvalidTimestamp,
     InvalidTimeWindow,
     ProductionStoreNotConfigured,
+    ResultConflict,
+    ResultNotFound,
+    StoreIsReadOnly,
+    StoreUnavailable,
 )
 
 PROBLEM_MEDIA_TYPE = "application/problem+json"
@@ -32,7 +38,27 @@ _DOMAIN_PROBLEMS: dict[type[Exception], tuple[HTTPStatus, str, str]] = {
         "not-ready-for-production",
         "Not ready for production",
     ),
+    InvalidResults: (HTTPStatus.UNPROCESSABLE_ENTITY, "invalid-results", "Invalid results"),
+    InvalidPageCursor: (HTTPStatus.UNPROCESSABLE_ENTITY, "invalid-cursor", "Invalid cursor"),
+    ResultConflict: (HTTPStatus.CONFLICT, "request-id-conflict", "Request id already names another result"),
+    ResultNotFound: (HTTPStatus.NOT_FOUND, "result-not-found", "Result not found"),
+    StoreIsReadOnly: (HTTPStatus.METHOD_NOT_ALLOWED, "read-only-store", "The DEBUG store is read-only"),
+    StoreUnavailable: (HTTPStatus.SERVICE_UNAVAILABLE, "database-unavailable", "Database unavailable"),
 }
+
+
+class HttpProblem(Exception):
+    """A refusal that belongs to HTTP itself (access, body size, media type), not to the domain."""
+
+    def __init__(
+        self, status: HTTPStatus, kind: str, title: str, detail: str, headers: Mapping[str, str] | None = None
+    ) -> None:
+        self.status = status
+        self.kind = kind
+        self.title = title
+        self.detail = detail
+        self.headers = headers
+        super().__init__(detail)
 
 
 class ProblemResponse(JSONResponse):
@@ -47,23 +73,45 @@ def problem(
     kind: str | None = None,
     title: str | None = None,
     headers: Mapping[str, str] | None = None,
+    extensions: Mapping[str, object] | None = None,
 ) -> ProblemResponse:
-    body = {
+    body: dict[str, object] = {
         # "about:blank" means the status code says it all, and the title is its phrase.
         "type": _TYPE_PREFIX + kind if kind else "about:blank",
         "title": title or status.phrase,
         "status": status.value,
         "detail": detail,
         "instance": request.url.path,
+        **(extensions or {}),
     }
     return ProblemResponse(body, status_code=status.value, headers=headers)
 
 
 async def _domain_error(request: Request, error: Exception) -> ProblemResponse:
-    status, kind, title = _DOMAIN_PROBLEMS.get(
-        type(error), (HTTPStatus.UNPROCESSABLE_ENTITY, "invalid-input", "Invalid input")
+    status, kind, title = next(
+        (entry for cause, entry in _DOMAIN_PROBLEMS.items() if isinstance(error, cause)),
+        (HTTPStatus.UNPROCESSABLE_ENTITY, "invalid-input", "Invalid input"),
     )
-    return problem(request, status, str(error), kind=kind, title=title)
+    extensions: dict[str, object] = {}
+    if isinstance(error, InvalidResults):
+        extensions["errors"] = [
+            {
+                "index": item.index,
+                "request_id": item.request_id if isinstance(item.request_id, str) else None,
+                "field": item.field,
+                "reason": item.reason,
+            }
+            for item in error.errors
+        ]
+    if isinstance(error, ResultConflict):
+        extensions["request_ids"] = error.request_ids
+    headers = {"Allow": "GET"} if isinstance(error, StoreIsReadOnly) else None
+    return problem(request, status, str(error), kind=kind, title=title, headers=headers, extensions=extensions)
+
+
+async def _http_problem(request: Request, error: Exception) -> ProblemResponse:
+    assert isinstance(error, HttpProblem)
+    return problem(request, error.status, error.detail, kind=error.kind, title=error.title, headers=error.headers)
 
 
 async def _http_error(request: Request, error: Exception) -> ProblemResponse:
@@ -95,6 +143,7 @@ async def _unexpected_error(request: Request, error: Exception) -> ProblemRespon
 
 def install_problem_handlers(app: FastAPI) -> None:
     app.add_exception_handler(DomainError, _domain_error)
+    app.add_exception_handler(HttpProblem, _http_problem)
     app.add_exception_handler(HTTPException, _http_error)
     app.add_exception_handler(RequestValidationError, _request_validation_error)
     app.add_exception_handler(Exception, _unexpected_error)

@@ -11,6 +11,8 @@ from fastapi.responses import Response
 from src.application.average_results import AverageOverAllResults, AverageOverWindow
 from src.domain.result_aggregate import AverageSummary
 from src.domain.time_window import TimeWindow
+from src.entrypoints.http.access import Access
+from src.entrypoints.http.calls import RunUseCase
 from src.entrypoints.http.problems import PROBLEM_MEDIA_TYPE
 from src.entrypoints.http.schemas import AverageBody, ProblemBody
 
@@ -41,7 +43,7 @@ def _problems(*statuses: int) -> dict[int | str, dict[str, Any]]:
     descriptions = {
         422: "A bound is not an ISO 8601 date-time, names an impossible date or time, "
         "or the window ends before it starts.",
-        503: "The production store is not configured (SUPERBENCHMARK_DEBUG is false).",
+        503: "No production database is configured, or it is unreachable.",
     }
     return {
         status: {
@@ -53,7 +55,12 @@ def _problems(*statuses: int) -> dict[int | str, dict[str, Any]]:
 
 
 def add_average_routes(
-    app: FastAPI, average_over_all: AverageOverAllResults, average_over_window: AverageOverWindow
+    app: FastAPI,
+    average_over_all: AverageOverAllResults,
+    average_over_window: AverageOverWindow,
+    *,
+    run: RunUseCase,
+    access: Access,
 ) -> None:
     """Routes bound to their use cases when the app is built.
 
@@ -69,9 +76,10 @@ def add_average_routes(
         response_model=AverageBody,
         summary="Average performance over all results",
         responses=_problems(503),
+        dependencies=access.readers(),
     )
     async def average_over_all_results() -> Response:
-        return _response(average_over_all())
+        return _response(await run(average_over_all))
 
     @app.get(
         "/results/average/{start_time}/{end_time}",
@@ -81,9 +89,10 @@ def add_average_routes(
         description="Results whose timestamp lies in [start_time, end_time], both bounds included. "
         "An empty window answers count 0 and null averages.",
         responses=_problems(422, 503),
+        dependencies=access.readers(),
     )
     async def average_over_a_window(start_time: WindowStart, end_time: WindowEnd) -> Response:
-        return _response(average_over_window(TimeWindow.parse(start_time, end_time)))
+        return _response(await run(average_over_window, TimeWindow.parse(start_time, end_time)))
 
 
 def _response(summary: AverageSummary) -> Response:

@@ -43,3 +43,50 @@ class ProblemBody(BaseModel):
     status: int = Field(description="The HTTP status code.")
     detail: str = Field(description="What went wrong with this request, and what to change.")
     instance: str = Field(description="The path of the request that failed.")
+
+
+class ResultIn(BaseModel):
+    """A benchmark result as sent to POST /results, one object per line of an import, or in a data file."""
+
+    request_id: str = Field(
+        min_length=1, max_length=256, description="Unique id of the request; re-sending it is safe."
+    )
+    token_count: int = Field(ge=0, le=10**9, description="Output tokens generated.")
+    time_to_first_token: float = Field(ge=0, le=1e12, description="Milliseconds until the first token.")
+    time_per_output_token: float = Field(ge=0, le=1e12, description="Milliseconds per output token after the first.")
+    total_generation_time: float = Field(ge=0, le=1e12, description="Milliseconds from request to last token.")
+    timestamp: str = Field(description="ISO 8601 date-time with a time of day; without an offset it means UTC.")
+    prompt_text: str = Field("", description="The prompt sent.")
+    generated_text: str = Field("", description="The text generated.")
+    model: str | None = Field(None, min_length=1, max_length=256, description="The model that answered.")
+    labels: dict[str, str] = Field(
+        default_factory=dict, description='Up to 64 labels for grouping, e.g. {"run": "a"}; keys hold no \':\'.'
+    )
+
+
+class ResultBody(ResultIn):
+    """A stored result; its timestamp is in UTC."""
+
+
+class ResultPageBody(BaseModel):
+    results: list[ResultBody]
+    next_cursor: str | None = Field(description="Pass as `cursor` for the next page; null on the last page.")
+
+
+class StoredBody(BaseModel):
+    stored: int = Field(description="Results that were new and are now stored.")
+    already_stored: int = Field(description="Results identical to ones already stored: nothing changed for them.")
+
+
+class RejectedLine(BaseModel):
+    line: int | None
+    request_id: str | None
+    field: str | None
+    reason: str
+
+
+class ImportReportBody(StoredBody):
+    rejected: int = Field(
+        description="Lines that were not stored: invalid, or reusing a request_id with other content."
+    )
+    errors: list[RejectedLine] = Field(description="The first 100 rejected lines, in the order they were met.")

@@ -1,0 +1,1 @@
+"""The production store: PostgreSQL or SQLite through SQLAlchemy Core, with rollups maintained on insert."""

@@ -1,0 +1,50 @@
+"""How a window splits into raw rows at its edges and whole rollup buckets inside.
+
+Each level's buckets are aligned to multiples of its width (from the Unix epoch, in UTC), and
+each width divides the next, so a window [low, high) is: raw rows up to the first whole minute,
+whole minutes up to the first whole hour, and so on inward, mirrored at the far edge.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+Span = tuple[int, int]
+"""A half-open range [first, past_last) of microseconds or of bucket starts; empty when equal."""
+
+NOTHING: Span = (0, 0)
+
+
+@dataclass(frozen=True)
+class WindowPieces:
+    raw: tuple[Span, Span]
+    """Ranges of timestamps read from the results themselves."""
+    buckets: tuple[tuple[Span, Span], ...]
+    """Per rollup width, in the order of the widths: ranges of bucket starts."""
+
+
+def split_window(low: int, high: int, widths: tuple[int, ...]) -> WindowPieces:
+    """The pieces of the half-open window [low, high) of microseconds."""
+    first_whole, past_whole = _ceil(low, widths[0]), _floor(high, widths[0])
+    if first_whole >= past_whole:
+        return WindowPieces(((low, high), NOTHING), tuple((NOTHING, NOTHING) for _ in widths))
+    buckets: list[tuple[Span, Span]] = []
+    for coarser in (*widths[1:], None):
+        if coarser is not None:
+            inner_first, inner_past = _ceil(first_whole, coarser), _floor(past_whole, coarser)
+            if inner_first < inner_past:
+                buckets.append(((first_whole, inner_first), (inner_past, past_whole)))
+                first_whole, past_whole = inner_first, inner_past
+                continue
+        buckets.append(((first_whole, past_whole), NOTHING))
+        break
+    buckets.extend((NOTHING, NOTHING) for _ in range(len(widths) - len(buckets)))
+    return WindowPieces(((low, _ceil(low, widths[0])), (_floor(high, widths[0]), high)), tuple(buckets))
+
+
+def _floor(value: int, width: int) -> int:
+    return value - value % width  # Python's % is a floor modulo, right for times before 1970 too
+
+
+def _ceil(value: int, width: int) -> int:
+    return -_floor(-value, width)

@@ -1,0 +1,60 @@
+"""Tables of the SQL store. Alembic migrations create them; this module names them for queries.
+
+Timestamps are integer microseconds since the Unix epoch (UTC): exact, ordered the same way in
+every database, and the unit the JSON store indexes by.
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import JSON, BigInteger, Column, Float, Index, MetaData, String, Table, Text
+from sqlalchemy.dialects.postgresql import JSONB
+
+# Migrations and the code move together: a database at another revision is refused at startup.
+SCHEMA_REVISION = "0001"
+
+MICROSECONDS_PER_MINUTE = 60 * 1_000_000
+# Rollup widths, each a multiple of the one before: any window is a few raw rows at its edges,
+# then at most 2·59 minutes, 2·23 hours, 2·29 days and some 30-day buckets, whatever its length.
+ROLLUP_WIDTHS = (
+    MICROSECONDS_PER_MINUTE,
+    60 * MICROSECONDS_PER_MINUTE,
+    24 * 60 * MICROSECONDS_PER_MINUTE,
+    30 * 24 * 60 * MICROSECONDS_PER_MINUTE,
+)
+
+metadata = MetaData()
+
+# "C" collation orders ids by code point in PostgreSQL, as SQLite and Python do, so that every
+# store pages through results in the same order.
+_request_id_type = String(256).with_variant(String(256, collation="C"), "postgresql")
+
+results = Table(
+    "results",
+    metadata,
+    Column("request_id", _request_id_type, primary_key=True),
+    Column("recorded_at_us", BigInteger, nullable=False),
+    Column("token_count", BigInteger, nullable=False),
+    Column("time_to_first_token", Float(53), nullable=False),
+    Column("time_per_output_token", Float(53), nullable=False),
+    Column("total_generation_time", Float(53), nullable=False),
+    Column("prompt_text", Text, nullable=False),
+    Column("generated_text", Text, nullable=False),
+    Column("model", Text, nullable=True),
+    Column("labels", JSON().with_variant(JSONB(), "postgresql"), nullable=False),
+    # Windows and pages scan by time; a page resumes after a (timestamp, request_id) key.
+    Index("results_by_time", "recorded_at_us", "request_id"),
+    Index("results_by_model_and_time", "model", "recorded_at_us", "request_id"),
+)
+
+# Per-width sums of the metrics, bucket by bucket, kept up to date by every insert.
+result_rollups = Table(
+    "result_rollups",
+    metadata,
+    Column("width_us", BigInteger, primary_key=True),
+    Column("bucket_start_us", BigInteger, primary_key=True),
+    Column("result_count", BigInteger, nullable=False),
+    Column("sum_token_count", Float(53), nullable=False),
+    Column("sum_time_to_first_token", Float(53), nullable=False),
+    Column("sum_time_per_output_token", Float(53), nullable=False),
+    Column("sum_total_generation_time", Float(53), nullable=False),
+)

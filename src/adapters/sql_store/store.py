@@ -1,0 +1,326 @@
+"""SqlResultStore: results in PostgreSQL or SQLite, averages answered from rollups in the database.
+
+Blocking calls: the HTTP layer runs them off the event loop. Every database failure that may
+pass (unreachable server, restart, schema behind the code) becomes StoreUnavailable, and the
+next call tries again on a fresh connection.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from sqlalchemy import (
+    Connection,
+    Engine,
+    Float,
+    Row,
+    Select,
+    and_,
+    bindparam,
+    cast,
+    func,
+    literal,
+    or_,
+    select,
+    text,
+    tuple_,
+    union_all,
+)
+from sqlalchemy.engine import URL
+from sqlalchemy.exc import DBAPIError, IntegrityError
+
+from src.adapters.sql_store.database import WRITES, connect, schema_revision
+from src.adapters.sql_store.rollups import split_window
+from src.adapters.sql_store.schema import ROLLUP_WIDTHS, SCHEMA_REVISION, result_rollups, results
+from src.application.ports.result_store import AddOutcome, PageKey, ResultPage, ResultQuery, ResultStore
+from src.domain.benchmark_result import METRICS, BenchmarkResult
+from src.domain.errors import ResultConflict, StoreUnavailable
+from src.domain.result_aggregate import ResultAggregate
+from src.domain.time_window import TimeWindow
+from src.domain.timestamps import microseconds_since_epoch
+
+logger = logging.getLogger(__name__)
+
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+# Every instant of the years 1 to 9999 lies inside, and both ends are whole buckets of every width.
+_ALL_TIME = (-(ROLLUP_WIDTHS[-1] * 10**5), ROLLUP_WIDTHS[-1] * 10**5)
+# Concurrent writers of overlapping batches can collide on a request_id or deadlock on a
+# rollup row; the loser's transaction is rolled back whole and simply runs again.
+_WRITE_ATTEMPTS = 8
+# Postgres SQLSTATE classes a retry resolves: 40 = transaction rollback (deadlock, serialization).
+_RETRYABLE_STATES = ("40",)
+
+
+class SchemaMismatch(StoreUnavailable):
+    """The database is reachable but its schema is not at the code's revision."""
+
+    def __init__(self, found: str | None) -> None:
+        self.found = found
+        super().__init__(
+            f"its schema is at revision {found or 'none (never migrated)'}, this version needs "
+            f"{SCHEMA_REVISION}: run `make migrate` against it"
+        )
+
+
+class SqlResultStore(ResultStore):
+    def __init__(self, engine: Engine) -> None:
+        self._engine = engine
+        self._schema_checked = False
+        self._postgres = engine.dialect.name == "postgresql"
+        self._window_sums = _window_sums_statement()
+
+    @classmethod
+    def open(cls, url: URL) -> SqlResultStore:
+        """A store on `url`. An unreachable database is only logged: the server starts and waits for it;
+        a reachable one with the wrong schema raises SchemaMismatch."""
+        store = cls(connect(url))
+        try:
+            store.check()
+        except SchemaMismatch:
+            raise
+        except StoreUnavailable as error:
+            logger.warning("starting without the database, which will be retried on each request: %s", error)
+        return store
+
+    def close(self) -> None:
+        self._engine.dispose()
+
+    def check(self) -> None:
+        with self._reading() as connection:
+            connection.execute(text("SELECT 1"))
+
+    def aggregate(self, window: TimeWindow | None = None) -> ResultAggregate:
+        low, high = _ALL_TIME
+        if window is not None:
+            low, high = microseconds_since_epoch(window.start), microseconds_since_epoch(window.end) + 1
+        pieces = split_window(low, high, ROLLUP_WIDTHS)
+        parameters: dict[str, int] = {}
+        for side, (first, past) in enumerate(pieces.raw):
+            parameters |= {f"raw_first_{side}": first, f"raw_past_{side}": past}
+        for level, spans in enumerate(pieces.buckets):
+            for side, (first, past) in enumerate(spans):
+                parameters |= {f"first_{level}_{side}": first, f"past_{level}_{side}": past}
+        with self._reading() as connection:
+            rows = connection.execute(self._window_sums, parameters).all()
+        total = ResultAggregate()
+        for count, *sums in rows:
+            if count:
+                total = total.merge(ResultAggregate.from_sums(int(count), map(float, sums)))
+        return total
+
+    def get(self, request_id: str) -> BenchmarkResult | None:
+        with self._reading() as connection:
+            row = connection.execute(select(results).where(results.c.request_id == request_id)).first()
+        return None if row is None else _result(row)
+
+    def page(self, query: ResultQuery) -> ResultPage:
+        at = results.c.recorded_at_us
+        statement = select(results).order_by(at, results.c.request_id).limit(query.limit + 1)
+        if query.window is not None:
+            statement = statement.where(
+                at >= microseconds_since_epoch(query.window.start), at <= microseconds_since_epoch(query.window.end)
+            )
+        if query.model is not None:
+            statement = statement.where(results.c.model == query.model)
+        if query.after is not None:
+            after = (microseconds_since_epoch(query.after.timestamp), query.after.request_id)
+            statement = statement.where(tuple_(at, results.c.request_id) > tuple_(*map(literal, after)))
+        with self._reading() as connection:
+            found = [_result(row) for row in connection.execute(statement)]
+        if len(found) > query.limit:
+            return ResultPage(found[: query.limit], PageKey.of(found[query.limit - 1]))
+        return ResultPage(found, None)
+
+    def add(self, batch: Sequence[BenchmarkResult]) -> AddOutcome:
+        if not batch:
+            return AddOutcome(0, 0)
+        # One order for every writer: overlapping batches then lock rows in the same order.
+        ordered = sorted(batch, key=lambda result: result.request_id)
+        for attempt in range(1, _WRITE_ATTEMPTS + 1):
+            try:
+                with self._writing() as connection:
+                    return self._add(connection, ordered)
+            except IntegrityError:
+                # Another writer stored one of these ids after we looked: look again.
+                logger.info("write attempt %d collided with a concurrent writer; retrying", attempt)
+            except DBAPIError as error:
+                if not _retryable(error):
+                    raise
+                logger.info("write attempt %d was rolled back by the database (%s); retrying", attempt, error.orig)
+        raise StoreUnavailable(f"{_WRITE_ATTEMPTS} attempts to store the batch collided with concurrent writers")
+
+    def _add(self, connection: Connection, batch: list[BenchmarkResult]) -> AddOutcome:
+        ids = [result.request_id for result in batch]
+        stored = {
+            result.request_id: result
+            for result in map(_result, connection.execute(self._rows_with_ids(), {"ids": ids}))
+        }
+        clashing = [
+            result.request_id
+            for result in batch
+            if result.request_id in stored and not result.same_content(stored[result.request_id])
+        ]
+        if clashing:
+            raise ResultConflict(clashing)
+        new = [result for result in batch if result.request_id not in stored]
+        if new:
+            self._insert(connection, new)
+            connection.execute(self._add_to_rollups(), {"ids": [result.request_id for result in new]})
+        return AddOutcome(stored=len(new), already_stored=len(batch) - len(new))
+
+    def _insert(self, connection: Connection, new: list[BenchmarkResult]) -> None:
+        rows = [_row(result) for result in new]
+        if self._postgres:
+            # COPY is PostgreSQL's bulk path: one stream instead of a statement per row.
+            cursor = connection.connection.driver_connection.cursor()  # type: ignore[union-attr]
+            columns = ", ".join(column.name for column in results.columns)
+            with cursor.copy(f"COPY results ({columns}) FROM STDIN") as copy:  # column names only, no input
+                for row in rows:
+                    copy.write_row(row)
+        else:
+            placeholders = ", ".join("?" for _ in results.columns)
+            connection.exec_driver_sql(f"INSERT INTO results VALUES ({placeholders})", rows)
+
+    def _rows_with_ids(self) -> Select[Any]:
+        if self._postgres:
+            return select(results).where(results.c.request_id == func.any(bindparam("ids")))
+        return select(results).where(results.c.request_id.in_(bindparam("ids", expanding=True)))
+
+    def _add_to_rollups(self) -> Any:
+        ids = "= ANY(:ids)" if self._postgres else "IN :ids"
+        widths = " UNION ALL ".join(f"SELECT {width} AS width_us" for width in ROLLUP_WIDTHS)  # constants, no input
+        statement = text(f"""
+            INSERT INTO result_rollups (width_us, bucket_start_us, result_count, sum_token_count,
+                sum_time_to_first_token, sum_time_per_output_token, sum_total_generation_time)
+            SELECT w.width_us, r.recorded_at_us - ((r.recorded_at_us % w.width_us) + w.width_us) % w.width_us,
+                count(*), sum(r.token_count), sum(r.time_to_first_token), sum(r.time_per_output_token),
+                sum(r.total_generation_time)
+            FROM results r CROSS JOIN ({widths}) w
+            WHERE r.request_id {ids}
+            GROUP BY 1, 2
+            ORDER BY 1, 2
+            ON CONFLICT (width_us, bucket_start_us) DO UPDATE SET
+                result_count = result_rollups.result_count + excluded.result_count,
+                sum_token_count = result_rollups.sum_token_count + excluded.sum_token_count,
+                sum_time_to_first_token = result_rollups.sum_time_to_first_token + excluded.sum_time_to_first_token,
+                sum_time_per_output_token = result_rollups.sum_time_per_output_token
+                    + excluded.sum_time_per_output_token,
+                sum_total_generation_time = result_rollups.sum_total_generation_time
+                    + excluded.sum_total_generation_time
+        """)
+        return statement.bindparams(bindparam("ids", expanding=not self._postgres))
+
+    @contextmanager
+    def _reading(self) -> Iterator[Connection]:
+        with self._available(), self._engine.connect() as connection:
+            self._check_schema(connection)
+            yield connection
+
+    @contextmanager
+    def _writing(self) -> Iterator[Connection]:
+        with (
+            self._available(),
+            self._engine.connect().execution_options(**{WRITES: True}) as connection,
+            connection.begin(),
+        ):
+            self._check_schema(connection)
+            yield connection
+
+    def _check_schema(self, connection: Connection) -> None:
+        if self._schema_checked:
+            return
+        found = schema_revision(connection)
+        if found != SCHEMA_REVISION:
+            raise SchemaMismatch(found)
+        self._schema_checked = True
+
+    @contextmanager
+    def _available(self) -> Iterator[None]:
+        try:
+            yield
+        except (IntegrityError, StoreUnavailable):
+            raise
+        except DBAPIError as error:
+            if _retryable(error) or not _is_outage(error):
+                raise
+            reason = str(error.orig).strip().splitlines()[0] if error.orig else type(error).__name__
+            raise StoreUnavailable(reason) from error
+
+
+def _is_outage(error: DBAPIError) -> bool:
+    # OperationalError: cannot connect, connection lost, server shutting down, locked, no such table.
+    # InterfaceError: a connection already closed underneath us.
+    return error.connection_invalidated or type(error).__name__ in {"OperationalError", "InterfaceError"}
+
+
+def _retryable(error: DBAPIError) -> bool:
+    state = getattr(error.orig, "sqlstate", None) or ""
+    return state.startswith(_RETRYABLE_STATES)
+
+
+def _window_sums_statement() -> Any:
+    """One statement for any window: the raw rows at both edges, then per width the buckets at both edges.
+
+    Its shape never changes (an empty piece is an empty range), so the database plans it once.
+    """
+    at = results.c.recorded_at_us
+
+    def sums(*columns: Any) -> list[Any]:
+        return [cast(func.sum(column), Float(53)) for column in columns]
+
+    def between(column: Any, name: str) -> Any:
+        return or_(
+            *(
+                and_(column >= bindparam(f"first{name}_{side}"), column < bindparam(f"past{name}_{side}"))
+                for side in (0, 1)
+            )
+        )
+
+    raw = select(func.count(), *sums(*(results.c[metric] for metric in METRICS))).where(
+        or_(*(and_(at >= bindparam(f"raw_first_{side}"), at < bindparam(f"raw_past_{side}")) for side in (0, 1)))
+    )
+    sum_columns = [result_rollups.c[f"sum_{metric}"] for metric in METRICS]
+    levels = [
+        select(func.coalesce(func.sum(result_rollups.c.result_count), 0), *sums(*sum_columns)).where(
+            result_rollups.c.width_us == width, between(result_rollups.c.bucket_start_us, f"_{level}")
+        )
+        for level, width in enumerate(ROLLUP_WIDTHS)
+    ]
+    return union_all(raw, *levels)
+
+
+def _row(result: BenchmarkResult) -> tuple[Any, ...]:
+    """A result as a row of `results`, in column order; labels as canonical JSON text."""
+    return (
+        result.request_id,
+        microseconds_since_epoch(result.timestamp),
+        result.token_count,
+        result.time_to_first_token,
+        result.time_per_output_token,
+        result.total_generation_time,
+        result.prompt_text,
+        result.generated_text,
+        result.model,
+        json.dumps(result.labels, separators=(",", ":"), ensure_ascii=False),
+    )
+
+
+def _result(row: Row[Any]) -> BenchmarkResult:
+    labels = row.labels if isinstance(row.labels, dict) else json.loads(row.labels)
+    return BenchmarkResult(
+        request_id=row.request_id,
+        token_count=row.token_count,
+        time_to_first_token=row.time_to_first_token,
+        time_per_output_token=row.time_per_output_token,
+        total_generation_time=row.total_generation_time,
+        timestamp=_EPOCH + timedelta(microseconds=row.recorded_at_us),
+        prompt_text=row.prompt_text,
+        generated_text=row.generated_text,
+        model=row.model,
+        labels=labels,
+    )

@@ -1,0 +1,132 @@
+"""Use cases that write: store a batch of results all or nothing, and import a stream in bounded batches."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+
+from src.application.ports.result_store import AddOutcome, ResultStore
+from src.domain.benchmark_result import BenchmarkResult
+from src.domain.errors import InvalidResult, InvalidResults, ResultConflict
+
+MAX_BATCH_SIZE = 10_000
+# An import reports this many rejected lines in detail, and counts the rest.
+REPORTED_REJECTIONS = 100
+
+
+def validated(record: object, index: int) -> BenchmarkResult:
+    """The domain's verdict on one decoded record, located at `index` when it is refused."""
+    try:
+        return BenchmarkResult.from_mapping(record)
+    except InvalidResult as error:
+        raise error.at(index, record.get("request_id") if isinstance(record, dict) else None) from None
+
+
+def distinct(results: Iterable[BenchmarkResult]) -> tuple[list[BenchmarkResult], int, list[str]]:
+    """The first result of each request_id, how many identical repeats were dropped, and the ids
+    repeated with other content."""
+    first: dict[str, BenchmarkResult] = {}
+    repeats = 0
+    conflicting: dict[str, None] = {}
+    for result in results:
+        seen = first.setdefault(result.request_id, result)
+        if seen is result:
+            continue
+        if seen.same_content(result):
+            repeats += 1
+        else:
+            conflicting[result.request_id] = None
+    return list(first.values()), repeats, list(conflicting)
+
+
+class StoreResults:
+    """POST /results: up to MAX_BATCH_SIZE results, validated by the domain, stored all or nothing."""
+
+    def __init__(self, results: ResultStore) -> None:
+        self._results = results
+
+    def __call__(self, records: Sequence[object]) -> AddOutcome:
+        if len(records) > MAX_BATCH_SIZE:
+            raise InvalidResults(
+                [InvalidResult(None, f"a batch holds at most {MAX_BATCH_SIZE} results, got {len(records)}")]
+            )
+        valid, errors = [], []
+        for index, record in enumerate(records):
+            try:
+                valid.append(validated(record, index))
+            except InvalidResult as error:
+                errors.append(error)
+        if errors:
+            raise InvalidResults(errors)
+        unique, repeats, conflicting = distinct(valid)
+        if conflicting:
+            raise ResultConflict(conflicting)
+        outcome = self._results.add(unique)
+        return AddOutcome(outcome.stored, outcome.already_stored + repeats)
+
+
+@dataclass
+class ImportReport:
+    """What an import did with each line: stored, already stored (identical), or rejected."""
+
+    stored: int = 0
+    already_stored: int = 0
+    rejected: int = 0
+    errors: list[InvalidResult] = field(default_factory=list)
+
+    def reject(self, error: InvalidResult) -> None:
+        self.rejected += 1
+        if len(self.errors) < REPORTED_REJECTIONS:
+            self.errors.append(error)
+
+
+class ImportResults:
+    """POST /results/import: one JSON result per line; each batch is one transaction.
+
+    Unlike a batch POST, a bad line does not stop an import: it is rejected and reported by line
+    number, and the good lines around it are stored. A re-run of the same import stores nothing new.
+    """
+
+    def __init__(self, results: ResultStore) -> None:
+        self._results = results
+
+    def __call__(self, lines: Sequence[tuple[int, bytes]], report: ImportReport) -> None:
+        """Store one batch of (line number, line) pairs, adding what happened to `report`."""
+        valid = []
+        for number, line in lines:
+            try:
+                valid.append(validated(_decoded(line), number))
+            except InvalidResult as error:
+                report.reject(error)
+        unique, repeats, conflicting = distinct(valid)
+        report.already_stored += repeats
+        for request_id in conflicting:
+            report.reject(_conflict(request_id))
+        unique = _without(unique, conflicting)
+        try:
+            outcome = self._results.add(unique)
+        except ResultConflict as conflict:
+            # Keep the rest of the batch: drop the conflicting ids and store again.
+            for request_id in conflict.request_ids:
+                report.reject(_conflict(request_id))
+            outcome = self._results.add(_without(unique, conflict.request_ids))
+        report.stored += outcome.stored
+        report.already_stored += outcome.already_stored
+
+
+def _decoded(line: bytes) -> object:
+    try:
+        return json.loads(line)
+    except (UnicodeDecodeError, json.JSONDecodeError) as error:
+        reason = "is not UTF-8 text" if isinstance(error, UnicodeDecodeError) else f"is not valid JSON: {error.msg}"
+        raise InvalidResult(None, reason) from None
+
+
+def _without(results: list[BenchmarkResult], request_ids: Iterable[str]) -> list[BenchmarkResult]:
+    dropped = set(request_ids)
+    return [result for result in results if result.request_id not in dropped] if dropped else results
+
+
+def _conflict(request_id: str) -> InvalidResult:
+    return InvalidResult("request_id", "already names a different result", request_id=request_id)

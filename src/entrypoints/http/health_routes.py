@@ -1,0 +1,24 @@
+"""Probes for orchestrators: /healthz (the process answers) and /readyz (the store answers too)."""
+
+from __future__ import annotations
+
+from fastapi import FastAPI
+from fastapi.responses import JSONResponse
+
+from src.application.read_results import CheckReadiness
+from src.entrypoints.http.calls import RunUseCase
+
+
+def add_health_routes(app: FastAPI, *, run: RunUseCase, check_readiness: CheckReadiness) -> None:
+    @app.get("/healthz", tags=["operations"], summary="The process is up")
+    async def healthz() -> JSONResponse:
+        return JSONResponse({"status": "ok"})
+
+    @app.get(
+        "/readyz",
+        tags=["operations"],
+        summary="The store answers; 503 problem while its database is unavailable",
+    )
+    async def readyz() -> JSONResponse:
+        await run(check_readiness)
+        return JSONResponse({"status": "ready"})

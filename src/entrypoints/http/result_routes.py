@@ -1,0 +1,238 @@
+"""Results one by one: store (POST /results), import (POST /results/import), read (GET /results...)."""
+
+from __future__ import annotations
+
+import base64
+import binascii
+from collections.abc import AsyncIterator
+from datetime import datetime
+from http import HTTPStatus
+from typing import Annotated, Any
+
+import msgspec
+from fastapi import FastAPI, Query, Request
+from fastapi.responses import Response
+
+from src.application.ports.result_store import MAX_PAGE_SIZE, PageKey, ResultQuery
+from src.application.read_results import GetResult, ListResults
+from src.application.store_results import MAX_BATCH_SIZE, ImportReport, ImportResults, StoreResults
+from src.domain.benchmark_result import BenchmarkResult
+from src.domain.errors import InvalidPageCursor, InvalidResult, InvalidResults, InvalidTimestamp
+from src.domain.time_window import TimeWindow
+from src.domain.timestamps import parse_timestamp
+from src.entrypoints.http.access import Access
+from src.entrypoints.http.calls import RunUseCase
+from src.entrypoints.http.problems import HttpProblem
+from src.entrypoints.http.schemas import ImportReportBody, ResultBody, ResultIn, ResultPageBody, StoredBody
+
+NDJSON_TYPES = ("application/x-ndjson", "application/jsonl", "application/json-seq")
+
+
+def add_result_routes(
+    app: FastAPI,
+    *,
+    run: RunUseCase,
+    access: Access,
+    store_results: StoreResults,
+    import_results: ImportResults,
+    get_result: GetResult,
+    list_results: ListResults,
+    max_body_bytes: int,
+    import_batch_rows: int,
+) -> None:
+    @app.post(
+        "/results",
+        tags=["results"],
+        summary="Store one result or an array of up to 10,000, all or nothing",
+        response_model=StoredBody,
+        status_code=HTTPStatus.CREATED,
+        dependencies=access.writers(),
+        openapi_extra={"requestBody": {"required": True, "content": {"application/json": {"schema": _batch_schema()}}}},
+    )
+    async def store(request: Request) -> Response:
+        document = _decoded(await _body(request, max_body_bytes))
+        records = document if isinstance(document, list) else [document]
+        outcome = await run(store_results, records)
+        # 201 when something new was stored; 200 when every result was already there.
+        status = HTTPStatus.CREATED if outcome.stored else HTTPStatus.OK
+        return _json({"stored": outcome.stored, "already_stored": outcome.already_stored}, status)
+
+    @app.post(
+        "/results/import",
+        tags=["results"],
+        summary="Stream results as NDJSON, one result per line, stored in bounded transactions",
+        response_model=ImportReportBody,
+        dependencies=access.writers(),
+        openapi_extra={
+            "requestBody": {"required": True, "content": {"application/x-ndjson": {"schema": {"type": "string"}}}}
+        },
+    )
+    async def import_stream(request: Request) -> Response:
+        media_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
+        if media_type not in NDJSON_TYPES:
+            raise HttpProblem(
+                HTTPStatus.UNSUPPORTED_MEDIA_TYPE,
+                "unsupported-media-type",
+                "Unsupported media type",
+                f"send one JSON result per line as {NDJSON_TYPES[0]}, not {media_type or 'no Content-Type'}",
+            )
+        report = ImportReport()
+        batch: list[tuple[int, bytes]] = []
+        async for number, line in _lines(request.stream(), max_body_bytes):
+            batch.append((number, line))
+            if len(batch) == import_batch_rows:
+                await run(import_results, batch, report)
+                batch = []
+        if batch:
+            await run(import_results, batch, report)
+        return _json(
+            {
+                "stored": report.stored,
+                "already_stored": report.already_stored,
+                "rejected": report.rejected,
+                "errors": [
+                    {
+                        "line": error.index,
+                        "request_id": _text_or_none(error.request_id),
+                        "field": error.field,
+                        "reason": error.reason,
+                    }
+                    for error in report.errors
+                ],
+            }
+        )
+
+    @app.get(
+        "/results/{request_id}",
+        tags=["results"],
+        summary="One result by its request_id",
+        response_model=ResultBody,
+        dependencies=access.readers(),
+    )
+    async def one_result(request_id: str) -> Response:
+        return _json(result_body(await run(get_result, request_id)))
+
+    @app.get(
+        "/results",
+        tags=["results"],
+        summary="Results in (timestamp, request_id) order, a page at a time",
+        response_model=ResultPageBody,
+        dependencies=access.readers(),
+    )
+    async def result_pages(
+        start: Annotated[
+            str | None, Query(description="Earliest timestamp, included; as in the averages' windows.")
+        ] = None,
+        end: Annotated[
+            str | None, Query(description="Latest timestamp, included; a date alone means the whole day.")
+        ] = None,
+        model: Annotated[str | None, Query(description="Only results of this model.")] = None,
+        limit: Annotated[int, Query(ge=1, le=MAX_PAGE_SIZE, description="Results per page.")] = 100,
+        cursor: Annotated[str | None, Query(description="next_cursor of the previous page.")] = None,
+    ) -> Response:
+        query = ResultQuery(
+            TimeWindow.parse_open(start, end), model, limit, None if cursor is None else _page_key(cursor)
+        )
+        page = await run(list_results, query)
+        return _json(
+            {
+                "results": [result_body(result) for result in page.results],
+                "next_cursor": None if page.next is None else _cursor(page.next),
+            }
+        )
+
+
+def result_body(result: BenchmarkResult) -> dict[str, Any]:
+    return {
+        "request_id": result.request_id,
+        "timestamp": _iso(result.timestamp),
+        "token_count": result.token_count,
+        "time_to_first_token": result.time_to_first_token,
+        "time_per_output_token": result.time_per_output_token,
+        "total_generation_time": result.total_generation_time,
+        "prompt_text": result.prompt_text,
+        "generated_text": result.generated_text,
+        "model": result.model,
+        "labels": dict(result.labels),
+    }
+
+
+def _iso(moment: datetime) -> str:
+    return moment.isoformat().replace("+00:00", "Z")
+
+
+def _cursor(key: PageKey) -> str:
+    # Opaque to clients: the last result's position, so the next page starts right after it
+    # however many results arrive meanwhile.
+    return base64.urlsafe_b64encode(msgspec.json.encode([_iso(key.timestamp), key.request_id])).decode().rstrip("=")
+
+
+def _page_key(cursor: str) -> PageKey:
+    try:
+        moment, request_id = msgspec.json.decode(base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)))
+        if not isinstance(request_id, str):
+            raise InvalidPageCursor(cursor)
+        return PageKey(parse_timestamp(moment), request_id)
+    except (binascii.Error, msgspec.DecodeError, ValueError, TypeError, InvalidTimestamp):
+        raise InvalidPageCursor(cursor) from None
+
+
+async def _body(request: Request, limit: int) -> bytes:
+    declared = request.headers.get("content-length", "")
+    if declared.isdigit() and int(declared) > limit:
+        raise _too_large(limit)
+    chunks, size = [], 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > limit:
+            raise _too_large(limit)
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
+async def _lines(chunks: AsyncIterator[bytes], limit: int) -> AsyncIterator[tuple[int, bytes]]:
+    """Non-blank lines with their 1-based numbers, holding at most one partial line in memory."""
+    pending, number = b"", 0
+    async for chunk in chunks:
+        *complete, pending = (pending + chunk).split(b"\n")
+        if len(pending) > limit:
+            raise _too_large(limit, "line")
+        for line in complete:
+            number += 1
+            if line.strip():
+                yield number, line
+    if pending.strip():
+        yield number + 1, pending
+
+
+def _too_large(limit: int, what: str = "body") -> HttpProblem:
+    return HttpProblem(
+        HTTPStatus.REQUEST_ENTITY_TOO_LARGE,
+        "body-too-large",
+        "Request body too large",
+        f"the {what} exceeds {limit} bytes (SUPERBENCHMARK_MAX_BODY_BYTES); "
+        "send large loads to POST /results/import, one result per line",
+    )
+
+
+def _decoded(body: bytes) -> object:
+    try:
+        document = msgspec.json.decode(body)
+    except msgspec.DecodeError as error:
+        raise InvalidResults([InvalidResult(None, f"the body is not valid JSON: {error}")]) from None
+    if not isinstance(document, (dict, list)):
+        raise InvalidResults([InvalidResult(None, "the body must be a result object or an array of them")])
+    return document
+
+
+def _text_or_none(value: object) -> str | None:
+    return value if isinstance(value, str) else None
+
+
+def _json(content: object, status: int = HTTPStatus.OK) -> Response:
+    return Response(msgspec.json.encode(content), status_code=status, media_type="application/json")
+
+
+def _batch_schema() -> dict[str, Any]:
+    single = ResultIn.model_json_schema(ref_template="#/components/schemas/{model}")
+    return {"oneOf": [single, {"type": "array", "items": single, "maxItems": MAX_BATCH_SIZE}]}

@@ -1,0 +1,35 @@
+"""`python -m src.entrypoints.migrate`: bring SUPERBENCHMARK_DATABASE_URL's schema to this version's."""
+
+from __future__ import annotations
+
+import sys
+
+from sqlalchemy.exc import DBAPIError
+
+from src.adapters.sql_store.database import connect, database_url, migrate
+from src.entrypoints.settings import SettingsError, load_settings
+
+
+def main() -> int:
+    try:
+        settings = load_settings()
+    except SettingsError as error:
+        print(f"superbenchmark: cannot migrate: {error}", file=sys.stderr)
+        return 1
+    if settings.database_url is None:
+        print("superbenchmark: cannot migrate: set SUPERBENCHMARK_DATABASE_URL", file=sys.stderr)
+        return 1
+    engine = connect(database_url(settings.database_url), pool_size=1)
+    try:
+        before, after = migrate(engine)
+    except DBAPIError as error:
+        print(f"superbenchmark: cannot migrate: {str(error.orig).strip().splitlines()[0]}", file=sys.stderr)
+        return 1
+    finally:
+        engine.dispose()
+    print(f"schema at revision {after}" + ("" if before == after else f" (was {before or 'empty'})"))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,74 @@
+"""Scratch databases for the tests: a SQLite file, or a PostgreSQL schema of their own, migrated and dropped after."""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from urllib.parse import quote
+
+import psycopg
+import pytest
+from sqlalchemy import text
+
+from src.adapters.sql_store.database import connect, database_url, migrate
+
+TEST_DATABASE_URL = os.environ.get("SUPERBENCHMARK_TEST_DATABASE_URL", "postgresql://postgres@127.0.0.1:5432/test")
+# In CI a PostgreSQL that cannot be reached is a failure, not a reason to skip.
+REQUIRE_POSTGRES = os.environ.get("SUPERBENCHMARK_REQUIRE_POSTGRES", "") not in {"", "0", "false"}
+SQL_KINDS = ("sqlite", "postgresql")
+
+
+def postgres_or_skip() -> None:
+    try:
+        psycopg.connect(TEST_DATABASE_URL, connect_timeout=3).close()
+    except psycopg.OperationalError as error:
+        reason = f"PostgreSQL at SUPERBENCHMARK_TEST_DATABASE_URL is unreachable: {str(error).strip()}"
+        if REQUIRE_POSTGRES:
+            pytest.fail(f"{reason} (and SUPERBENCHMARK_REQUIRE_POSTGRES is set)")
+        pytest.skip(reason)
+
+
+@contextmanager
+def scratch_database(kind: str, directory: Path, *, migrated: bool = True) -> Iterator[str]:
+    """The URL of an empty database of `kind`, at the code's schema revision unless `migrated` is False."""
+    if kind == "sqlite":
+        url = f"sqlite:///{directory / f'results-{uuid.uuid4().hex[:8]}.db'}"
+        _migrate(url, migrated)
+        yield url
+        return
+    postgres_or_skip()
+    schema = f"superbenchmark_test_{uuid.uuid4().hex[:12]}"
+    with psycopg.connect(TEST_DATABASE_URL, autocommit=True) as admin:
+        admin.execute(f'CREATE SCHEMA "{schema}"')  # a name made here, not input
+    separator = "&" if "?" in TEST_DATABASE_URL else "?"
+    url = f"{TEST_DATABASE_URL}{separator}options={quote(f'-csearch_path={schema}')}"
+    try:
+        _migrate(url, migrated)
+        yield url
+    finally:
+        with psycopg.connect(TEST_DATABASE_URL, autocommit=True) as admin:
+            admin.execute(f'DROP SCHEMA "{schema}" CASCADE')
+
+
+def _migrate(url: str, migrated: bool) -> None:
+    if not migrated:
+        return
+    engine = connect(database_url(url), pool_size=1)
+    try:
+        migrate(engine)
+    finally:
+        engine.dispose()
+
+
+def emptied(url: str) -> None:
+    """Remove every result and rollup, keeping the schema."""
+    engine = connect(database_url(url), pool_size=1)
+    try:
+        with engine.begin() as connection:
+            connection.execute(text("DELETE FROM results"))
+            connection.execute(text("DELETE FROM result_rollups"))
+    finally:
+        engine.dispose()
