@@ -10,7 +10,7 @@ BENCH_ROUNDS ?= 5
 RUNTIME_STAMP := $(VENV)/.runtime-installed
 DEV_STAMP := $(VENV)/.dev-installed
 
-.PHONY: install run test lint typecheck imports fuzz check bench clean
+.PHONY: install run migrate import test lint typecheck imports fuzz check bench bench-db clean
 
 $(PYTHON):
 	$(PYTHON_BOOTSTRAP) -m venv $(VENV)
@@ -32,6 +32,15 @@ run: $(RUNTIME_STAMP)
 		export SUPERBENCHMARK_DEBUG=true; \
 	fi; \
 	exec $(PYTHON) -m src.entrypoints.serve --host $(HOST) --port $(PORT)
+
+# Bring SUPERBENCHMARK_DATABASE_URL's schema to this version's revision.
+migrate: $(RUNTIME_STAMP)
+	$(PYTHON) -m src.entrypoints.migrate
+
+# Load a seed-format file into SUPERBENCHMARK_DATABASE_URL; running it again stores nothing twice.
+import: $(RUNTIME_STAMP)
+	@test -n "$(FILE)" || { echo "usage: make import FILE=path/to/results.json" >&2; exit 2; }
+	$(PYTHON) -m src.entrypoints.import_file "$(FILE)"
 
 test: $(DEV_STAMP)
 	$(PYTHON) -m pytest tests/unit tests/integration
@@ -55,6 +64,11 @@ check: lint typecheck imports test fuzz
 bench: $(DEV_STAMP)
 	@command -v wrk >/dev/null || apt-get install -y wrk
 	$(PYTHON) -m bench.averages --results $(BENCH_RESULTS) --rounds $(BENCH_ROUNDS)
+
+# PostgreSQL side by side: ingestion against COPY, window averages against the JSON store.
+bench-db: $(DEV_STAMP)
+	@command -v wrk >/dev/null || apt-get install -y wrk
+	$(PYTHON) -m bench.database --results $(BENCH_RESULTS) --rounds $(BENCH_ROUNDS)
 
 clean:
 	rm -rf $(VENV) .bench .pytest_cache .mypy_cache .ruff_cache .hypothesis

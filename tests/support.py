@@ -10,12 +10,25 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
+import httpx
 import uvicorn
 from fastapi import FastAPI
 
 from src.domain.benchmark_result import BenchmarkResult
 
 SEED_FILE = Path(__file__).resolve().parent.parent / "test_database.json"
+PROBLEM_KEYS = {"type", "title", "status", "detail", "instance"}
+
+
+def assert_problem(response: httpx.Response, status: int, *extensions: str) -> dict[str, Any]:
+    """The response is an RFC 9457 problem with this status, carrying exactly these extension members."""
+    assert response.status_code == status, response.text
+    assert response.headers["content-type"] == "application/problem+json"
+    body: dict[str, Any] = response.json()
+    assert set(body) == PROBLEM_KEYS | set(extensions)
+    assert body["status"] == status
+    assert body["detail"]
+    return body
 
 
 def seed_records() -> list[dict[str, Any]]:

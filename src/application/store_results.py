@@ -93,34 +93,46 @@ class ImportResults:
 
     def __call__(self, lines: Sequence[tuple[int, bytes]], report: ImportReport) -> None:
         """Store one batch of (line number, line) pairs, adding what happened to `report`."""
-        valid = []
+        valid, numbers = [], []
         for number, line in lines:
             try:
-                valid.append(validated(_decoded(line), number))
+                valid.append(validated(_decoded(line, number), number))
+                numbers.append(number)
             except InvalidResult as error:
                 report.reject(error)
+        self.store_valid(valid, report, numbers)
+
+    def store_valid(
+        self, valid: Sequence[BenchmarkResult], report: ImportReport, numbers: Sequence[int] | None = None
+    ) -> None:
+        """Store one batch of results the domain already accepted, adding what happened to `report`.
+
+        `numbers` gives each result's line (or position) so that a rejection can say where it was.
+        """
         unique, repeats, conflicting = distinct(valid)
         report.already_stored += repeats
+        # A repeated id is reported at its last line: the one that clashed with what came before.
+        where = dict(zip((result.request_id for result in valid), numbers or range(len(valid)), strict=True))
         for request_id in conflicting:
-            report.reject(_conflict(request_id))
+            report.reject(_conflict(request_id, where[request_id]))
         unique = _without(unique, conflicting)
         try:
             outcome = self._results.add(unique)
         except ResultConflict as conflict:
             # Keep the rest of the batch: drop the conflicting ids and store again.
             for request_id in conflict.request_ids:
-                report.reject(_conflict(request_id))
+                report.reject(_conflict(request_id, where[request_id]))
             outcome = self._results.add(_without(unique, conflict.request_ids))
         report.stored += outcome.stored
         report.already_stored += outcome.already_stored
 
 
-def _decoded(line: bytes) -> object:
+def _decoded(line: bytes, number: int) -> object:
     try:
         return json.loads(line)
     except (UnicodeDecodeError, json.JSONDecodeError) as error:
         reason = "is not UTF-8 text" if isinstance(error, UnicodeDecodeError) else f"is not valid JSON: {error.msg}"
-        raise InvalidResult(None, reason) from None
+        raise InvalidResult(None, reason, index=number) from None
 
 
 def _without(results: list[BenchmarkResult], request_ids: Iterable[str]) -> list[BenchmarkResult]:
@@ -128,5 +140,5 @@ def _without(results: list[BenchmarkResult], request_ids: Iterable[str]) -> list
     return [result for result in results if result.request_id not in dropped] if dropped else results
 
 
-def _conflict(request_id: str) -> InvalidResult:
-    return InvalidResult("request_id", "already names a different result", request_id=request_id)
+def _conflict(request_id: str, index: int) -> InvalidResult:
+    return InvalidResult("request_id", "already names a different result", index=index, request_id=request_id)

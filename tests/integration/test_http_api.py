@@ -11,10 +11,8 @@ from src.domain.time_window import TimeWindow
 from src.entrypoints.container import Container
 from src.entrypoints.http.app import create_app
 from src.entrypoints.settings import Settings
-from tests.support import SEED_FILE, record, serving, write_result_file
+from tests.support import SEED_FILE, assert_problem, record, serving, write_result_file
 from tests.unit.fakes import FakeResultStore
-
-PROBLEM_KEYS = {"type", "title", "status", "detail", "instance"}
 
 
 @pytest.fixture(scope="module")
@@ -22,16 +20,6 @@ def debug_api() -> Iterator[httpx.Client]:
     app = create_app(Settings(debug=True, data_file=SEED_FILE))
     with serving(app) as base_url, httpx.Client(base_url=base_url) as client:
         yield client
-
-
-def assert_problem(response: httpx.Response, status: int) -> dict[str, object]:
-    assert response.status_code == status
-    assert response.headers["content-type"] == "application/problem+json"
-    body: dict[str, object] = response.json()
-    assert set(body) == PROBLEM_KEYS
-    assert body["status"] == status
-    assert body["detail"]
-    return body
 
 
 def test_the_average_over_all_results(debug_api: httpx.Client) -> None:

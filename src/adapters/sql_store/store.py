@@ -14,6 +14,7 @@ from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+import psycopg
 from sqlalchemy import (
     Connection,
     Engine,
@@ -32,7 +33,7 @@ from sqlalchemy import (
     union_all,
 )
 from sqlalchemy.engine import URL
-from sqlalchemy.exc import DBAPIError, IntegrityError
+from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError
 
 from src.adapters.sql_store.database import WRITES, connect, schema_revision
 from src.adapters.sql_store.rollups import split_window
@@ -178,10 +179,16 @@ class SqlResultStore(ResultStore):
         if self._postgres:
             # COPY is PostgreSQL's bulk path: one stream instead of a statement per row.
             cursor = connection.connection.driver_connection.cursor()  # type: ignore[union-attr]
-            columns = ", ".join(column.name for column in results.columns)
-            with cursor.copy(f"COPY results ({columns}) FROM STDIN") as copy:  # column names only, no input
-                for row in rows:
-                    copy.write_row(row)
+            statement = f"COPY results ({', '.join(results.columns.keys())}) FROM STDIN"  # column names, no input
+            try:
+                with cursor.copy(statement) as copy:
+                    for row in rows:
+                        copy.write_row(row)
+            # The driver is used directly here, so its errors are wrapped as SQLAlchemy would wrap them.
+            except psycopg.IntegrityError as error:
+                raise IntegrityError(statement, None, error) from error
+            except psycopg.OperationalError as error:
+                raise OperationalError(statement, None, error) from error
         else:
             placeholders = ", ".join("?" for _ in results.columns)
             connection.exec_driver_sql(f"INSERT INTO results VALUES ({placeholders})", rows)

@@ -195,8 +195,9 @@ async def _lines(chunks: AsyncIterator[bytes], limit: int) -> AsyncIterator[tupl
     pending, number = b"", 0
     async for chunk in chunks:
         *complete, pending = (pending + chunk).split(b"\n")
-        if len(pending) > limit:
-            raise _too_large(limit, "line")
+        for line in (*complete, pending):
+            if len(line) > limit:
+                raise _too_large(limit, "line")
         for line in complete:
             number += 1
             if line.strip():
