@@ -3,6 +3,10 @@
 from __future__ import annotations
 
 import os
+import shutil
+import socket
+import subprocess
+import tempfile
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -53,9 +57,12 @@ def scratch_database(kind: str, directory: Path, *, migrated: bool = True) -> It
             admin.execute(f'DROP SCHEMA "{schema}" CASCADE')
 
 
-def _migrate(url: str, migrated: bool) -> None:
-    if not migrated:
-        return
+def _migrate(url: str, wanted: bool) -> None:
+    if wanted:
+        migrated(url)
+
+
+def migrated(url: str) -> None:
     engine = connect(database_url(url), pool_size=1)
     try:
         migrate(engine)
@@ -72,3 +79,60 @@ def emptied(url: str) -> None:
             connection.execute(text("DELETE FROM result_rollups"))
     finally:
         engine.dispose()
+
+
+class OwnPostgres:
+    """A PostgreSQL cluster of the test's own, in a temporary directory, that the test may stop and start."""
+
+    def __init__(self) -> None:
+        binaries = sorted(Path("/usr/lib/postgresql").glob("*/bin/pg_ctl"), key=lambda path: int(path.parts[-3]))
+        if not binaries:
+            reason = "no PostgreSQL server binaries (pg_ctl) to start a cluster of the test's own"
+            if REQUIRE_POSTGRES:
+                pytest.fail(reason)
+            pytest.skip(reason)
+        self._bin = binaries[-1].parent
+        self.directory = Path(tempfile.mkdtemp(prefix="superbenchmark-pg-"))
+        self.port = _free_port()
+        self.url = f"postgresql://postgres@127.0.0.1:{self.port}/postgres"
+        # PostgreSQL refuses to run as root; then the cluster belongs to the postgres user.
+        self._as = ["runuser", "-u", "postgres", "--"] if os.geteuid() == 0 else []
+        if self._as:
+            shutil.chown(self.directory, "postgres")
+        self._run("initdb", "--auth=trust", "--username=postgres", "--no-sync", "-D", str(self.directory / "data"))
+
+    def start(self) -> None:
+        options = f"-p {self.port} -k {self.directory} -c listen_addresses=127.0.0.1 -c fsync=off"
+        self._run(
+            "pg_ctl",
+            "-D",
+            str(self.directory / "data"),
+            "-o",
+            options,
+            "-l",
+            str(self.directory / "log"),
+            "-w",
+            "start",
+        )
+
+    def stop(self) -> None:
+        self._run("pg_ctl", "-D", str(self.directory / "data"), "-m", "immediate", "-w", "stop")
+
+    def remove(self) -> None:
+        subprocess.run(
+            [*self._as, str(self._bin / "pg_ctl"), "-D", str(self.directory / "data"), "-m", "immediate", "stop"],
+            capture_output=True,
+            check=False,
+        )
+        shutil.rmtree(self.directory, ignore_errors=True)
+
+    def _run(self, program: str, *arguments: str) -> None:
+        subprocess.run(
+            [*self._as, str(self._bin / program), *arguments], check=True, capture_output=True, cwd=self.directory
+        )
+
+
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])

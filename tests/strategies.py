@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta, timezone
 
 from hypothesis import strategies as st
@@ -22,23 +23,36 @@ milliseconds = st.one_of(
 )
 
 
+_texts = st.sampled_from(["", "a", "ü 漢字", "line\nbreak", '"quoted"'])
+
+
 @st.composite
-def results(draw: st.DrawFn, request_id: str | None = None) -> BenchmarkResult:
-    return BenchmarkResult(
-        request_id=request_id or draw(st.text(min_size=1, max_size=8)),
+def results(draw: st.DrawFn, request_id: str | None = None, described: bool = False) -> BenchmarkResult:
+    """A valid result; `described` adds texts, a model and labels, which the averaging rules never read."""
+    metrics = BenchmarkResult(
+        request_id=request_id or draw(st.text(st.characters(exclude_characters="\x00"), min_size=1, max_size=8)),
         token_count=draw(st.integers(min_value=0, max_value=MAX_TOKEN_COUNT)),
         time_to_first_token=draw(milliseconds),
         time_per_output_token=draw(milliseconds),
         total_generation_time=draw(milliseconds),
         timestamp=draw(moments),
     )
+    if not described:
+        return metrics
+    # Few distinct texts keep generation cheap; the readers' own tests vary texts in depth.
+    return replace(
+        metrics,
+        prompt_text=draw(_texts),
+        model=draw(st.sampled_from([None, "llama-3-8b", "mistral-7b"])),
+        labels=draw(st.dictionaries(st.sampled_from(["run", "gpu", "ü"]), _texts, max_size=2)),
+    )
 
 
 @st.composite
-def result_sets(draw: st.DrawFn, max_size: int = 40) -> list[BenchmarkResult]:
+def result_sets(draw: st.DrawFn, max_size: int = 40, described: bool = False) -> list[BenchmarkResult]:
     """Results with distinct request ids, in no particular order."""
     size = draw(st.integers(min_value=0, max_value=max_size))
-    return [draw(results(request_id=f"r{index}")) for index in range(size)]
+    return [draw(results(request_id=f"r{index}", described=described)) for index in range(size)]
 
 
 @st.composite

@@ -58,6 +58,10 @@ def as_record(result: BenchmarkResult) -> dict[str, Any]:
         "time_per_output_token": result.time_per_output_token,
         "total_generation_time": result.total_generation_time,
         "timestamp": result.timestamp.isoformat(),
+        "prompt_text": result.prompt_text,
+        "generated_text": result.generated_text,
+        "model": result.model,
+        "labels": dict(result.labels),
     }
 
 

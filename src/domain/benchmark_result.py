@@ -56,12 +56,14 @@ class BenchmarkResult:
             raise InvalidResult("request_id", "must be a non-empty string")
         if len(self.request_id) > MAX_REQUEST_ID_LENGTH:
             raise InvalidResult("request_id", f"must be at most {MAX_REQUEST_ID_LENGTH} characters long")
+        _refuse_nul("request_id", self.request_id)
         _check_token_count(self.token_count)
         for name in TIME_FIELDS:
             object.__setattr__(self, name, _check_milliseconds(name, getattr(self, name)))
         for name in TEXT_FIELDS:
             if not isinstance(getattr(self, name), str):
                 raise InvalidResult(name, f"must be a string, got {_json_kind(getattr(self, name))}")
+            _refuse_nul(name, getattr(self, name))
         object.__setattr__(self, "timestamp", _as_utc(self.timestamp))
         _check_model(self.model)
         object.__setattr__(self, "labels", _checked_labels(self.labels))
@@ -139,6 +141,7 @@ def _check_model(model: object) -> None:
         raise InvalidResult("model", f"must be a non-empty string or absent, got {_json_kind(model)}")
     if len(model) > MAX_MODEL_LENGTH:
         raise InvalidResult("model", f"must be at most {MAX_MODEL_LENGTH} characters long")
+    _refuse_nul("model", model)
 
 
 def _checked_labels(labels: object) -> dict[str, str]:
@@ -156,8 +159,15 @@ def _checked_labels(labels: object) -> dict[str, str]:
             raise InvalidResult(
                 "labels", f"value of {shown(key)} must be a string of at most {MAX_LABEL_VALUE_LENGTH} characters"
             )
+        _refuse_nul("labels", key + value)
     # Sorted, so that equal label sets look the same wherever they are stored or shown.
     return dict(sorted(labels.items()))
+
+
+def _refuse_nul(name: str, text: str) -> None:
+    # Text columns of PostgreSQL cannot hold it; refusing it everywhere keeps every store accepting the same results.
+    if "\x00" in text:
+        raise InvalidResult(name, "must not contain the NUL character (\\u0000)")
 
 
 def _as_utc(moment: object) -> datetime:

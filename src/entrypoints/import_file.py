@@ -48,8 +48,8 @@ def main(argv: list[str] | None = None) -> int:
     finally:
         store.close()
     print(f"stored {report.stored}, already stored {report.already_stored}, rejected {report.rejected}")
-    for error in report.errors:
-        print(f"  rejected: {error}", file=sys.stderr)
+    for rejection in report.errors:
+        print(f"  rejected: {rejection}", file=sys.stderr)
     return 0 if report.rejected == 0 else 1
 
 

@@ -8,6 +8,7 @@ import sys
 import uvicorn
 
 from src.adapters.json_store.result_file import ResultFileError
+from src.domain.errors import StoreUnavailable
 from src.entrypoints.http.app import create_app
 from src.entrypoints.settings import SettingsError
 
@@ -20,7 +21,7 @@ def main(argv: list[str] | None = None) -> int:
     arguments = parser.parse_args(argv)
     try:
         app = create_app()
-    except (SettingsError, ResultFileError) as error:
+    except (SettingsError, ResultFileError, StoreUnavailable) as error:
         print(f"superbenchmark: cannot start: {error}", file=sys.stderr)
         return 1
     uvicorn.run(app, host=arguments.host, port=arguments.port, log_level=arguments.log_level)

@@ -177,3 +177,28 @@ def test_the_file_reader_agrees_with_the_domain(tmp_path: Path, records: list[di
     assert columns.timestamps.tolist() == [(result.timestamp - EPOCH) // MICROSECOND for result in expected]
     for metric, column in zip(METRICS, columns.metrics, strict=True):
         assert column.tolist() == [float(getattr(result, metric)) for result in expected]
+
+
+@pytest.mark.parametrize(
+    ("extra", "reason"),
+    [
+        ({"generated_text": "a\u0000b"}, "generated_text must not contain the NUL character"),
+        ({"labels": {"run": "x\u0000"}}, "labels must not contain the NUL character"),
+        ({"labels": {"a:b": "x"}}, "labels keys must be 1 to 128 characters without ':'"),
+        ({"model": ""}, "model must be a non-empty string or absent"),
+        ({"request_id": "x" * 257}, "request_id must be at most 256 characters long"),
+    ],
+)
+def test_the_file_refuses_what_the_database_cannot_keep(tmp_path: Path, extra: dict[str, Any], reason: str) -> None:
+    records = [record("a", "2024-06-01T12:00:00"), record("b", "2024-06-01T12:00:00") | extra]
+    path = write_result_file(tmp_path / "results.json", records)
+    assert reason in refusal(path)
+    assert "index 1" in refusal(path)
+
+
+def test_model_and_labels_are_kept(tmp_path: Path) -> None:
+    described = record("a", "2024-06-01T12:00:00") | {"model": "m", "labels": {"run": "b", "gpu": "a"}}
+    store = JsonFileResultStore.load(write_result_file(tmp_path / "results.json", [described]))
+    result = store.get("a")
+    assert result is not None
+    assert (result.model, list(result.labels.items())) == ("m", [("gpu", "a"), ("run", "b")])

@@ -8,18 +8,19 @@ from typing import Any
 
 import pytest
 from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from src.adapters.json_store.store import JsonFileResultStore
 from src.adapters.sql_store.database import database_url
 from src.adapters.sql_store.store import SqlResultStore
-from src.application.ports.result_store import ResultStore
+from src.application.ports.result_store import PageKey, ResultQuery, ResultStore
 from src.domain.benchmark_result import METRICS, BenchmarkResult
 from src.domain.result_aggregate import AverageSummary
 from src.domain.time_window import TimeWindow
 from src.domain.timestamps import parse_timestamp
 from tests.databases import SQL_KINDS, emptied, scratch_database
 from tests.strategies import result_sets, windows
-from tests.support import as_record, seed_records, write_result_file
+from tests.support import as_record, record, seed_records, write_result_file
 
 StoreFactory = Callable[[list[BenchmarkResult]], ResultStore]
 
@@ -112,7 +113,7 @@ def test_small_values_next_to_huge_ones_keep_their_digits(make_store: StoreFacto
 
 
 @settings(max_examples=60, suppress_health_check=[HealthCheck.function_scoped_fixture], deadline=None)
-@given(results=result_sets(max_size=30), window=windows())
+@given(results=result_sets(max_size=30, described=True), window=windows())
 def test_random_results_and_windows_give_the_exact_means(
     make_store: StoreFactory, results: list[BenchmarkResult], window: TimeWindow
 ) -> None:
@@ -138,3 +139,53 @@ def _result(request_id: str, timestamp: str, milliseconds: float) -> BenchmarkRe
         total_generation_time=milliseconds,
         timestamp=parse_timestamp(timestamp),
     )
+
+
+@settings(max_examples=25, suppress_health_check=[HealthCheck.function_scoped_fixture], deadline=None)
+@given(results=result_sets(max_size=25, described=True), window=windows(), limit=st.integers(min_value=1, max_value=7))
+def test_pages_walk_the_window_in_time_then_id_order(
+    make_store: StoreFactory, results: list[BenchmarkResult], window: TimeWindow, limit: int
+) -> None:
+    store = make_store(results)
+    for model in (None, "llama-3-8b"):
+        walked: list[BenchmarkResult] = []
+        after = None
+        for _ in range(len(results) + 1):
+            page = store.page(ResultQuery(window, model, limit, after))
+            assert len(page.results) <= limit
+            walked += page.results
+            after = page.next
+            if after is None:
+                break
+        expected = sorted((r for r in results if r.timestamp in window and model in (None, r.model)), key=PageKey.of)
+        assert [r.request_id for r in walked] == [r.request_id for r in expected]
+        assert all(got.same_content(want) for got, want in zip(walked, expected, strict=True))
+
+
+def test_a_result_reads_back_whole_and_an_absent_one_is_none(make_store: StoreFactory) -> None:
+    sent = BenchmarkResult.from_mapping(
+        record("one", "2024-06-01T14:00:00.123456+02:00") | {"model": "m", "labels": {"run": "a", "gpu": "h100"}}
+    )
+    store = make_store([sent])
+    got = store.get("one")
+    assert got is not None
+    assert got.same_content(sent)
+    assert got.timestamp.isoformat() == "2024-06-01T12:00:00.123456+00:00"
+    assert store.get("two") is None
+    store.check()
+
+
+def test_ties_in_time_are_ordered_by_request_id_as_code_points(make_store: StoreFactory) -> None:
+    ids = ["b", "a", "B", "é", "z", "aa", "Z"]
+    store = make_store([BenchmarkResult.from_mapping(record(i, "2024-06-01T12:00:00Z")) for i in ids])
+    assert [r.request_id for r in store.page(ResultQuery(limit=100)).results] == sorted(ids)
+
+
+def test_windows_across_years_and_before_1970(make_store: StoreFactory) -> None:
+    stamps = ["1969-12-31T23:59:59.999999Z", "1960-02-29T00:00:00Z", "2024-06-01T00:00:00Z", "2025-01-01T00:00:00Z"]
+    store = make_store([_result(f"y{i}", stamp, float(i + 1)) for i, stamp in enumerate(stamps)])
+    assert store.aggregate(TimeWindow.parse("1960-01-01", "1969-12-31")).count == 2
+    assert store.aggregate(TimeWindow.parse("1969-12-31T23:59:59.999999Z", "2024-06-01")).count == 2
+    summary = store.aggregate(TimeWindow.parse("0001-01-01", "9999-12-31")).summary()
+    assert summary.count == 4
+    assert summary.average_time_to_first_token == 2.5

@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import mmap
 import os
+import re
 from collections.abc import Iterator, Sequence
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
@@ -39,6 +40,7 @@ from src.domain.timestamps import instants_in_microseconds
 
 RESULTS_KEY = "benchmarking_results"
 _UTF8_BOM = b"\xef\xbb\xbf"
+_ESCAPED_NUL = re.compile(rb"\\u0000")
 
 Milliseconds = Annotated[float, msgspec.Meta(ge=0, le=MAX_MILLISECONDS)]
 LabelKey = Annotated[str, msgspec.Meta(pattern=f"^[^:]{{1,{MAX_LABEL_KEY_LENGTH}}}$")]
@@ -110,6 +112,9 @@ def read_result_file(path: Path) -> ResultColumns:
 def _read_document(path: Path, document: memoryview) -> ResultColumns:
     try:
         try:
+            if _ESCAPED_NUL.search(document):
+                # NUL can only reach a string through this escape; msgspec has no cheap check for it.
+                raise msgspec.ValidationError("a string may hold NUL")
             return _columns(msgspec.json.decode(document, type=_ResultFile).benchmarking_results)
         except (msgspec.MsgspecError, UnicodeDecodeError, InvalidTimestamp):
             # msgspec refused the file, or accepted an instant the domain refuses: the domain decides.
