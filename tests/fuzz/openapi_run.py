@@ -5,39 +5,60 @@ that does not match the schema fails the run. The one left out, positive_data_ac
 every schema-valid request to succeed; a reversed window is two valid strings that rightly get a
 422, and a schema cannot relate one path parameter to another.
 
-The DEBUG app is the one fuzzed: the production placeholder answers 503 to every query by design.
+Two apps are fuzzed: the DEBUG app on the seed file, without a key (writes are refused), and the
+production app on a SQLite database, with a key, so that writes reach the store.
 """
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
+import tempfile
 from pathlib import Path
 
+from src.adapters.sql_store.database import connect, database_url, migrate
 from src.entrypoints.http.app import create_app
 from src.entrypoints.settings import Settings
 from tests.support import SEED_FILE, serving
 
 SCHEMATHESIS = Path(sys.executable).with_name("st")
+KEY = "fuzzing-key-0123456789"
+
+
+def fuzz(base_url: str, max_examples: int, *headers: str) -> int:
+    return subprocess.call(
+        [
+            str(SCHEMATHESIS),
+            "run",
+            f"{base_url}/openapi.json",
+            "--checks",
+            "all",
+            "--exclude-checks",
+            "positive_data_acceptance",
+            "--max-examples",
+            str(max_examples),
+            "--no-color",
+            *(part for header in headers for part in ("-H", header)),
+        ],
+        env=os.environ | {"SCHEMATHESIS_HOOKS": "tests.fuzz.hooks"},
+    )
 
 
 def main() -> int:
-    max_examples = int(sys.argv[1]) if len(sys.argv) > 1 else 300
+    max_examples = int(sys.argv[1]) if len(sys.argv) > 1 else 150
     with serving(create_app(Settings(debug=True, data_file=SEED_FILE))) as base_url:
-        return subprocess.call(
-            [
-                str(SCHEMATHESIS),
-                "run",
-                f"{base_url}/openapi.json",
-                "--checks",
-                "all",
-                "--exclude-checks",
-                "positive_data_acceptance",
-                "--max-examples",
-                str(max_examples),
-                "--no-color",
-            ]
-        )
+        debug_outcome = fuzz(base_url, max_examples)
+    with tempfile.TemporaryDirectory() as directory:
+        url = database_url(f"sqlite:///{Path(directory) / 'fuzz.db'}")
+        engine = connect(url, pool_size=1)
+        migrate(engine)
+        engine.dispose()
+        app = create_app(Settings(debug=False, database_url=str(url), api_keys=KEY))
+        with serving(app) as base_url:
+            production_outcome = fuzz(base_url, max_examples, f"Authorization: Bearer {KEY}")
+        app.state.container.result_store().close()
+    return debug_outcome or production_outcome
 
 
 if __name__ == "__main__":

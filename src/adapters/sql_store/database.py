@@ -52,8 +52,6 @@ def connect(url: URL, pool_size: int = 8) -> Engine:
         url,
         pool_size=pool_size,
         max_overflow=0,
-        # A connection broken by a database restart is noticed and replaced before a request uses it.
-        pool_pre_ping=True,
         connect_args={"connect_timeout": CONNECT_TIMEOUT_SECONDS, "application_name": "superbenchmark"},
     )
 

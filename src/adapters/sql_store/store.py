@@ -9,10 +9,10 @@ from __future__ import annotations
 
 import json
 import logging
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import Any, TypeVar
 
 import psycopg
 from sqlalchemy import (
@@ -46,6 +46,7 @@ from src.domain.time_window import TimeWindow
 from src.domain.timestamps import microseconds_since_epoch
 
 logger = logging.getLogger(__name__)
+T = TypeVar("T")
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 # Every instant of the years 1 to 9999 lies inside, and both ends are whole buckets of every width.
@@ -92,8 +93,7 @@ class SqlResultStore(ResultStore):
         self._engine.dispose()
 
     def check(self) -> None:
-        with self._reading() as connection:
-            connection.execute(text("SELECT 1"))
+        self._read(lambda connection: connection.execute(text("SELECT 1")))
 
     def aggregate(self, window: TimeWindow | None = None) -> ResultAggregate:
         low, high = _ALL_TIME
@@ -106,8 +106,7 @@ class SqlResultStore(ResultStore):
         for level, spans in enumerate(pieces.buckets):
             for side, (first, past) in enumerate(spans):
                 parameters |= {f"first_{level}_{side}": first, f"past_{level}_{side}": past}
-        with self._reading() as connection:
-            rows = connection.execute(self._window_sums, parameters).all()
+        rows = self._read(lambda connection: connection.execute(self._window_sums, parameters).all())
         total = ResultAggregate()
         for count, *sums in rows:
             if count:
@@ -115,8 +114,8 @@ class SqlResultStore(ResultStore):
         return total
 
     def get(self, request_id: str) -> BenchmarkResult | None:
-        with self._reading() as connection:
-            row = connection.execute(select(results).where(results.c.request_id == request_id)).first()
+        statement = select(results).where(results.c.request_id == request_id)
+        row = self._read(lambda connection: connection.execute(statement).first())
         return None if row is None else _result(row)
 
     def page(self, query: ResultQuery) -> ResultPage:
@@ -131,8 +130,7 @@ class SqlResultStore(ResultStore):
         if query.after is not None:
             after = (microseconds_since_epoch(query.after.timestamp), query.after.request_id)
             statement = statement.where(tuple_(at, results.c.request_id) > tuple_(*map(literal, after)))
-        with self._reading() as connection:
-            found = [_result(row) for row in connection.execute(statement)]
+        found = [_result(row) for row in self._read(lambda connection: connection.execute(statement).all())]
         if len(found) > query.limit:
             return ResultPage(found[: query.limit], PageKey.of(found[query.limit - 1]))
         return ResultPage(found, None)
@@ -222,11 +220,24 @@ class SqlResultStore(ResultStore):
         """)
         return statement.bindparams(bindparam("ids", expanding=not self._postgres))
 
-    @contextmanager
-    def _reading(self) -> Iterator[Connection]:
-        with self._available(), self._engine.connect() as connection:
-            self._check_schema(connection)
-            yield connection
+    def _read(self, work: Callable[[Connection], T]) -> T:
+        """`work` on a pooled connection, outside any transaction: one statement needs none.
+
+        Connections are not pinged before use, which would cost a round trip per request. When
+        the database has restarted, the first use of an old connection fails, SQLAlchemy drops
+        the whole pool, and the read runs once more on a new connection.
+        """
+        # Outside a transaction PostgreSQL needs no BEGIN and ROLLBACK round trips around the statement.
+        options = {"isolation_level": "AUTOCOMMIT"} if self._postgres else {}
+        for attempt in (1, 2):
+            try:
+                with self._available(), self._engine.connect().execution_options(**options) as connection:
+                    self._check_schema(connection)
+                    return work(connection)
+            except StoreUnavailable as error:
+                if attempt == 2 or not _dropped_connection(error.__cause__):
+                    raise
+        raise AssertionError("unreachable")
 
     @contextmanager
     def _writing(self) -> Iterator[Connection]:
@@ -257,6 +268,10 @@ class SqlResultStore(ResultStore):
                 raise
             reason = str(error.orig).strip().splitlines()[0] if error.orig else type(error).__name__
             raise StoreUnavailable(reason) from error
+
+
+def _dropped_connection(cause: BaseException | None) -> bool:
+    return isinstance(cause, DBAPIError) and cause.connection_invalidated
 
 
 def _is_outage(error: DBAPIError) -> bool:

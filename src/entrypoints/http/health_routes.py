@@ -7,6 +7,7 @@ from fastapi.responses import JSONResponse
 
 from src.application.read_results import CheckReadiness
 from src.entrypoints.http.calls import RunUseCase
+from src.entrypoints.http.problems import documented_problems
 
 
 def add_health_routes(app: FastAPI, *, run: RunUseCase, check_readiness: CheckReadiness) -> None:
@@ -18,6 +19,7 @@ def add_health_routes(app: FastAPI, *, run: RunUseCase, check_readiness: CheckRe
         "/readyz",
         tags=["operations"],
         summary="The store answers; 503 problem while its database is unavailable",
+        responses=documented_problems(503),
     )
     async def readyz() -> JSONResponse:
         await run(check_readiness)

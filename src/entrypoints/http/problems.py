@@ -5,11 +5,13 @@ from __future__ import annotations
 import logging
 from collections.abc import Mapping
 from http import HTTPStatus
+from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException
+from starlette.routing import Match, Route
 
 from src.domain.errors import (
     DomainError,
@@ -23,6 +25,7 @@ from src.domain.errors import (
     StoreIsReadOnly,
     StoreUnavailable,
 )
+from src.entrypoints.http.schemas import ProblemBody
 
 PROBLEM_MEDIA_TYPE = "application/problem+json"
 _TYPE_PREFIX = "urn:superbenchmark:problem:"
@@ -59,6 +62,33 @@ class HttpProblem(Exception):
         self.detail = detail
         self.headers = headers
         super().__init__(detail)
+
+
+_WHEN = {
+    401: "No API key, or not one of this server's keys (writes; reads too with SUPERBENCHMARK_READ_REQUIRES_KEY).",
+    403: "The server has no API keys (SUPERBENCHMARK_API_KEYS), so it takes no request that needs one.",
+    404: "No result has this request_id.",
+    405: "The DEBUG store is read-only.",
+    409: "A request_id already names a result with other content; nothing was stored.",
+    413: "The body, or a line of an import, exceeds SUPERBENCHMARK_MAX_BODY_BYTES.",
+    415: "The import is not sent as application/x-ndjson.",
+    422: "Invalid input: a malformed timestamp or window, a reversed window, an invalid result (each one listed), "
+    "a bad cursor or limit.",
+    503: "No production database is configured, or the database is unavailable; retry later.",
+}
+# Every read can be refused for access or for an unavailable store.
+READ_PROBLEMS = (401, 403, 503)
+
+
+def documented_problems(*statuses: int) -> dict[int | str, dict[str, Any]]:
+    """OpenAPI `responses` entries for these problem statuses, all application/problem+json."""
+    return {
+        status: {
+            "description": _WHEN[status],
+            "content": {PROBLEM_MEDIA_TYPE: {"schema": ProblemBody.model_json_schema()}},
+        }
+        for status in statuses
+    }
 
 
 class ProblemResponse(JSONResponse):
@@ -117,12 +147,27 @@ async def _http_problem(request: Request, error: Exception) -> ProblemResponse:
 async def _http_error(request: Request, error: Exception) -> ProblemResponse:
     assert isinstance(error, HTTPException)
     status = HTTPStatus(error.status_code)
-    allowed = (error.headers or {}).get("Allow", "see /docs")
+    headers = dict(error.headers or {})
+    if status == HTTPStatus.METHOD_NOT_ALLOWED:
+        # Starlette names the methods of the first route on this path only; list those of all of them.
+        headers["Allow"] = ", ".join(_methods_allowed(request))
+    allowed = headers.get("Allow", "see /docs")
     detail = {
         HTTPStatus.NOT_FOUND: f"there is no resource at {request.url.path}; see /docs for the endpoints",
         HTTPStatus.METHOD_NOT_ALLOWED: f"{request.method} is not allowed here; allowed: {allowed}",
     }.get(status, str(error.detail))
-    return problem(request, status, detail, headers=error.headers)
+    return problem(request, status, detail, headers=headers)
+
+
+def _methods_allowed(request: Request) -> list[str]:
+    matching = [
+        route
+        for route in request.app.router.routes
+        if isinstance(route, Route) and route.matches(request.scope)[0] is not Match.NONE
+    ]
+    # A fixed path (/results/import) names its own resource, not a value of a template (/results/{request_id}).
+    fixed = [route for route in matching if not route.param_convertors]
+    return sorted({method for route in fixed or matching for method in route.methods or ()})
 
 
 async def _request_validation_error(request: Request, error: Exception) -> ProblemResponse:

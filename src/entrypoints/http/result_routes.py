@@ -22,7 +22,7 @@ from src.domain.time_window import TimeWindow
 from src.domain.timestamps import parse_timestamp
 from src.entrypoints.http.access import Access
 from src.entrypoints.http.calls import RunUseCase
-from src.entrypoints.http.problems import HttpProblem
+from src.entrypoints.http.problems import READ_PROBLEMS, HttpProblem, documented_problems
 from src.entrypoints.http.schemas import ImportReportBody, ResultBody, ResultIn, ResultPageBody, StoredBody
 
 NDJSON_TYPES = ("application/x-ndjson", "application/jsonl", "application/json-seq")
@@ -46,6 +46,10 @@ def add_result_routes(
         summary="Store one result or an array of up to 10,000, all or nothing",
         response_model=StoredBody,
         status_code=HTTPStatus.CREATED,
+        responses={
+            200: {"description": "Every result was already stored; nothing changed.", "model": StoredBody},
+            **documented_problems(401, 403, 405, 409, 413, 422, 503),
+        },
         dependencies=access.writers(),
         openapi_extra={"requestBody": {"required": True, "content": {"application/json": {"schema": _batch_schema()}}}},
     )
@@ -62,10 +66,9 @@ def add_result_routes(
         tags=["results"],
         summary="Stream results as NDJSON, one result per line, stored in bounded transactions",
         response_model=ImportReportBody,
+        responses=documented_problems(401, 403, 405, 413, 415, 503),
         dependencies=access.writers(),
-        openapi_extra={
-            "requestBody": {"required": True, "content": {"application/x-ndjson": {"schema": {"type": "string"}}}}
-        },
+        openapi_extra={"requestBody": {"required": True, "content": {NDJSON_TYPES[0]: {"schema": _lines_schema()}}}},
     )
     async def import_stream(request: Request) -> Response:
         media_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
@@ -107,6 +110,7 @@ def add_result_routes(
         tags=["results"],
         summary="One result by its request_id",
         response_model=ResultBody,
+        responses=documented_problems(*READ_PROBLEMS, 404),
         dependencies=access.readers(),
     )
     async def one_result(request_id: str) -> Response:
@@ -117,6 +121,7 @@ def add_result_routes(
         tags=["results"],
         summary="Results in (timestamp, request_id) order, a page at a time",
         response_model=ResultPageBody,
+        responses=documented_problems(*READ_PROBLEMS, 422),
         dependencies=access.readers(),
     )
     async def result_pages(
@@ -232,6 +237,11 @@ def _text_or_none(value: object) -> str | None:
 
 def _json(content: object, status: int = HTTPStatus.OK) -> Response:
     return Response(msgspec.json.encode(content), status_code=status, media_type="application/json")
+
+
+def _lines_schema() -> dict[str, Any]:
+    # Any body is taken: each line is judged on its own and a bad one is reported, not refused.
+    return {"description": "One result per line, each a JSON object shaped as ResultIn; other lines are rejected."}
 
 
 def _batch_schema() -> dict[str, Any]:

@@ -13,8 +13,8 @@ from src.domain.result_aggregate import AverageSummary
 from src.domain.time_window import TimeWindow
 from src.entrypoints.http.access import Access
 from src.entrypoints.http.calls import RunUseCase
-from src.entrypoints.http.problems import PROBLEM_MEDIA_TYPE
-from src.entrypoints.http.schemas import AverageBody, ProblemBody
+from src.entrypoints.http.problems import READ_PROBLEMS, documented_problems
+from src.entrypoints.http.schemas import AverageBody
 
 _BOUND_FORMS = (
     "ISO 8601 date-time with optional fraction and `Z` or ±HH:MM offset (send `+` raw or as `%2B`); "
@@ -39,21 +39,6 @@ WindowStart = Annotated[str, _START]
 WindowEnd = Annotated[str, _END]
 
 
-def _problems(*statuses: int) -> dict[int | str, dict[str, Any]]:
-    descriptions = {
-        422: "A bound is not an ISO 8601 date-time, names an impossible date or time, "
-        "or the window ends before it starts.",
-        503: "No production database is configured, or it is unreachable.",
-    }
-    return {
-        status: {
-            "description": descriptions[status],
-            "content": {PROBLEM_MEDIA_TYPE: {"schema": ProblemBody.model_json_schema()}},
-        }
-        for status in statuses
-    }
-
-
 def add_average_routes(
     app: FastAPI,
     average_over_all: AverageOverAllResults,
@@ -75,7 +60,7 @@ def add_average_routes(
         tags=["averages"],
         response_model=AverageBody,
         summary="Average performance over all results",
-        responses=_problems(503),
+        responses=documented_problems(*READ_PROBLEMS),
         dependencies=access.readers(),
     )
     async def average_over_all_results() -> Response:
@@ -88,7 +73,7 @@ def add_average_routes(
         summary="Average performance over a time window",
         description="Results whose timestamp lies in [start_time, end_time], both bounds included. "
         "An empty window answers count 0 and null averages.",
-        responses=_problems(422, 503),
+        responses=documented_problems(*READ_PROBLEMS, 422),
         dependencies=access.readers(),
     )
     async def average_over_a_window(start_time: WindowStart, end_time: WindowEnd) -> Response:

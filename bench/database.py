@@ -1,0 +1,188 @@
+"""`make bench-db`: the PostgreSQL store beside its yardsticks, side by side in one run.
+
+- Ingestion: N results streamed through POST /results/import (validation, idempotency checks,
+  rollups) vs a raw COPY of the same rows into a table with the same indexes (goal >= 0.5x).
+- Window averages: requests/s on random windows over PostgreSQL vs the JSON store on the same
+  N results, one worker each, driven by wrk (goal >= 0.5x).
+Medians of several rounds, reported as ratios.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import statistics
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import psycopg
+
+from bench.averages import WORK, free_port, reap, wait_until_ready, wrk
+from bench.synthetic_results import write_synthetic_results
+from src.adapters.sql_store.database import connect, database_url, migrate
+from src.domain.timestamps import microseconds_since_epoch, parse_timestamp
+
+ROOT = Path(__file__).resolve().parent.parent
+ADMIN_URL = os.environ.get("SUPERBENCHMARK_TEST_DATABASE_URL", "postgresql://postgres@127.0.0.1:5432/test")
+BENCH_DATABASE = "superbenchmark_bench"
+KEY = "bench-writer-key-0123456789"
+_COPY_ESCAPES = str.maketrans({"\\": "\\\\", "\t": "\\t", "\n": "\\n", "\r": "\\r"})
+
+
+def ndjson_and_copy_files(json_path: Path) -> tuple[Path, Path]:
+    """The same results as NDJSON lines (for the import) and as COPY text rows (for the yardstick)."""
+    ndjson, rows = json_path.with_suffix(".ndjson"), json_path.with_suffix(".copy")
+    if ndjson.exists() and rows.exists():
+        return ndjson, rows
+    with json_path.open(encoding="utf-8") as source, ndjson.open("w") as lines, rows.open("w") as table:
+        for line in source:
+            text = line.strip().rstrip(",")
+            if not text.startswith("{") or text.startswith('{"benchmarking_results"'):
+                continue
+            lines.write(text + "\n")
+            record = json.loads(text)
+            fields = [
+                record["request_id"],
+                str(microseconds_since_epoch(parse_timestamp(record["timestamp"]))),
+                str(record["token_count"]),
+                repr(float(record["time_to_first_token"])),
+                repr(float(record["time_per_output_token"])),
+                repr(float(record["total_generation_time"])),
+                record["prompt_text"],
+                record["generated_text"],
+                "\\N",
+                "{}",
+            ]
+            table.write("\t".join(field.translate(_COPY_ESCAPES) for field in fields) + "\n")
+    return ndjson, rows
+
+
+def fresh_database() -> str:
+    with psycopg.connect(ADMIN_URL, autocommit=True) as admin:
+        admin.execute(f"DROP DATABASE IF EXISTS {BENCH_DATABASE} WITH (FORCE)")  # a constant name
+        admin.execute(f"CREATE DATABASE {BENCH_DATABASE}")
+    url = ADMIN_URL.rsplit("/", 1)[0] + "/" + BENCH_DATABASE
+    engine = connect(database_url(url), pool_size=1)
+    migrate(engine)
+    engine.dispose()
+    return url
+
+
+def emptied(url: str) -> None:
+    with psycopg.connect(url, autocommit=True) as connection:
+        connection.execute("TRUNCATE results, result_rollups")
+        connection.execute("DROP TABLE IF EXISTS copy_target")
+        connection.execute("CHECKPOINT")
+
+
+def raw_copy(url: str, rows: Path) -> float:
+    """Seconds to COPY the rows into a table shaped and indexed like `results`."""
+    with psycopg.connect(url, autocommit=True) as connection:
+        connection.execute("CREATE TABLE copy_target (LIKE results INCLUDING ALL)")
+        started = time.perf_counter()
+        with connection.cursor().copy("COPY copy_target FROM STDIN") as copy, rows.open("rb") as source:
+            while block := source.read(1 << 20):
+                copy.write(block)
+        return time.perf_counter() - started
+
+
+def serve(env: dict[str, str]) -> tuple[subprocess.Popen[bytes], str]:
+    port = free_port()
+    command = [sys.executable, "-m", "src.entrypoints.serve", "--port", str(port), "--log-level", "warning"]
+    process = subprocess.Popen(command, env=env, cwd=ROOT, stdout=subprocess.DEVNULL)
+    base_url = f"http://127.0.0.1:{port}"
+    wait_until_ready(f"{base_url}/readyz", process)
+    return process, base_url
+
+
+def blocks(path: Path) -> Iterator[bytes]:
+    with path.open("rb") as source:
+        while block := source.read(1 << 16):
+            yield block
+
+
+def http_import(base_url: str, ndjson: Path, expected: int) -> float:
+    started = time.perf_counter()
+    response = httpx.post(
+        f"{base_url}/results/import",
+        content=blocks(ndjson),
+        headers={"Authorization": f"Bearer {KEY}", "Content-Type": "application/x-ndjson"},
+        timeout=None,
+    )
+    seconds = time.perf_counter() - started
+    report = response.json()
+    if response.status_code != 200 or report["stored"] != expected or report["rejected"]:
+        raise RuntimeError(f"the import did not store every result: {response.status_code} {report}")
+    return seconds
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--results", type=int, default=1_000_000)
+    parser.add_argument("--rounds", type=int, default=3, help="rounds; medians are reported")
+    parser.add_argument("--seconds", type=int, default=10, help="wrk duration per server per round")
+    arguments = parser.parse_args()
+    if shutil.which("wrk") is None:
+        print("wrk is not installed (apt-get install -y wrk)", file=sys.stderr)
+        return 2
+    json_path = write_synthetic_results(WORK / f"results-{arguments.results}.json", arguments.results)
+    ndjson, rows = ndjson_and_copy_files(json_path)
+    url = fresh_database()
+    base_env = {key: value for key, value in os.environ.items() if not key.startswith("SUPERBENCHMARK_")}
+    sql_env = base_env | {"SUPERBENCHMARK_DATABASE_URL": url, "SUPERBENCHMARK_API_KEYS": KEY}
+    json_env = base_env | {"SUPERBENCHMARK_DEBUG": "true", "SUPERBENCHMARK_DATA_FILE": str(json_path)}
+    print(f"data: {arguments.results:,} results; PostgreSQL database {BENCH_DATABASE}", flush=True)
+
+    copies: list[float] = []
+    imports: list[float] = []
+    for round_number in range(arguments.rounds):
+        emptied(url)
+        copies.append(raw_copy(url, rows))
+        emptied(url)
+        process, base_url = serve(sql_env)
+        try:
+            imports.append(http_import(base_url, ndjson, arguments.results))
+        finally:
+            process.terminate()
+            reap(process)
+        print(
+            f"round {round_number + 1}: COPY {copies[-1]:.1f} s, POST /results/import {imports[-1]:.1f} s", flush=True
+        )
+
+    sql_rates: list[float] = []
+    json_rates: list[float] = []
+    for round_number in range(arguments.rounds):
+        for env, rates in ((sql_env, sql_rates), (json_env, json_rates)):
+            process, base_url = serve(env)
+            try:
+                rates.append(wrk(base_url, arguments.seconds, round_number))
+            finally:
+                process.terminate()
+                reap(process)
+        print(
+            f"round {round_number + 1}: PostgreSQL {sql_rates[-1]:,.0f} req/s, JSON {json_rates[-1]:,.0f} req/s",
+            flush=True,
+        )
+
+    copy_s, import_s = statistics.median(copies), statistics.median(imports)
+    sql_rate, json_rate = statistics.median(sql_rates), statistics.median(json_rates)
+    print(f"\n{arguments.results:,} results, medians of {arguments.rounds} rounds\n")
+    print("| measure | PostgreSQL store | yardstick | ratio | goal |")
+    print("|---|---:|---:|---:|---|")
+    print(
+        f"| ingest (results/s) | {arguments.results / import_s:,.0f} ({import_s:.1f} s) "
+        f"| raw COPY {arguments.results / copy_s:,.0f} ({copy_s:.1f} s) | {copy_s / import_s:.2f}x | >= 0.5x |"
+    )
+    ratio = sql_rate / json_rate
+    print(f"| random-window requests/s | {sql_rate:,.0f} | JSON store {json_rate:,.0f} | {ratio:.2f}x | >= 0.5x |")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
