@@ -1,4 +1,8 @@
-"""Use cases: the average performance over all results, and over a time window."""
+"""Use cases: the average performance over all results, and over a time window.
+
+They are coroutines: averages are the busiest questions, and a database store answers them
+without a worker thread per request.
+"""
 
 from __future__ import annotations
 
@@ -11,13 +15,13 @@ class AverageOverAllResults:
     def __init__(self, results: ResultStore) -> None:
         self._results = results
 
-    def __call__(self) -> AverageSummary:
-        return self._results.aggregate().summary()
+    async def __call__(self) -> AverageSummary:
+        return (await self._results.aggregate_async()).summary()
 
 
 class AverageOverWindow:
     def __init__(self, results: ResultStore) -> None:
         self._results = results
 
-    def __call__(self, window: TimeWindow) -> AverageSummary:
-        return self._results.aggregate(window).summary()
+    async def __call__(self, window: TimeWindow) -> AverageSummary:
+        return (await self._results.aggregate_async(window)).summary()

@@ -75,6 +75,13 @@ class ImportReport:
     rejected: int = 0
     errors: list[InvalidResult] = field(default_factory=list)
 
+    def merge(self, later: ImportReport) -> None:
+        """Add what a later batch of the same import did."""
+        self.stored += later.stored
+        self.already_stored += later.already_stored
+        self.rejected += later.rejected
+        self.errors.extend(later.errors[: REPORTED_REJECTIONS - len(self.errors)])
+
     def reject(self, error: InvalidResult) -> None:
         self.rejected += 1
         if len(self.errors) < REPORTED_REJECTIONS:
@@ -91,8 +98,13 @@ class ImportResults:
     def __init__(self, results: ResultStore) -> None:
         self._results = results
 
-    def __call__(self, lines: Sequence[tuple[int, bytes]], report: ImportReport) -> None:
-        """Store one batch of (line number, line) pairs, adding what happened to `report`."""
+    def validate(
+        self, lines: Sequence[tuple[int, bytes]], report: ImportReport
+    ) -> tuple[list[BenchmarkResult], list[int]]:
+        """The valid results of a batch and their line numbers; invalid lines go to `report`.
+
+        It touches no store, so a batch can be validated while the one before it is being stored.
+        """
         valid, numbers = [], []
         for number, line in lines:
             try:
@@ -100,7 +112,7 @@ class ImportResults:
                 numbers.append(number)
             except InvalidResult as error:
                 report.reject(error)
-        self.store_valid(valid, report, numbers)
+        return valid, numbers
 
     def store_valid(
         self, valid: Sequence[BenchmarkResult], report: ImportReport, numbers: Sequence[int] | None = None

@@ -1,3 +1,5 @@
+import asyncio
+
 import pytest
 
 from src.application.average_results import AverageOverAllResults, AverageOverWindow
@@ -14,7 +16,7 @@ def seed_store() -> FakeResultStore:
 
 
 def test_the_average_over_all_seed_results(seed_store: FakeResultStore) -> None:
-    assert AverageOverAllResults(seed_store)() == AverageSummary(
+    assert asyncio.run(AverageOverAllResults(seed_store)()) == AverageSummary(
         count=5,
         average_token_count=10.2,
         average_time_to_first_token=216.0,
@@ -24,7 +26,7 @@ def test_the_average_over_all_seed_results(seed_store: FakeResultStore) -> None:
 
 
 def test_the_average_over_june_first(seed_store: FakeResultStore) -> None:
-    summary = AverageOverWindow(seed_store)(TimeWindow.parse("2024-06-01", "2024-06-01"))
+    summary = asyncio.run(AverageOverWindow(seed_store)(TimeWindow.parse("2024-06-01", "2024-06-01")))
     assert summary.count == 3
     assert summary.average_token_count == pytest.approx(29 / 3)
     assert summary.average_time_to_first_token == pytest.approx(650 / 3)
@@ -33,9 +35,9 @@ def test_the_average_over_june_first(seed_store: FakeResultStore) -> None:
 
 
 def test_a_window_with_no_results_has_no_averages(seed_store: FakeResultStore) -> None:
-    summary = AverageOverWindow(seed_store)(TimeWindow.parse("2023-01-01", "2023-12-31"))
+    summary = asyncio.run(AverageOverWindow(seed_store)(TimeWindow.parse("2023-01-01", "2023-12-31")))
     assert summary == AverageSummary(0, None, None, None, None)
 
 
 def test_an_empty_store_has_no_averages() -> None:
-    assert AverageOverAllResults(FakeResultStore([]))() == AverageSummary(0, None, None, None, None)
+    assert asyncio.run(AverageOverAllResults(FakeResultStore([]))()) == AverageSummary(0, None, None, None, None)

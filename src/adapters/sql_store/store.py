@@ -7,6 +7,7 @@ next call tries again on a fresh connection.
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
 from collections.abc import Callable, Iterator, Sequence
@@ -35,7 +36,8 @@ from sqlalchemy import (
 from sqlalchemy.engine import URL
 from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError
 
-from src.adapters.sql_store.database import WRITES, connect, schema_revision
+from src.adapters.sql_store.async_connections import AsyncConnections
+from src.adapters.sql_store.database import CONNECT_TIMEOUT_SECONDS, WRITES, connect, schema_revision
 from src.adapters.sql_store.rollups import split_window
 from src.adapters.sql_store.schema import ROLLUP_WIDTHS, SCHEMA_REVISION, result_rollups, results
 from src.application.ports.result_store import AddOutcome, PageKey, ResultPage, ResultQuery, ResultStore
@@ -75,6 +77,14 @@ class SqlResultStore(ResultStore):
         self._schema_checked = False
         self._postgres = engine.dialect.name == "postgresql"
         self._window_sums = _window_sums_statement()
+        self._connections = (
+            AsyncConnections(_conninfo(engine.url), engine.pool.size(), CONNECT_TIMEOUT_SECONDS)  # type: ignore[attr-defined]
+            if self._postgres
+            else None
+        )
+        compiled = self._window_sums.compile(dialect=engine.dialect)
+        self._window_sums_sql = str(compiled)
+        self._window_sums_defaults = dict(compiled.params)
 
     @classmethod
     def open(cls, url: URL) -> SqlResultStore:
@@ -96,22 +106,24 @@ class SqlResultStore(ResultStore):
         self._read(lambda connection: connection.execute(text("SELECT 1")))
 
     def aggregate(self, window: TimeWindow | None = None) -> ResultAggregate:
-        low, high = _ALL_TIME
-        if window is not None:
-            low, high = microseconds_since_epoch(window.start), microseconds_since_epoch(window.end) + 1
-        pieces = split_window(low, high, ROLLUP_WIDTHS)
-        parameters: dict[str, int] = {}
-        for side, (first, past) in enumerate(pieces.raw):
-            parameters |= {f"raw_first_{side}": first, f"raw_past_{side}": past}
-        for level, spans in enumerate(pieces.buckets):
-            for side, (first, past) in enumerate(spans):
-                parameters |= {f"first_{level}_{side}": first, f"past_{level}_{side}": past}
-        rows = self._read(lambda connection: connection.execute(self._window_sums, parameters).all())
-        total = ResultAggregate()
-        for count, *sums in rows:
-            if count:
-                total = total.merge(ResultAggregate.from_sums(int(count), map(float, sums)))
-        return total
+        parameters = _window_parameters(window)
+        row = self._read(lambda connection: connection.execute(self._window_sums, parameters).one())
+        return _aggregate(row)
+
+    async def aggregate_async(self, window: TimeWindow | None = None) -> ResultAggregate:
+        if self._connections is None:
+            # SQLite answers in-process; its driver blocks, so it works on a thread.
+            return await asyncio.to_thread(self.aggregate, window)
+        if not self._schema_checked:
+            await asyncio.to_thread(self._read, lambda _connection: None)
+        # Straight to psycopg, without SQLAlchemy's per-execution work: this is the busiest query.
+        parameters = self._window_sums_defaults | _window_parameters(window)
+        return _aggregate(await self._connections.fetch_one(self._window_sums_sql, parameters))
+
+    async def aclose(self) -> None:
+        if self._connections is not None:
+            await self._connections.close()
+        self.close()
 
     def get(self, request_id: str) -> BenchmarkResult | None:
         statement = select(results).where(results.c.request_id == request_id)
@@ -270,6 +282,30 @@ class SqlResultStore(ResultStore):
             raise StoreUnavailable(reason) from error
 
 
+def _window_parameters(window: TimeWindow | None) -> dict[str, int]:
+    low, high = _ALL_TIME
+    if window is not None:
+        low, high = microseconds_since_epoch(window.start), microseconds_since_epoch(window.end) + 1
+    pieces = split_window(low, high, ROLLUP_WIDTHS)
+    parameters: dict[str, int] = {}
+    for side, (first, past) in enumerate(pieces.raw):
+        parameters |= {f"raw_first_{side}": first, f"raw_past_{side}": past}
+    for level, spans in enumerate(pieces.buckets):
+        for side, (first, past) in enumerate(spans):
+            parameters |= {f"first_{level}_{side}": first, f"past_{level}_{side}": past}
+    return parameters
+
+
+def _aggregate(row: Sequence[Any]) -> ResultAggregate:
+    count, *sums = row
+    return ResultAggregate.from_sums(int(count), map(float, sums)) if count else ResultAggregate()
+
+
+def _conninfo(url: URL) -> str:
+    """The URL as psycopg itself takes it (without SQLAlchemy's driver name)."""
+    return url.set(drivername="postgresql").render_as_string(hide_password=False)
+
+
 def _dropped_connection(cause: BaseException | None) -> bool:
     return isinstance(cause, DBAPIError) and cause.connection_invalidated
 
@@ -303,7 +339,7 @@ def _window_sums_statement() -> Any:
             )
         )
 
-    raw = select(func.count(), *sums(*(results.c[metric] for metric in METRICS))).where(
+    raw = select(func.count().label("result_count"), *sums(*(results.c[metric] for metric in METRICS))).where(
         or_(*(and_(at >= bindparam(f"raw_first_{side}"), at < bindparam(f"raw_past_{side}")) for side in (0, 1)))
     )
     sum_columns = [result_rollups.c[f"sum_{metric}"] for metric in METRICS]
@@ -313,7 +349,9 @@ def _window_sums_statement() -> Any:
         )
         for level, width in enumerate(ROLLUP_WIDTHS)
     ]
-    return union_all(raw, *levels)
+    # One row out: the pieces are added in the database, not handed to Python one by one.
+    pieces = union_all(raw, *levels).subquery()
+    return select(*(func.coalesce(func.sum(column), 0) for column in pieces.columns))
 
 
 def _row(result: BenchmarkResult) -> tuple[Any, ...]:

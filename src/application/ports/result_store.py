@@ -64,6 +64,11 @@ class ResultStore(ABC):
     def aggregate(self, window: TimeWindow | None = None) -> ResultAggregate:
         """The aggregate of every result whose timestamp lies in `window` (all results if None)."""
 
+    async def aggregate_async(self, window: TimeWindow | None = None) -> ResultAggregate:
+        """`aggregate` for callers on an event loop. This default suits stores that answer from
+        memory in microseconds; a store that waits on a database overrides it so as not to block."""
+        return self.aggregate(window)
+
     @abstractmethod
     def get(self, request_id: str) -> BenchmarkResult | None:
         """The result with this request_id, or None."""
@@ -79,6 +84,9 @@ class ResultStore(ABC):
         A result identical to a stored one is counted as already stored; one that reuses a stored
         request_id with other content raises ResultConflict naming every such id, and nothing is stored.
         """
+
+    async def aclose(self) -> None:  # noqa: B027 - an optional hook: most stores hold nothing to release
+        """Release what the store holds (connections); the default holds nothing."""
 
     @abstractmethod
     def check(self) -> None:

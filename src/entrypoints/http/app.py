@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
 from fastapi import FastAPI
 
 from src.entrypoints.container import Container
@@ -26,12 +29,18 @@ def create_app(settings: Settings | None = None, container: Container | None = N
     settings = load_settings() if settings is None else settings
     container = Container() if container is None else container
     container.config.from_pydantic(settings)
-    app = FastAPI(title="SuperBenchmark", version="1.0.0", description=DESCRIPTION)
+
+    @asynccontextmanager
+    async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+        yield
+        await container.result_store().aclose()
+
+    app = FastAPI(title="SuperBenchmark", version="1.0.0", description=DESCRIPTION, lifespan=lifespan)
     app.state.container = container
     run = container.run_use_case()
     access = Access(settings.api_key_set, settings.read_requires_key)
     # The averages come first: /results/average must not be read as a request_id.
-    add_average_routes(app, container.average_over_all(), container.average_over_window(), run=run, access=access)
+    add_average_routes(app, container.average_over_all(), container.average_over_window(), access=access)
     add_result_routes(
         app,
         run=run,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import binascii
 from collections.abc import AsyncIterator
@@ -80,14 +81,34 @@ def add_result_routes(
                 f"send one JSON result per line as {NDJSON_TYPES[0]}, not {media_type or 'no Content-Type'}",
             )
         report = ImportReport()
-        batch: list[tuple[int, bytes]] = []
-        async for number, line in _lines(request.stream(), max_body_bytes):
-            batch.append((number, line))
-            if len(batch) == import_batch_rows:
-                await run(import_results, batch, report)
-                batch = []
-        if batch:
-            await run(import_results, batch, report)
+        # While the database stores one batch, the next is validated on another thread, so that
+        # both cores work. Batches are stored one after another, in line order: where a request_id
+        # repeats, its first line is the one stored, as if the lines were taken one by one.
+        storing: asyncio.Future[None] | None = None
+
+        async def store_after_previous(batch: list[tuple[int, bytes]]) -> asyncio.Future[None]:
+            part = ImportReport()
+            valid, numbers = await run(import_results.validate, batch, part)
+            if storing is not None:
+                await storing
+            report.merge(part)
+            return asyncio.ensure_future(run(import_results.store_valid, valid, report, numbers))
+
+        try:
+            batch: list[tuple[int, bytes]] = []
+            async for number, line in _lines(request.stream(), max_body_bytes):
+                batch.append((number, line))
+                if len(batch) == import_batch_rows:
+                    storing = await store_after_previous(batch)
+                    batch = []
+            if batch:
+                storing = await store_after_previous(batch)
+            if storing is not None:
+                await storing
+        finally:
+            # A failure leaves no batch being stored behind the answer.
+            if storing is not None:
+                await asyncio.gather(storing, return_exceptions=True)
         return _json(
             {
                 "stored": report.stored,

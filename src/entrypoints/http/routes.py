@@ -12,7 +12,6 @@ from src.application.average_results import AverageOverAllResults, AverageOverWi
 from src.domain.result_aggregate import AverageSummary
 from src.domain.time_window import TimeWindow
 from src.entrypoints.http.access import Access
-from src.entrypoints.http.calls import RunUseCase
 from src.entrypoints.http.problems import READ_PROBLEMS, documented_problems
 from src.entrypoints.http.schemas import AverageBody
 
@@ -44,7 +43,6 @@ def add_average_routes(
     average_over_all: AverageOverAllResults,
     average_over_window: AverageOverWindow,
     *,
-    run: RunUseCase,
     access: Access,
 ) -> None:
     """Routes bound to their use cases when the app is built.
@@ -64,7 +62,7 @@ def add_average_routes(
         dependencies=access.readers(),
     )
     async def average_over_all_results() -> Response:
-        return _response(await run(average_over_all))
+        return _response(await average_over_all())
 
     @app.get(
         "/results/average/{start_time}/{end_time}",
@@ -77,7 +75,7 @@ def add_average_routes(
         dependencies=access.readers(),
     )
     async def average_over_a_window(start_time: WindowStart, end_time: WindowEnd) -> Response:
-        return _response(await run(average_over_window, TimeWindow.parse(start_time, end_time)))
+        return _response(await average_over_window(TimeWindow.parse(start_time, end_time)))
 
 
 def _response(summary: AverageSummary) -> Response:

@@ -1,0 +1,58 @@
+"""A few PostgreSQL connections for coroutines: the window averages run on the event loop, no thread.
+
+Kept deliberately small instead of a pooling library: a connection is opened when none is idle
+(so a database that is down fails the request at once, with the driver's reason), and one that
+the database dropped is discarded and replaced once.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+import psycopg
+
+from src.domain.errors import StoreUnavailable
+
+
+class AsyncConnections:
+    def __init__(self, conninfo: str, size: int, connect_timeout: int) -> None:
+        self._conninfo = conninfo
+        self._connect_timeout = connect_timeout
+        self._idle: list[psycopg.AsyncConnection[Any]] = []
+        self._slots = asyncio.Semaphore(size)
+
+    async def fetch_one(self, query: str, parameters: dict[str, Any]) -> tuple[Any, ...]:
+        """The first row of `query`, run as a prepared statement outside any transaction."""
+        async with self._slots:
+            for attempt in (1, 2):
+                connection = self._idle.pop() if self._idle else None
+                try:
+                    if connection is None:
+                        connection = await self._connect()
+                    cursor = await connection.execute(query, parameters, prepare=True)
+                    row = await cursor.fetchone()
+                except psycopg.OperationalError as error:
+                    if connection is not None:
+                        await connection.close()
+                    # An idle connection may have died with a database restart: one more try, on a new one.
+                    if attempt == 2 or connection is None:
+                        raise StoreUnavailable(str(error).strip().splitlines()[0]) from error
+                    continue
+                self._idle.append(connection)
+                assert row is not None, "an aggregate query always returns a row"
+                return tuple(row)
+        raise AssertionError("unreachable")
+
+    async def _connect(self) -> psycopg.AsyncConnection[Any]:
+        connection = await psycopg.AsyncConnection.connect(
+            self._conninfo, autocommit=True, connect_timeout=self._connect_timeout
+        )
+        # The window query has one shape whatever the window: a plan made once serves every call.
+        # Left to choose, PostgreSQL re-plans it on each call, which costs more than running it.
+        await connection.execute("SET plan_cache_mode = force_generic_plan")
+        return connection
+
+    async def close(self) -> None:
+        while self._idle:
+            await self._idle.pop().close()
