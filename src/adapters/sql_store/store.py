@@ -21,7 +21,6 @@ from sqlalchemy import (
     Engine,
     Float,
     Row,
-    Select,
     and_,
     bindparam,
     cast,
@@ -38,6 +37,7 @@ from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError
 
 from src.adapters.sql_store.async_connections import AsyncConnections
 from src.adapters.sql_store.database import CONNECT_TIMEOUT_SECONDS, WRITES, connect, schema_revision
+from src.adapters.sql_store.postgres_ingest import add_rows
 from src.adapters.sql_store.rollups import split_window
 from src.adapters.sql_store.schema import ROLLUP_WIDTHS, SCHEMA_REVISION, result_rollups, results
 from src.application.ports.result_store import AddOutcome, PageKey, ResultPage, ResultQuery, ResultStore
@@ -58,6 +58,9 @@ _ALL_TIME = (-(ROLLUP_WIDTHS[-1] * 10**5), ROLLUP_WIDTHS[-1] * 10**5)
 _WRITE_ATTEMPTS = 8
 # Postgres SQLSTATE classes a retry resolves: 40 = transaction rollback (deadlock, serialization).
 _RETRYABLE_STATES = ("40",)
+
+
+_ROWS_WITH_IDS = select(results).where(results.c.request_id.in_(bindparam("ids", expanding=True)))
 
 
 class SchemaMismatch(StoreUnavailable):
@@ -166,10 +169,11 @@ class SqlResultStore(ResultStore):
         raise StoreUnavailable(f"{_WRITE_ATTEMPTS} attempts to store the batch collided with concurrent writers")
 
     def _add(self, connection: Connection, batch: list[BenchmarkResult]) -> AddOutcome:
+        if self._postgres:
+            return self._add_to_postgres(connection, batch)
         ids = [result.request_id for result in batch]
         stored = {
-            result.request_id: result
-            for result in map(_result, connection.execute(self._rows_with_ids(), {"ids": ids}))
+            result.request_id: result for result in map(_result, connection.execute(_ROWS_WITH_IDS, {"ids": ids}))
         }
         clashing = [
             result.request_id
@@ -180,36 +184,25 @@ class SqlResultStore(ResultStore):
             raise ResultConflict(clashing)
         new = [result for result in batch if result.request_id not in stored]
         if new:
-            self._insert(connection, new)
+            placeholders = ", ".join("?" for _ in results.columns)
+            connection.exec_driver_sql(f"INSERT INTO results VALUES ({placeholders})", [_row(r) for r in new])
             connection.execute(self._add_to_rollups(), {"ids": [result.request_id for result in new]})
         return AddOutcome(stored=len(new), already_stored=len(batch) - len(new))
 
-    def _insert(self, connection: Connection, new: list[BenchmarkResult]) -> None:
-        rows = [_row(result) for result in new]
-        if self._postgres:
-            # COPY is PostgreSQL's bulk path: one stream instead of a statement per row.
-            cursor = connection.connection.driver_connection.cursor()  # type: ignore[union-attr]
-            statement = f"COPY results ({', '.join(results.columns.keys())}) FROM STDIN"  # column names, no input
-            try:
-                with cursor.copy(statement) as copy:
-                    for row in rows:
-                        copy.write_row(row)
-            # The driver is used directly here, so its errors are wrapped as SQLAlchemy would wrap them.
-            except psycopg.IntegrityError as error:
-                raise IntegrityError(statement, None, error) from error
-            except psycopg.OperationalError as error:
-                raise OperationalError(statement, None, error) from error
-        else:
-            placeholders = ", ".join("?" for _ in results.columns)
-            connection.exec_driver_sql(f"INSERT INTO results VALUES ({placeholders})", rows)
-
-    def _rows_with_ids(self) -> Select[Any]:
-        if self._postgres:
-            return select(results).where(results.c.request_id == func.any(bindparam("ids")))
-        return select(results).where(results.c.request_id.in_(bindparam("ids", expanding=True)))
+    def _add_to_postgres(self, connection: Connection, batch: list[BenchmarkResult]) -> AddOutcome:
+        cursor = connection.connection.driver_connection.cursor()  # type: ignore[union-attr]
+        try:
+            stored, clashing = add_rows(cursor, [_row(result) for result in batch])
+        # The driver is used directly here, so its errors are wrapped as SQLAlchemy would wrap them.
+        except psycopg.IntegrityError as error:
+            raise IntegrityError("bulk insert", None, error) from error
+        except psycopg.OperationalError as error:
+            raise OperationalError("bulk insert", None, error) from error
+        if clashing:
+            raise ResultConflict(clashing)
+        return AddOutcome(stored=stored, already_stored=len(batch) - stored)
 
     def _add_to_rollups(self) -> Any:
-        ids = "= ANY(:ids)" if self._postgres else "IN :ids"
         widths = " UNION ALL ".join(f"SELECT {width} AS width_us" for width in ROLLUP_WIDTHS)  # constants, no input
         statement = text(f"""
             INSERT INTO result_rollups (width_us, bucket_start_us, result_count, sum_token_count,
@@ -218,7 +211,7 @@ class SqlResultStore(ResultStore):
                 count(*), sum(r.token_count), sum(r.time_to_first_token), sum(r.time_per_output_token),
                 sum(r.total_generation_time)
             FROM results r CROSS JOIN ({widths}) w
-            WHERE r.request_id {ids}
+            WHERE r.request_id IN :ids
             GROUP BY 1, 2
             ORDER BY 1, 2
             ON CONFLICT (width_us, bucket_start_us) DO UPDATE SET
@@ -230,7 +223,7 @@ class SqlResultStore(ResultStore):
                 sum_total_generation_time = result_rollups.sum_total_generation_time
                     + excluded.sum_total_generation_time
         """)
-        return statement.bindparams(bindparam("ids", expanding=not self._postgres))
+        return statement.bindparams(bindparam("ids", expanding=True))
 
     def _read(self, work: Callable[[Connection], T]) -> T:
         """`work` on a pooled connection, outside any transaction: one statement needs none.
