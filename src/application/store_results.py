@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 
 from src.application.ports.result_store import AddOutcome, ResultStore
@@ -95,8 +95,10 @@ class ImportResults:
     number, and the good lines around it are stored. A re-run of the same import stores nothing new.
     """
 
-    def __init__(self, results: ResultStore) -> None:
+    def __init__(self, results: ResultStore, decode: Callable[[bytes], object] = json.loads) -> None:
+        """`decode` turns one line into a JSON value, raising ValueError when the line is not JSON."""
         self._results = results
+        self._decode = decode
 
     def validate(
         self, lines: Sequence[tuple[int, bytes]], report: ImportReport
@@ -108,11 +110,17 @@ class ImportResults:
         valid, numbers = [], []
         for number, line in lines:
             try:
-                valid.append(validated(_decoded(line, number), number))
+                valid.append(validated(self._decoded(line, number), number))
                 numbers.append(number)
             except InvalidResult as error:
                 report.reject(error)
         return valid, numbers
+
+    def _decoded(self, line: bytes, number: int) -> object:
+        try:
+            return self._decode(line)
+        except ValueError as error:
+            raise InvalidResult(None, f"is not valid JSON: {error}", index=number) from None
 
     def store_valid(
         self, valid: Sequence[BenchmarkResult], report: ImportReport, numbers: Sequence[int] | None = None
@@ -137,14 +145,6 @@ class ImportResults:
             outcome = self._results.add(_without(unique, conflict.request_ids))
         report.stored += outcome.stored
         report.already_stored += outcome.already_stored
-
-
-def _decoded(line: bytes, number: int) -> object:
-    try:
-        return json.loads(line)
-    except (UnicodeDecodeError, json.JSONDecodeError) as error:
-        reason = "is not UTF-8 text" if isinstance(error, UnicodeDecodeError) else f"is not valid JSON: {error.msg}"
-        raise InvalidResult(None, reason, index=number) from None
 
 
 def _without(results: list[BenchmarkResult], request_ids: Iterable[str]) -> list[BenchmarkResult]:

@@ -147,6 +147,8 @@ def _check_model(model: object) -> None:
 def _checked_labels(labels: object) -> dict[str, str]:
     if not isinstance(labels, Mapping):
         raise InvalidResult("labels", f"must be an object of strings, got {_json_kind(labels)}")
+    if not labels:
+        return {}
     if len(labels) > MAX_LABELS:
         raise InvalidResult("labels", f"must hold at most {MAX_LABELS} labels, got {len(labels)}")
     for key, value in labels.items():

@@ -53,6 +53,8 @@ def parse_window_end(text: str) -> datetime:
 
 def as_utc(moment: datetime) -> datetime:
     """The same instant in UTC; a naive date-time already means UTC."""
+    if moment.tzinfo is UTC:
+        return moment
     if moment.tzinfo is None:
         return moment.replace(tzinfo=UTC)
     try:

@@ -13,6 +13,7 @@ from src.application.average_results import AverageOverAllResults, AverageOverWi
 from src.application.read_results import CheckReadiness, GetResult, ListResults
 from src.application.store_results import ImportResults, StoreResults
 from src.entrypoints.http.calls import run_inline
+from src.entrypoints.http.json_lines import decode_json
 
 
 class Container(containers.DeclarativeContainer):
@@ -40,4 +41,4 @@ class Container(containers.DeclarativeContainer):
     list_results = providers.Singleton(ListResults, results=result_store)
     check_readiness = providers.Singleton(CheckReadiness, results=result_store)
     store_results = providers.Singleton(StoreResults, results=result_store)
-    import_results = providers.Singleton(ImportResults, results=result_store)
+    import_results = providers.Singleton(ImportResults, results=result_store, decode=providers.Object(decode_json))

@@ -6,7 +6,7 @@ every database, and the unit the JSON store indexes by.
 
 from __future__ import annotations
 
-from sqlalchemy import JSON, BigInteger, Column, Float, Index, MetaData, String, Table, Text
+from sqlalchemy import JSON, BigInteger, Column, Float, Index, MetaData, String, Table, Text, text
 from sqlalchemy.dialects.postgresql import JSONB
 
 # Migrations and the code move together: a database at another revision is refused at startup.
@@ -43,7 +43,15 @@ results = Table(
     Column("labels", JSON().with_variant(JSONB(), "postgresql"), nullable=False),
     # Windows and pages scan by time; a page resumes after a (timestamp, request_id) key.
     Index("results_by_time", "recorded_at_us", "request_id"),
-    Index("results_by_model_and_time", "model", "recorded_at_us", "request_id"),
+    # Only results that name a model are found by model: the others cost this index nothing.
+    Index(
+        "results_by_model_and_time",
+        "model",
+        "recorded_at_us",
+        "request_id",
+        postgresql_where=text("model IS NOT NULL"),
+        sqlite_where=text("model IS NOT NULL"),
+    ),
 )
 
 # Per-width sums of the metrics, bucket by bucket, kept up to date by every insert.

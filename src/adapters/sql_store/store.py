@@ -359,7 +359,7 @@ def _row(result: BenchmarkResult) -> tuple[Any, ...]:
         result.prompt_text,
         result.generated_text,
         result.model,
-        json.dumps(result.labels, separators=(",", ":"), ensure_ascii=False),
+        json.dumps(result.labels, separators=(",", ":"), ensure_ascii=False) if result.labels else "{}",
     )
 
 

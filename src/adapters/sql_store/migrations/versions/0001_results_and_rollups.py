@@ -30,7 +30,14 @@ def upgrade() -> None:
         sa.Column("labels", sa.JSON().with_variant(JSONB(), "postgresql"), nullable=False),
     )
     op.create_index("results_by_time", "results", ["recorded_at_us", "request_id"])
-    op.create_index("results_by_model_and_time", "results", ["model", "recorded_at_us", "request_id"])
+    with_model = sa.text("model IS NOT NULL")
+    op.create_index(
+        "results_by_model_and_time",
+        "results",
+        ["model", "recorded_at_us", "request_id"],
+        postgresql_where=with_model,
+        sqlite_where=with_model,
+    )
     op.create_table(
         "result_rollups",
         sa.Column("width_us", sa.BigInteger, primary_key=True),
