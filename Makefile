@@ -26,9 +26,11 @@ $(DEV_STAMP): pyproject.toml | $(PYTHON)
 
 install: $(DEV_STAMP)
 
-# Without SUPERBENCHMARK_DEBUG in the environment or .env, serve the shipped test_database.json.
+# Unless SUPERBENCHMARK_DEBUG or SUPERBENCHMARK_DATABASE_URL is set in the environment or .env,
+# serve the shipped test_database.json.
 run: $(RUNTIME_STAMP)
-	@if [ -z "$${SUPERBENCHMARK_DEBUG+set}" ] && ! grep -Eqs '^\s*(export\s+)?SUPERBENCHMARK_DEBUG\s*=' .env; then \
+	@if [ -z "$${SUPERBENCHMARK_DEBUG+set}" ] && [ -z "$${SUPERBENCHMARK_DATABASE_URL+set}" ] \
+		&& ! grep -Eqs '^\s*(export\s+)?SUPERBENCHMARK_(DEBUG|DATABASE_URL)\s*=' .env; then \
 		export SUPERBENCHMARK_DEBUG=true; \
 	fi; \
 	exec $(PYTHON) -m src.entrypoints.serve --host $(HOST) --port $(PORT)

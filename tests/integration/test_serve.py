@@ -100,3 +100,36 @@ def test_a_file_that_is_not_json_does_not_start_the_server(tmp_path: Path) -> No
 def test_a_bad_debug_value_does_not_start_the_server(tmp_path: Path) -> None:
     line = refusal({"SUPERBENCHMARK_DEBUG": "sometimes"}, tmp_path)
     assert line.startswith("superbenchmark: cannot start: SUPERBENCHMARK_DEBUG: expected true/false/1/0/yes/no")
+
+
+def test_a_database_behind_the_code_does_not_start_the_server(tmp_path: Path) -> None:
+    line = refusal({"SUPERBENCHMARK_DATABASE_URL": f"sqlite:///{tmp_path / 'never-migrated.db'}"}, tmp_path)
+    assert line == (
+        "superbenchmark: cannot start: database unavailable: its schema is at revision none (never migrated), "
+        "this version needs 0001: run `make migrate` against it"
+    )
+
+
+@pytest.mark.parametrize(
+    ("name", "value", "reason"),
+    [
+        ("SUPERBENCHMARK_DATABASE_URL", "mysql://root@localhost/x", "expected postgresql://... or sqlite:///path"),
+        ("SUPERBENCHMARK_API_KEYS", "short", "every key needs at least 16 characters"),
+        ("SUPERBENCHMARK_MAX_BODY_BYTES", "0", "must be at least 1"),
+        ("SUPERBENCHMARK_READ_REQUIRES_KEY", "perhaps", "expected true/false/1/0/yes/no"),
+    ],
+)
+def test_a_bad_production_setting_does_not_start_the_server(tmp_path: Path, name: str, value: str, reason: str) -> None:
+    line = refusal({name: value}, tmp_path)
+    assert line.startswith(f"superbenchmark: cannot start: {name}: ")
+    assert reason in line
+
+
+def test_the_test_suite_settings_do_not_stop_the_server(tmp_path: Path) -> None:
+    # They are the tests' own; a server sharing their environment must not take them for typos.
+    environment = {
+        "SUPERBENCHMARK_REQUIRE_POSTGRES": "1",
+        "SUPERBENCHMARK_TEST_DATABASE_URL": "postgresql://postgres@127.0.0.1:5432/test",
+        "SUPERBENCHMARK_DATABASE_URL": f"sqlite:///{tmp_path / 'never-migrated.db'}",
+    }
+    assert "schema is at revision none" in refusal(environment, tmp_path)
