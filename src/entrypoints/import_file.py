@@ -13,7 +13,7 @@ from pathlib import Path
 
 from tqdm import tqdm
 
-from src.adapters.json_store.result_file import ResultFileError, read_result_file
+from src.adapters.json_store.result_file import ResultFileError, as_result, read_result_records
 from src.adapters.sql_store.database import database_url
 from src.adapters.sql_store.store import SqlResultStore
 from src.application.store_results import ImportReport, ImportResults
@@ -29,7 +29,7 @@ def main(argv: list[str] | None = None) -> int:
         settings = load_settings()
         if settings.database_url is None:
             raise SettingsError("SUPERBENCHMARK_DATABASE_URL: set it to the database to import into")
-        columns = read_result_file(arguments.file)
+        records = read_result_records(arguments.file)
     except (SettingsError, ResultFileError) as error:
         print(f"superbenchmark: cannot import: {error}", file=sys.stderr)
         return 1
@@ -37,9 +37,9 @@ def main(argv: list[str] | None = None) -> int:
     report = ImportReport()
     size = settings.import_batch_rows
     try:
-        with tqdm(total=len(columns.records), unit="result", disable=None) as progress:
-            for first in range(0, len(columns.records), size):
-                batch = [columns.result(position) for position in range(first, min(first + size, len(columns.records)))]
+        with tqdm(total=len(records), unit="result", disable=None) as progress:
+            for first in range(0, len(records), size):
+                batch = [as_result(record) for record in records[first : first + size]]
                 ImportResults(store).store_valid(batch, report)
                 progress.update(len(batch))
     except StoreUnavailable as error:

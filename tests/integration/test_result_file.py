@@ -12,7 +12,7 @@ from hypothesis import strategies as st
 from src.adapters.json_store.result_file import ResultFileError, read_result_file
 from src.adapters.json_store.store import JsonFileResultStore
 from src.domain.benchmark_result import METRICS, BenchmarkResult
-from src.domain.errors import DomainError
+from src.domain.errors import DomainError, StoreUnavailable
 from tests.support import SEED_FILE, record, write_result_file
 
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
@@ -202,3 +202,12 @@ def test_model_and_labels_are_kept(tmp_path: Path) -> None:
     result = store.get("a")
     assert result is not None
     assert (result.model, list(result.labels.items())) == ("m", [("gpu", "a"), ("run", "b")])
+
+
+def test_results_are_read_back_from_the_file_the_index_was_built_from(tmp_path: Path) -> None:
+    path = write_result_file(tmp_path / "results.json", [record("a", "2024-06-01T12:00:00")])
+    store = JsonFileResultStore.load(path)
+    write_result_file(path, [record("b", "2024-06-01T12:00:00"), record("c", "2024-06-01T13:00:00")])
+    with pytest.raises(StoreUnavailable, match="changed since the server started"):
+        store.get("a")
+    assert store.aggregate().count == 1

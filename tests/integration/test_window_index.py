@@ -16,7 +16,6 @@ def index_of(timestamps: list[int], metrics: list[list[float]]) -> WindowIndex:
         ResultColumns(
             np.array(timestamps, dtype=np.int64),
             tuple(np.array(column, dtype=np.float64) for column in metrics),
-            records=[],
         )
     )
 

@@ -12,13 +12,13 @@ import json
 import mmap
 import os
 import re
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
 from datetime import datetime
 from operator import attrgetter
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, TypeVar
 
 import msgspec
 import numpy as np
@@ -38,6 +38,7 @@ from src.domain.benchmark_result import (
 from src.domain.errors import DomainError, DuplicateRequestId, InvalidResult, InvalidTimestamp
 from src.domain.timestamps import instants_in_microseconds
 
+T = TypeVar("T")
 RESULTS_KEY = "benchmarking_results"
 _UTF8_BOM = b"\xef\xbb\xbf"
 _ESCAPED_NUL = re.compile(rb"\\u0000")
@@ -91,34 +92,47 @@ class ResultFileError(Exception):
 @dataclass(frozen=True)
 class ResultColumns:
     """Every result, column by column, in file order: timestamps in UTC microseconds, then one
-    column per metric in METRICS order; and the records themselves, for reading results back."""
+    column per metric in METRICS order."""
 
     timestamps: npt.NDArray[np.int64]
     metrics: tuple[npt.NDArray[np.float64], ...]
-    records: Sequence[_Record | BenchmarkResult]
 
-    def result(self, position: int) -> BenchmarkResult:
-        record = self.records[position]
-        return record if isinstance(record, BenchmarkResult) else record.as_result()
+
+Record = _Record | BenchmarkResult
+"""A validated record: typed by msgspec, or built by the domain when the fast reader refused the file."""
+
+
+def as_result(record: Record) -> BenchmarkResult:
+    return record if isinstance(record, BenchmarkResult) else record.as_result()
 
 
 def read_result_file(path: Path) -> ResultColumns:
+    """The file's results as columns; the records themselves are freed as soon as they are read."""
+    return _read(path, _columns)
+
+
+def read_result_records(path: Path) -> Sequence[Record]:
+    """The file's results as records, validated exactly as read_result_file validates them."""
+    return _read(path, _checked)
+
+
+def _read(path: Path, shape: Callable[[Sequence[Record]], T]) -> T:
     with _mapped(path) as content:
         start = len(_UTF8_BOM) if content[: len(_UTF8_BOM)] == _UTF8_BOM else 0
         with content[start:] as document:
-            return _read_document(path, document)
+            return _read_document(path, document, shape)
 
 
-def _read_document(path: Path, document: memoryview) -> ResultColumns:
+def _read_document(path: Path, document: memoryview, shape: Callable[[Sequence[Record]], T]) -> T:
     try:
         try:
             if _ESCAPED_NUL.search(document):
                 # NUL can only reach a string through this escape; msgspec has no cheap check for it.
                 raise msgspec.ValidationError("a string may hold NUL")
-            return _columns(msgspec.json.decode(document, type=_ResultFile).benchmarking_results)
+            return shape(msgspec.json.decode(document, type=_ResultFile).benchmarking_results)
         except (msgspec.MsgspecError, UnicodeDecodeError, InvalidTimestamp):
             # msgspec refused the file, or accepted an instant the domain refuses: the domain decides.
-            return _columns(_validate_with_domain(path, bytes(document)))
+            return shape(_validate_with_domain(path, bytes(document)))
     except DomainError as error:
         raise ResultFileError(path, str(error)) from None
 
@@ -160,14 +174,18 @@ def _validate_with_domain(path: Path, raw: bytes) -> list[BenchmarkResult]:
     return results
 
 
-def _columns(records: Sequence[_Record | BenchmarkResult]) -> ResultColumns:
+def _checked(records: Sequence[Record]) -> Sequence[Record]:
+    _columns(records)  # the same checks: distinct ids, instants inside the calendar
+    return records
+
+
+def _columns(records: Sequence[Record]) -> ResultColumns:
     _refuse_duplicate_ids(records)
     return ResultColumns(
         timestamps=np.array(instants_in_microseconds(map(attrgetter("timestamp"), records)), dtype=np.int64),
         metrics=tuple(
             np.fromiter(map(attrgetter(metric), records), dtype=np.float64, count=len(records)) for metric in METRICS
         ),
-        records=records,
     )
 
 

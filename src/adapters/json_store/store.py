@@ -10,25 +10,40 @@ from pathlib import Path
 
 import numpy as np
 
-from src.adapters.json_store.result_file import ResultColumns, read_result_file
+from src.adapters.json_store.result_file import (
+    Record,
+    ResultColumns,
+    ResultFileError,
+    as_result,
+    read_result_file,
+    read_result_records,
+)
 from src.adapters.json_store.window_index import WindowIndex
 from src.application.ports.result_store import AddOutcome, PageKey, ResultPage, ResultQuery, ResultStore
 from src.domain.benchmark_result import BenchmarkResult
-from src.domain.errors import StoreIsReadOnly
+from src.domain.errors import StoreIsReadOnly, StoreUnavailable
 from src.domain.result_aggregate import ResultAggregate
 from src.domain.time_window import TimeWindow
 from src.domain.timestamps import microseconds_since_epoch
 
 
 class JsonFileResultStore(ResultStore):
-    def __init__(self, columns: ResultColumns) -> None:
-        self._columns = columns
+    """Averages come from an index built at startup. Single results and pages come from the
+    records, which are read again on first use: keeping them from startup would cost every
+    server their memory, for questions a DEBUG session may never ask."""
+
+    def __init__(self, path: Path, columns: ResultColumns, version: tuple[int, int]) -> None:
+        self._path = path
+        self._version = version
+        self._timestamps = columns.timestamps
         self._index = WindowIndex(columns)
 
     @classmethod
     def load(cls, path: Path | str) -> JsonFileResultStore:
         """Read and validate the whole file, then index it; raises ResultFileError on any problem."""
-        return cls(read_result_file(Path(path)))
+        path = Path(path)
+        version = _version(path)
+        return cls(path, read_result_file(path), version)
 
     def aggregate(self, window: TimeWindow | None = None) -> ResultAggregate:
         if window is None:
@@ -39,7 +54,7 @@ class JsonFileResultStore(ResultStore):
 
     def get(self, request_id: str) -> BenchmarkResult | None:
         position = self._positions_by_id.get(request_id)
-        return None if position is None else self._columns.result(position)
+        return None if position is None else as_result(self._records[position])
 
     def page(self, query: ResultQuery) -> ResultPage:
         order, timestamps = self._listing
@@ -51,7 +66,7 @@ class JsonFileResultStore(ResultStore):
             first = max(first, self._position_after(query.after))
         found: list[BenchmarkResult] = []
         for position in order[first:past_last]:
-            result = self._columns.result(position)
+            result = as_result(self._records[position])
             if query.model is not None and result.model != query.model:
                 continue
             if len(found) == query.limit:
@@ -65,19 +80,29 @@ class JsonFileResultStore(ResultStore):
     def check(self) -> None:
         """The file was read whole at startup; nothing can go away."""
 
-    # Lookups by id and listings are built on first use: startup time and memory stay those of averages.
+    # Records, lookups by id and listings are built on first use: startup time and memory stay those of averages.
+    @cached_property
+    def _records(self) -> Sequence[Record]:
+        # The index was built from the file as it was at startup; the records must be the same ones.
+        if _version(self._path) != self._version:
+            raise StoreUnavailable(f"{self._path} changed since the server started; restart it to serve the new file")
+        try:
+            return read_result_records(self._path)
+        except ResultFileError as error:
+            raise StoreUnavailable(str(error)) from None
+
     @cached_property
     def _positions_by_id(self) -> dict[str, int]:
-        return {record.request_id: position for position, record in enumerate(self._columns.records)}
+        return {record.request_id: position for position, record in enumerate(self._records)}
 
     @cached_property
     def _listing(self) -> tuple[list[int], list[int]]:
         """File positions in (timestamp, request_id) order, and their timestamps in that order."""
-        stamps = self._columns.timestamps
+        stamps = self._timestamps
         by_time = np.argsort(stamps, kind="stable")
         sorted_stamps = stamps[by_time].tolist()
         order: list[int] = []
-        records = self._columns.records
+        records = self._records
         # Ties in time are rare; only they are ordered by request_id, in Python.
         for _, tied in groupby(zip(sorted_stamps, by_time.tolist(), strict=True), key=lambda pair: pair[0]):
             positions = [position for _, position in tied]
@@ -90,7 +115,7 @@ class JsonFileResultStore(ResultStore):
         order, timestamps = self._listing
         stamp = microseconds_since_epoch(key.timestamp)
         position = bisect_left(timestamps, stamp)
-        records = self._columns.records
+        records = self._records
         while (
             position < len(order)
             and timestamps[position] == stamp
@@ -98,3 +123,11 @@ class JsonFileResultStore(ResultStore):
         ):
             position += 1
         return position
+
+
+def _version(path: Path) -> tuple[int, int]:
+    try:
+        status = path.stat()
+    except OSError:
+        return (-1, -1)
+    return (status.st_size, status.st_mtime_ns)

@@ -1,0 +1,63 @@
+"""`make migrate` and `make import`: the commands an operator runs against the configured database."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from src.adapters.sql_store.database import database_url
+from src.adapters.sql_store.store import SqlResultStore
+from src.domain.result_aggregate import AverageSummary
+from src.entrypoints import import_file, migrate
+from tests.support import SEED_FILE, record, write_result_file
+
+
+@pytest.fixture
+def sqlite_url(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> str:
+    url = f"sqlite:///{tmp_path / 'results.db'}"
+    for name in ("SUPERBENCHMARK_DEBUG", "SUPERBENCHMARK_DATA_FILE", "SUPERBENCHMARK_API_KEYS"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("SUPERBENCHMARK_DATABASE_URL", url)
+    monkeypatch.chdir(tmp_path)  # no .env of the developer's
+    return url
+
+
+def test_migrate_then_import_twice_stores_the_seed_once(sqlite_url: str, capsys: pytest.CaptureFixture[str]) -> None:
+    assert migrate.main() == 0
+    assert capsys.readouterr().out.strip() == "schema at revision 0001 (was empty)"
+    assert migrate.main() == 0
+    assert capsys.readouterr().out.strip() == "schema at revision 0001"
+
+    assert import_file.main([str(SEED_FILE)]) == 0
+    assert capsys.readouterr().out.strip() == "stored 5, already stored 0, rejected 0"
+    assert import_file.main([str(SEED_FILE)]) == 0
+    assert capsys.readouterr().out.strip() == "stored 0, already stored 5, rejected 0"
+
+    store = SqlResultStore.open(database_url(sqlite_url))
+    assert store.aggregate().summary() == AverageSummary(5, 10.2, 216.0, 27.6, 485.2)
+    store.close()
+
+
+def test_an_import_that_conflicts_names_the_result_and_fails(
+    sqlite_url: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert migrate.main() == 0
+    assert import_file.main([str(SEED_FILE)]) == 0
+    changed = write_result_file(tmp_path / "changed.json", [record("1", "2024-06-01T12:00:00Z", token_count=99)])
+    capsys.readouterr()
+    assert import_file.main([str(changed)]) == 1
+    captured = capsys.readouterr()
+    assert captured.out.strip() == "stored 0, already stored 0, rejected 1"
+    assert "request_id '1': request_id already names a different result" in captured.err
+
+
+def test_a_bad_file_or_no_database_is_one_line(
+    sqlite_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert import_file.main([str(tmp_path / "absent.json")]) == 1
+    assert "cannot import: " in capsys.readouterr().err
+    monkeypatch.delenv("SUPERBENCHMARK_DATABASE_URL")
+    assert import_file.main([str(SEED_FILE)]) == 1
+    assert "SUPERBENCHMARK_DATABASE_URL" in capsys.readouterr().err
+    assert migrate.main() == 1
