@@ -7,13 +7,20 @@ from starlette.concurrency import run_in_threadpool
 
 from src.adapters.json_store.store import JsonFileResultStore
 from src.adapters.production_placeholder import ProductionPlaceholderStore
-from src.adapters.sql_store.database import database_url
-from src.adapters.sql_store.store import SqlResultStore
 from src.application.average_results import AverageOverAllResults, AverageOverWindow
+from src.application.ports.result_store import ResultStore
 from src.application.read_results import CheckReadiness, GetResult, ListResults
 from src.application.store_results import ImportResults, StoreResults
 from src.entrypoints.http.calls import run_inline
 from src.entrypoints.http.json_lines import decode_json
+
+
+def open_sql_store(url: str) -> ResultStore:
+    # Imported when chosen: SQLAlchemy and psycopg would add a third of a second to every DEBUG startup.
+    from src.adapters.sql_store.database import database_url  # noqa: PLC0415 - imported late on purpose, see above
+    from src.adapters.sql_store.store import SqlResultStore  # noqa: PLC0415 - imported late on purpose, see above
+
+    return SqlResultStore.open(database_url(url))
 
 
 class Container(containers.DeclarativeContainer):
@@ -22,7 +29,7 @@ class Container(containers.DeclarativeContainer):
     result_store = providers.Selector(
         config.result_store,
         json_file=providers.Singleton(JsonFileResultStore.load, path=config.data_file),
-        sql=providers.Singleton(SqlResultStore.open, url=providers.Callable(database_url, config.database_url)),
+        sql=providers.Singleton(open_sql_store, url=config.database_url),
         production_placeholder=providers.Singleton(ProductionPlaceholderStore),
     )
     # How the HTTP layer calls a use case: the in-memory stores answer in microseconds, on the

@@ -10,8 +10,6 @@ from dotenv import dotenv_values
 from pydantic import ValidationError, computed_field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from src.adapters.sql_store.database import DatabaseUrlError, database_url
-
 ENV_PREFIX = "SUPERBENCHMARK_"
 ENV_FILE = ".env"
 _TRUE = frozenset({"true", "1", "yes"})
@@ -68,6 +66,9 @@ class Settings(BaseSettings):
     def _a_database_we_drive(cls, value: str | None) -> str | None:
         if value is None or not value.strip():
             return None
+        # Imported here: SQLAlchemy is only worth its import time when a database is configured.
+        from src.adapters.sql_store.database import DatabaseUrlError, database_url  # noqa: PLC0415 - imported late on purpose, see above
+
         try:
             database_url(value.strip())
         except DatabaseUrlError as error:

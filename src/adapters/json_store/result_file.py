@@ -59,7 +59,8 @@ class _Record(msgspec.Struct, gc=False):
     prompt_text: str = ""
     generated_text: str = ""
     model: Annotated[str, msgspec.Meta(min_length=1, max_length=MAX_MODEL_LENGTH)] | None = None
-    labels: Annotated[dict[LabelKey, LabelValue], msgspec.Meta(max_length=MAX_LABELS)] = {}
+    # None, not {}, when absent: a million empty dicts would cost startup time and memory.
+    labels: Annotated[dict[LabelKey, LabelValue], msgspec.Meta(max_length=MAX_LABELS)] | None = None
 
     def as_result(self) -> BenchmarkResult:
         return BenchmarkResult(
@@ -72,7 +73,7 @@ class _Record(msgspec.Struct, gc=False):
             prompt_text=self.prompt_text,
             generated_text=self.generated_text,
             model=self.model,
-            labels=self.labels,
+            labels=self.labels or {},
         )
 
 

@@ -5,9 +5,6 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from alembic import command
-from alembic.config import Config
-from alembic.runtime.migration import MigrationContext
 from sqlalchemy import Connection, Engine, create_engine, event
 from sqlalchemy.engine import URL, make_url
 from sqlalchemy.exc import ArgumentError
@@ -19,6 +16,11 @@ CONNECT_TIMEOUT_SECONDS = 3
 
 # The execution option that marks a connection as one that will write.
 WRITES = "superbenchmark_writes"
+
+
+# _alembic_loaded_late: Alembic is imported by the functions that use it, not with this module.
+# Settings and the container import this module in every process, and Alembic alone adds about
+# a third of a second to a DEBUG server's startup, which never migrates anything.
 
 
 class DatabaseUrlError(ValueError):
@@ -74,11 +76,16 @@ def _sqlite_begin(connection: Connection) -> None:
 
 def schema_revision(connection: Connection) -> str | None:
     """The revision the database's schema is at; None when it was never migrated."""
+    from alembic.runtime.migration import MigrationContext  # noqa: PLC0415 - imported late on purpose, see above
+
     return MigrationContext.configure(connection).get_current_revision()
 
 
 def migrate(engine: Engine) -> tuple[str | None, str | None]:
     """Bring the schema to the newest revision; the revisions before and after."""
+    from alembic import command  # noqa: PLC0415 - imported late on purpose, see above
+    from alembic.config import Config  # noqa: PLC0415 - imported late on purpose, see above
+
     config = Config()
     config.set_main_option("script_location", str(_MIGRATIONS))
     with engine.begin() as connection:
