@@ -201,6 +201,11 @@ def test_an_import_stores_good_lines_and_reports_bad_ones(database: str) -> None
         assert (again["stored"], again["already_stored"], again["rejected"]) == (0, 2500, 0)
 
 
+def test_an_empty_import_stores_nothing(api: httpx.Client) -> None:
+    response = api.post("/results/import", content=b"\n\n", headers=WRITER | NDJSON)
+    assert response.json() == {"stored": 0, "already_stored": 0, "rejected": 0, "errors": []}
+
+
 def test_an_import_needs_ndjson(api: httpx.Client) -> None:
     assert_problem(api.post("/results/import", content=b"{}", headers=WRITER | {"Content-Type": "text/csv"}), 415)
 
@@ -267,6 +272,7 @@ def test_the_debug_store_serves_reads_and_refuses_writes() -> None:
         body = assert_problem(client.post("/results", json=record("n", "2024-06-01T12:00:00Z"), headers=WRITER), 405)
         assert "takes no writes" in body["detail"]
         assert_problem(client.post("/results/import", content=b'{"request_id": "n"}\n', headers=WRITER | NDJSON), 405)
+        assert_problem(client.post("/results/import", content=b"", headers=WRITER | NDJSON), 405)
         assert client.get("/results/3").json()["request_id"] == "3"
         assert [r["request_id"] for r in client.get("/results", params={"limit": 3}).json()["results"]] == [
             "1",

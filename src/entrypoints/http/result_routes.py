@@ -101,7 +101,8 @@ def add_result_routes(
                 if len(batch) == import_batch_rows:
                     storing = await store_after_previous(batch)
                     batch = []
-            if batch:
+            if batch or storing is None:
+                # Even an empty import asks the store once, so that a read-only store says so.
                 storing = await store_after_previous(batch)
             if storing is not None:
                 await storing
