@@ -32,11 +32,12 @@ class Container(containers.DeclarativeContainer):
         sql=providers.Singleton(open_sql_store, url=config.database_url),
         production_placeholder=providers.Singleton(ProductionPlaceholderStore),
     )
-    # How the HTTP layer calls a use case: the in-memory stores answer in microseconds, on the
-    # event loop; a database call blocks, so it runs on a worker thread while the loop serves others.
+    # How the HTTP layer calls the use cases other than averages (which are coroutines): on a
+    # worker thread when they may block, a database call, or the JSON store's first read of its
+    # records, which takes seconds on a large file; inline when they only ever refuse.
     run_use_case = providers.Selector(
         config.result_store,
-        json_file=providers.Object(run_inline),
+        json_file=providers.Object(run_in_threadpool),
         sql=providers.Object(run_in_threadpool),
         production_placeholder=providers.Object(run_inline),
     )
