@@ -5,7 +5,7 @@ from __future__ import annotations
 import math
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 from src.domain.errors import InvalidResult, InvalidTimestamp, shown
@@ -59,12 +59,17 @@ class BenchmarkResult:
         _refuse_nul("request_id", self.request_id)
         _check_token_count(self.token_count)
         for name in TIME_FIELDS:
-            object.__setattr__(self, name, _check_milliseconds(name, getattr(self, name)))
+            value = getattr(self, name)
+            # The common case, a positive float in range, is settled in one comparison (NaN fails it
+            # too); zero goes the long way, which turns -0.0 into 0.0.
+            if type(value) is not float or not 0.0 < value <= MAX_MILLISECONDS:
+                object.__setattr__(self, name, _check_milliseconds(name, value))
         for name in TEXT_FIELDS:
             if not isinstance(getattr(self, name), str):
                 raise InvalidResult(name, f"must be a string, got {_json_kind(getattr(self, name))}")
             _refuse_nul(name, getattr(self, name))
-        object.__setattr__(self, "timestamp", _as_utc(self.timestamp))
+        if type(self.timestamp) is not datetime or self.timestamp.tzinfo is not UTC:
+            object.__setattr__(self, "timestamp", _as_utc(self.timestamp))
         _check_model(self.model)
         object.__setattr__(self, "labels", _checked_labels(self.labels))
 

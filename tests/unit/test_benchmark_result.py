@@ -85,3 +85,18 @@ def test_results_with_the_same_request_id_are_the_same_result() -> None:
     second = BenchmarkResult.from_mapping(record("same", "2024-06-02T12:00:00", token_count=2))
     assert first == second
     assert len({first, second}) == 1
+
+
+@pytest.mark.parametrize("value", [-0.0, 0.0, 0, 5e-324, MAX_MILLISECONDS, 1.5])
+def test_edge_milliseconds_are_kept_as_plain_floats(value: float) -> None:
+    result = BenchmarkResult.from_mapping(record("1", "2024-06-01T12:00:00", total_generation_time=value))
+    assert type(result.total_generation_time) is float
+    assert result.total_generation_time == value
+    assert math.copysign(1.0, result.total_generation_time) == 1.0  # -0.0 is stored as 0.0
+
+
+def test_a_timestamp_given_in_another_zone_is_stored_in_utc() -> None:
+    moment = datetime.fromisoformat("2024-06-01T14:00:00+02:00")
+    result = BenchmarkResult("1", 1, 1.0, 1.0, 1.0, moment)
+    assert result.timestamp.tzinfo is UTC
+    assert result.timestamp == moment
