@@ -6,7 +6,7 @@ import sys
 
 from sqlalchemy.exc import DBAPIError
 
-from src.adapters.sql_store.database import connect, database_url, migrate
+from src.adapters.sql_store.database import connect, database_url, driver_reason, migrate
 from src.entrypoints.settings import SettingsError, load_settings
 
 
@@ -23,7 +23,7 @@ def main() -> int:
     try:
         before, after = migrate(engine)
     except DBAPIError as error:
-        print(f"superbenchmark: cannot migrate: {str(error.orig).strip().splitlines()[0]}", file=sys.stderr)
+        print(f"superbenchmark: cannot migrate: {driver_reason(error.orig or error)}", file=sys.stderr)
         return 1
     finally:
         engine.dispose()

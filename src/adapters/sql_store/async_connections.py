@@ -12,6 +12,7 @@ from typing import Any
 
 import psycopg
 
+from src.adapters.sql_store.database import driver_reason
 from src.domain.errors import StoreUnavailable
 
 
@@ -37,7 +38,7 @@ class AsyncConnections:
                         await connection.close()
                     # An idle connection may have died with a database restart: one more try, on a new one.
                     if attempt == 2 or connection is None:
-                        raise StoreUnavailable(str(error).strip().splitlines()[0]) from error
+                        raise StoreUnavailable(driver_reason(error)) from error
                     continue
                 self._idle.append(connection)
                 assert row is not None, "an aggregate query always returns a row"

@@ -44,6 +44,12 @@ def database_url(text: str) -> URL:
     raise DatabaseUrlError(f"expected postgresql://... or sqlite:///path to a file, got a {url.drivername} URL")
 
 
+def driver_reason(error: BaseException) -> str:
+    """What a driver says went wrong, in one line (its messages run on with hints and context)."""
+    lines = str(error).strip().splitlines()
+    return lines[0] if lines else type(error).__name__
+
+
 def connect(url: URL, pool_size: int = 8) -> Engine:
     if url.get_backend_name() == "sqlite":
         engine = create_engine(url, pool_size=pool_size, max_overflow=0)

@@ -13,13 +13,13 @@ from typing import Any
 
 import psycopg
 
+from src.adapters.sql_store.rollups import add_to_rollups
 from src.adapters.sql_store.schema import ROLLUP_WIDTHS, results
+from src.domain.benchmark_result import METRICS
 
 _NAMES = [column.name for column in results.columns]
 _COLUMNS = ", ".join(_NAMES)
-_METRICS = ("token_count", "time_to_first_token", "time_per_output_token", "total_generation_time")
 _CONTENT = ", ".join(f"{{side}}.{name}" for name in _NAMES if name != "request_id")
-_WIDTHS = ", ".join(f"({width}::bigint)" for width in ROLLUP_WIDTHS)
 
 # Statements built from the schema's own column names and constants; every value travels as a parameter.
 STAGING = "CREATE TEMP TABLE IF NOT EXISTS incoming (LIKE results) ON COMMIT DELETE ROWS"
@@ -28,19 +28,8 @@ INGEST = f"""
 WITH inserted AS (
     INSERT INTO results SELECT {_COLUMNS} FROM incoming ORDER BY request_id
     ON CONFLICT (request_id) DO NOTHING
-    RETURNING request_id, recorded_at_us, {", ".join(_METRICS)}
-), rolled_up AS (
-    INSERT INTO result_rollups (width_us, bucket_start_us, result_count,
-        {", ".join(f"sum_{metric}" for metric in _METRICS)})
-    SELECT w.width_us, i.recorded_at_us - ((i.recorded_at_us % w.width_us) + w.width_us) % w.width_us,
-        count(*), {", ".join(f"sum(i.{metric})" for metric in _METRICS)}
-    FROM inserted i CROSS JOIN (VALUES {_WIDTHS}) AS w (width_us)
-    GROUP BY 1, 2
-    ORDER BY 1, 2
-    ON CONFLICT (width_us, bucket_start_us) DO UPDATE SET
-        result_count = result_rollups.result_count + excluded.result_count,
-        {", ".join(f"sum_{m} = result_rollups.sum_{m} + excluded.sum_{m}" for m in _METRICS)}
-)
+    RETURNING request_id, recorded_at_us, {", ".join(METRICS)}
+), rolled_up AS ({add_to_rollups("inserted", "true", ROLLUP_WIDTHS)})
 SELECT (SELECT count(*) FROM inserted),
     ARRAY(SELECT request_id FROM incoming EXCEPT SELECT request_id FROM inserted)
 """

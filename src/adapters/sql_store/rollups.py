@@ -1,4 +1,5 @@
-"""How a window splits into raw rows at its edges and whole rollup buckets inside.
+"""Rollups: how a window splits into raw rows at its edges and whole buckets inside, and how new
+results are added to the buckets.
 
 Each level's buckets are aligned to multiples of its width (from the Unix epoch, in UTC), and
 each width divides the next, so a window [low, high) is: raw rows up to the first whole minute,
@@ -8,6 +9,8 @@ whole minutes up to the first whole hour, and so on inward, mirrored at the far 
 from __future__ import annotations
 
 from dataclasses import dataclass
+
+from src.domain.benchmark_result import METRICS
 
 Span = tuple[int, int]
 """A half-open range [first, past_last) of microseconds or of bucket starts; empty when equal."""
@@ -48,3 +51,25 @@ def _floor(value: int, width: int) -> int:
 
 def _ceil(value: int, width: int) -> int:
     return -_floor(-value, width)
+
+
+def add_to_rollups(source: str, condition: str, widths: tuple[int, ...]) -> str:
+    """SQL that adds the rows of `source` (a table or CTE name) meeting `condition` to every
+    width's buckets, in bucket order so that concurrent writers lock rollup rows in one order.
+
+    Built from constants only; `condition` may name bound parameters. PostgreSQL and SQLite
+    both take it (SQLite needs the WHERE clause to read ON CONFLICT as an upsert).
+    """
+    all_widths = " UNION ALL ".join(f"SELECT {width} AS width_us" for width in widths)
+    return f"""
+    INSERT INTO result_rollups (width_us, bucket_start_us, result_count, {", ".join(f"sum_{m}" for m in METRICS)})
+    SELECT w.width_us, r.recorded_at_us - ((r.recorded_at_us % w.width_us) + w.width_us) % w.width_us,
+        count(*), {", ".join(f"sum(r.{m})" for m in METRICS)}
+    FROM {source} r CROSS JOIN ({all_widths}) w
+    WHERE {condition}
+    GROUP BY 1, 2
+    ORDER BY 1, 2
+    ON CONFLICT (width_us, bucket_start_us) DO UPDATE SET
+        result_count = result_rollups.result_count + excluded.result_count,
+        {", ".join(f"sum_{m} = result_rollups.sum_{m} + excluded.sum_{m}" for m in METRICS)}
+    """

@@ -36,9 +36,15 @@ from sqlalchemy.engine import URL
 from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError
 
 from src.adapters.sql_store.async_connections import AsyncConnections
-from src.adapters.sql_store.database import CONNECT_TIMEOUT_SECONDS, WRITES, connect, schema_revision
+from src.adapters.sql_store.database import (
+    CONNECT_TIMEOUT_SECONDS,
+    WRITES,
+    connect,
+    driver_reason,
+    schema_revision,
+)
 from src.adapters.sql_store.postgres_ingest import add_rows
-from src.adapters.sql_store.rollups import split_window
+from src.adapters.sql_store.rollups import add_to_rollups, split_window
 from src.adapters.sql_store.schema import ROLLUP_WIDTHS, SCHEMA_REVISION, result_rollups, results
 from src.application.ports.result_store import AddOutcome, PageKey, ResultPage, ResultQuery, ResultStore
 from src.domain.benchmark_result import METRICS, BenchmarkResult
@@ -61,6 +67,9 @@ _RETRYABLE_STATES = ("40",)
 
 
 _ROWS_WITH_IDS = select(results).where(results.c.request_id.in_(bindparam("ids", expanding=True)))
+_ADD_IDS_TO_ROLLUPS = text(add_to_rollups("results", "r.request_id IN :ids", ROLLUP_WIDTHS)).bindparams(
+    bindparam("ids", expanding=True)
+)
 
 
 class SchemaMismatch(StoreUnavailable):
@@ -186,7 +195,7 @@ class SqlResultStore(ResultStore):
         if new:
             placeholders = ", ".join("?" for _ in results.columns)
             connection.exec_driver_sql(f"INSERT INTO results VALUES ({placeholders})", [_row(r) for r in new])
-            connection.execute(self._add_to_rollups(), {"ids": [result.request_id for result in new]})
+            connection.execute(_ADD_IDS_TO_ROLLUPS, {"ids": [result.request_id for result in new]})
         return AddOutcome(stored=len(new), already_stored=len(batch) - len(new))
 
     def _add_to_postgres(self, connection: Connection, batch: list[BenchmarkResult]) -> AddOutcome:
@@ -201,29 +210,6 @@ class SqlResultStore(ResultStore):
         if clashing:
             raise ResultConflict(clashing)
         return AddOutcome(stored=stored, already_stored=len(batch) - stored)
-
-    def _add_to_rollups(self) -> Any:
-        widths = " UNION ALL ".join(f"SELECT {width} AS width_us" for width in ROLLUP_WIDTHS)  # constants, no input
-        statement = text(f"""
-            INSERT INTO result_rollups (width_us, bucket_start_us, result_count, sum_token_count,
-                sum_time_to_first_token, sum_time_per_output_token, sum_total_generation_time)
-            SELECT w.width_us, r.recorded_at_us - ((r.recorded_at_us % w.width_us) + w.width_us) % w.width_us,
-                count(*), sum(r.token_count), sum(r.time_to_first_token), sum(r.time_per_output_token),
-                sum(r.total_generation_time)
-            FROM results r CROSS JOIN ({widths}) w
-            WHERE r.request_id IN :ids
-            GROUP BY 1, 2
-            ORDER BY 1, 2
-            ON CONFLICT (width_us, bucket_start_us) DO UPDATE SET
-                result_count = result_rollups.result_count + excluded.result_count,
-                sum_token_count = result_rollups.sum_token_count + excluded.sum_token_count,
-                sum_time_to_first_token = result_rollups.sum_time_to_first_token + excluded.sum_time_to_first_token,
-                sum_time_per_output_token = result_rollups.sum_time_per_output_token
-                    + excluded.sum_time_per_output_token,
-                sum_total_generation_time = result_rollups.sum_total_generation_time
-                    + excluded.sum_total_generation_time
-        """)
-        return statement.bindparams(bindparam("ids", expanding=True))
 
     def _read(self, work: Callable[[Connection], T]) -> T:
         """`work` on a pooled connection, outside any transaction: one statement needs none.
@@ -271,8 +257,7 @@ class SqlResultStore(ResultStore):
         except DBAPIError as error:
             if _retryable(error) or not _is_outage(error):
                 raise
-            reason = str(error.orig).strip().splitlines()[0] if error.orig else type(error).__name__
-            raise StoreUnavailable(reason) from error
+            raise StoreUnavailable(driver_reason(error.orig or error)) from error
 
 
 def _window_parameters(window: TimeWindow | None) -> dict[str, int]:
@@ -281,11 +266,9 @@ def _window_parameters(window: TimeWindow | None) -> dict[str, int]:
         low, high = microseconds_since_epoch(window.start), microseconds_since_epoch(window.end) + 1
     pieces = split_window(low, high, ROLLUP_WIDTHS)
     parameters: dict[str, int] = {}
-    for side, (first, past) in enumerate(pieces.raw):
-        parameters |= {f"raw_first_{side}": first, f"raw_past_{side}": past}
-    for level, spans in enumerate(pieces.buckets):
+    for name, spans in [("raw", pieces.raw), *((str(level), spans) for level, spans in enumerate(pieces.buckets))]:
         for side, (first, past) in enumerate(spans):
-            parameters |= {f"first_{level}_{side}": first, f"past_{level}_{side}": past}
+            parameters |= {f"first_{name}_{side}": first, f"past_{name}_{side}": past}
     return parameters
 
 
@@ -319,26 +302,26 @@ def _window_sums_statement() -> Any:
 
     Its shape never changes (an empty piece is an empty range), so the database plans it once.
     """
-    at = results.c.recorded_at_us
 
     def sums(*columns: Any) -> list[Any]:
         return [cast(func.sum(column), Float(53)) for column in columns]
 
     def between(column: Any, name: str) -> Any:
+        """Inside either of the two spans `name` covers (see _window_parameters)."""
         return or_(
             *(
-                and_(column >= bindparam(f"first{name}_{side}"), column < bindparam(f"past{name}_{side}"))
+                and_(column >= bindparam(f"first_{name}_{side}"), column < bindparam(f"past_{name}_{side}"))
                 for side in (0, 1)
             )
         )
 
     raw = select(func.count().label("result_count"), *sums(*(results.c[metric] for metric in METRICS))).where(
-        or_(*(and_(at >= bindparam(f"raw_first_{side}"), at < bindparam(f"raw_past_{side}")) for side in (0, 1)))
+        between(results.c.recorded_at_us, "raw")
     )
     sum_columns = [result_rollups.c[f"sum_{metric}"] for metric in METRICS]
     levels = [
         select(func.coalesce(func.sum(result_rollups.c.result_count), 0), *sums(*sum_columns)).where(
-            result_rollups.c.width_us == width, between(result_rollups.c.bucket_start_us, f"_{level}")
+            result_rollups.c.width_us == width, between(result_rollups.c.bucket_start_us, str(level))
         )
         for level, width in enumerate(ROLLUP_WIDTHS)
     ]
