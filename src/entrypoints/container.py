@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from dependency_injector import containers, providers
-from starlette.concurrency import run_in_threadpool
 
 from src.adapters.json_store.store import JsonFileResultStore
 from src.adapters.production_placeholder import ProductionPlaceholderStore
@@ -11,7 +10,6 @@ from src.application.average_results import AverageOverAllResults, AverageOverWi
 from src.application.ports.result_store import ResultStore
 from src.application.read_results import CheckReadiness, GetResult, ListResults
 from src.application.store_results import ImportResults, StoreResults
-from src.entrypoints.http.calls import run_inline
 from src.entrypoints.http.json_lines import decode_json
 
 
@@ -32,16 +30,6 @@ class Container(containers.DeclarativeContainer):
         sql=providers.Singleton(open_sql_store, url=config.database_url),
         production_placeholder=providers.Singleton(ProductionPlaceholderStore),
     )
-    # How the HTTP layer calls the use cases other than averages (which are coroutines): on a
-    # worker thread when they may block, a database call, or the JSON store's first read of its
-    # records, which takes seconds on a large file; inline when they only ever refuse.
-    run_use_case = providers.Selector(
-        config.result_store,
-        json_file=providers.Object(run_in_threadpool),
-        sql=providers.Object(run_in_threadpool),
-        production_placeholder=providers.Object(run_inline),
-    )
-
     # Use cases hold no state of their own, so one of each serves every request.
     average_over_all = providers.Singleton(AverageOverAllResults, results=result_store)
     average_over_window = providers.Singleton(AverageOverWindow, results=result_store)

@@ -37,13 +37,11 @@ def create_app(settings: Settings | None = None, container: Container | None = N
 
     app = FastAPI(title="SuperBenchmark", version="1.0.0", description=DESCRIPTION, lifespan=lifespan)
     app.state.container = container
-    run = container.run_use_case()
     access = Access(settings.api_key_set, settings.read_requires_key)
     # The averages come first: /results/average must not be read as a request_id.
     add_average_routes(app, container.average_over_all(), container.average_over_window(), access=access)
     add_result_routes(
         app,
-        run=run,
         access=access,
         store_results=container.store_results(),
         import_results=container.import_results(),
@@ -52,6 +50,6 @@ def create_app(settings: Settings | None = None, container: Container | None = N
         max_body_bytes=settings.max_body_bytes,
         import_batch_rows=settings.import_batch_rows,
     )
-    add_health_routes(app, run=run, check_readiness=container.check_readiness())
+    add_health_routes(app, check_readiness=container.check_readiness())
     install_problem_handlers(app)
     return app

@@ -4,13 +4,13 @@ from __future__ import annotations
 
 from fastapi import FastAPI
 from fastapi.responses import JSONResponse
+from starlette.concurrency import run_in_threadpool
 
 from src.application.read_results import CheckReadiness
-from src.entrypoints.http.calls import RunUseCase
 from src.entrypoints.http.problems import documented_problems
 
 
-def add_health_routes(app: FastAPI, *, run: RunUseCase, check_readiness: CheckReadiness) -> None:
+def add_health_routes(app: FastAPI, *, check_readiness: CheckReadiness) -> None:
     @app.get("/healthz", tags=["operations"], summary="The process is up")
     async def healthz() -> JSONResponse:
         return JSONResponse({"status": "ok"})
@@ -22,5 +22,5 @@ def add_health_routes(app: FastAPI, *, run: RunUseCase, check_readiness: CheckRe
         responses=documented_problems(503),
     )
     async def readyz() -> JSONResponse:
-        await run(check_readiness)
+        await run_in_threadpool(check_readiness)
         return JSONResponse({"status": "ready"})

@@ -16,6 +16,7 @@ from starlette.routing import Match, Route
 from src.domain.errors import (
     DomainError,
     InvalidPageCursor,
+    InvalidResult,
     InvalidResults,
     InvalidTimestamp,
     InvalidTimeWindow,
@@ -91,6 +92,16 @@ def documented_problems(*statuses: int) -> dict[int | str, dict[str, Any]]:
     }
 
 
+def rejection(error: InvalidResult, place: str) -> dict[str, object]:
+    """One refused result as clients read it; `place` names its position: an index or a line."""
+    return {
+        place: error.index,
+        "request_id": error.request_id if isinstance(error.request_id, str) else None,
+        "field": error.field,
+        "reason": error.reason,
+    }
+
+
 class ProblemResponse(JSONResponse):
     media_type = PROBLEM_MEDIA_TYPE
 
@@ -124,15 +135,7 @@ async def _domain_error(request: Request, error: Exception) -> ProblemResponse:
     )
     extensions: dict[str, object] = {}
     if isinstance(error, InvalidResults):
-        extensions["errors"] = [
-            {
-                "index": item.index,
-                "request_id": item.request_id if isinstance(item.request_id, str) else None,
-                "field": item.field,
-                "reason": item.reason,
-            }
-            for item in error.errors
-        ]
+        extensions["errors"] = [rejection(item, "index") for item in error.errors]
     if isinstance(error, ResultConflict):
         extensions["request_ids"] = error.request_ids
     headers = {"Allow": "GET"} if isinstance(error, StoreIsReadOnly) else None

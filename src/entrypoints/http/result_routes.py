@@ -13,6 +13,7 @@ from typing import Annotated, Any
 import msgspec
 from fastapi import FastAPI, Query, Request
 from fastapi.responses import Response
+from starlette.concurrency import run_in_threadpool
 
 from src.application.ports.result_store import MAX_PAGE_SIZE, PageKey, ResultQuery
 from src.application.read_results import GetResult, ListResults
@@ -22,8 +23,7 @@ from src.domain.errors import InvalidPageCursor, InvalidResult, InvalidResults, 
 from src.domain.time_window import TimeWindow
 from src.domain.timestamps import parse_timestamp
 from src.entrypoints.http.access import Access
-from src.entrypoints.http.calls import RunUseCase
-from src.entrypoints.http.problems import READ_PROBLEMS, HttpProblem, documented_problems
+from src.entrypoints.http.problems import READ_PROBLEMS, HttpProblem, documented_problems, rejection
 from src.entrypoints.http.schemas import ImportReportBody, ResultBody, ResultIn, ResultPageBody, StoredBody
 
 NDJSON_TYPES = ("application/x-ndjson", "application/jsonl", "application/json-seq")
@@ -32,7 +32,6 @@ NDJSON_TYPES = ("application/x-ndjson", "application/jsonl", "application/json-s
 def add_result_routes(
     app: FastAPI,
     *,
-    run: RunUseCase,
     access: Access,
     store_results: StoreResults,
     import_results: ImportResults,
@@ -57,7 +56,7 @@ def add_result_routes(
     async def store(request: Request) -> Response:
         document = _decoded(await _body(request, max_body_bytes))
         records = document if isinstance(document, list) else [document]
-        outcome = await run(store_results, records)
+        outcome = await run_in_threadpool(store_results, records)
         # 201 when something new was stored; 200 when every result was already there.
         status = HTTPStatus.CREATED if outcome.stored else HTTPStatus.OK
         return _json({"stored": outcome.stored, "already_stored": outcome.already_stored}, status)
@@ -88,11 +87,11 @@ def add_result_routes(
 
         async def store_after_previous(batch: list[tuple[int, bytes]]) -> asyncio.Future[None]:
             part = ImportReport()
-            valid, numbers = await run(import_results.validate, batch, part)
+            valid, numbers = await run_in_threadpool(import_results.validate, batch, part)
             if storing is not None:
                 await storing
             report.merge(part)
-            return asyncio.ensure_future(run(import_results.store_valid, valid, report, numbers))
+            return asyncio.ensure_future(run_in_threadpool(import_results.store_valid, valid, report, numbers))
 
         try:
             batch: list[tuple[int, bytes]] = []
@@ -104,8 +103,7 @@ def add_result_routes(
             if batch or storing is None:
                 # Even an empty import asks the store once, so that a read-only store says so.
                 storing = await store_after_previous(batch)
-            if storing is not None:
-                await storing
+            await storing
         finally:
             # A failure leaves no batch being stored behind the answer.
             if storing is not None:
@@ -115,15 +113,7 @@ def add_result_routes(
                 "stored": report.stored,
                 "already_stored": report.already_stored,
                 "rejected": report.rejected,
-                "errors": [
-                    {
-                        "line": error.index,
-                        "request_id": _text_or_none(error.request_id),
-                        "field": error.field,
-                        "reason": error.reason,
-                    }
-                    for error in report.errors
-                ],
+                "errors": [rejection(error, "line") for error in report.errors],
             }
         )
 
@@ -136,7 +126,7 @@ def add_result_routes(
         dependencies=access.readers(),
     )
     async def one_result(request_id: str) -> Response:
-        return _json(result_body(await run(get_result, request_id)))
+        return _json(result_body(await run_in_threadpool(get_result, request_id)))
 
     @app.get(
         "/results",
@@ -160,7 +150,7 @@ def add_result_routes(
         query = ResultQuery(
             TimeWindow.parse_open(start, end), model, limit, None if cursor is None else _page_key(cursor)
         )
-        page = await run(list_results, query)
+        page = await run_in_threadpool(list_results, query)
         return _json(
             {
                 "results": [result_body(result) for result in page.results],
@@ -251,10 +241,6 @@ def _decoded(body: bytes) -> object:
     if not isinstance(document, (dict, list)):
         raise InvalidResults([InvalidResult(None, "the body must be a result object or an array of them")])
     return document
-
-
-def _text_or_none(value: object) -> str | None:
-    return value if isinstance(value, str) else None
 
 
 def _json(content: object, status: int = HTTPStatus.OK) -> Response:
