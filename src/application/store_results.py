@@ -122,9 +122,7 @@ class ImportResults:
         except ValueError as error:
             raise InvalidResult(None, f"is not valid JSON: {error}", index=number) from None
 
-    def store_valid(
-        self, valid: Sequence[BenchmarkResult], report: ImportReport, numbers: Sequence[int] | None = None
-    ) -> None:
+    def store_valid(self, valid: Sequence[BenchmarkResult], report: ImportReport, numbers: Sequence[int]) -> None:
         """Store one batch of results the domain already accepted, adding what happened to `report`.
 
         `numbers` gives each result's line (or position) so that a rejection can say where it was.
@@ -132,7 +130,7 @@ class ImportResults:
         unique, repeats, conflicting = distinct(valid)
         report.already_stored += repeats
         # A repeated id is reported at its last line: the one that clashed with what came before.
-        where = dict(zip((result.request_id for result in valid), numbers or range(len(valid)), strict=True))
+        where = dict(zip((result.request_id for result in valid), numbers, strict=True))
         for request_id in conflicting:
             report.reject(_conflict(request_id, where[request_id]))
         unique = _without(unique, conflicting)

@@ -34,13 +34,14 @@ def main(argv: list[str] | None = None) -> int:
         print(f"superbenchmark: cannot import: {error}", file=sys.stderr)
         return 1
     store = SqlResultStore.open(database_url(settings.database_url))
-    report = ImportReport()
+    import_results, report = ImportResults(store), ImportReport()
     size = settings.import_batch_rows
     try:
         with tqdm(total=len(records), unit="result", disable=None) as progress:
             for first in range(0, len(records), size):
                 batch = [as_result(record) for record in records[first : first + size]]
-                ImportResults(store).store_valid(batch, report)
+                # Rejections name the result's index in the file, not in its batch.
+                import_results.store_valid(batch, report, range(first, first + len(batch)))
                 progress.update(len(batch))
     except StoreUnavailable as error:
         print(f"superbenchmark: import stopped: {error}; run it again to go on", file=sys.stderr)

@@ -40,16 +40,25 @@ def test_migrate_then_import_twice_stores_the_seed_once(sqlite_url: str, capsys:
 
 
 def test_an_import_that_conflicts_names_the_result_and_fails(
-    sqlite_url: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+    sqlite_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
     assert migrate.main() == 0
     assert import_file.main([str(SEED_FILE)]) == 0
-    changed = write_result_file(tmp_path / "changed.json", [record("1", "2024-06-01T12:00:00Z", token_count=99)])
+    changed = write_result_file(
+        tmp_path / "changed.json",
+        [
+            record("new-a", "2024-06-01T12:00:00Z"),
+            record("new-b", "2024-06-01T12:00:00Z"),
+            record("1", "2024-06-01T12:00:00Z", token_count=99),
+        ],
+    )
+    monkeypatch.setenv("SUPERBENCHMARK_IMPORT_BATCH_ROWS", "2")
     capsys.readouterr()
     assert import_file.main([str(changed)]) == 1
     captured = capsys.readouterr()
-    assert captured.out.strip() == "stored 0, already stored 0, rejected 1"
-    assert "request_id '1': request_id already names a different result" in captured.err
+    assert captured.out.strip() == "stored 2, already stored 0, rejected 1"
+    # Its index in the file, though it is the first of the second batch.
+    assert "result at index 2 request_id '1': request_id already names a different result" in captured.err
 
 
 def test_a_bad_file_or_no_database_is_one_line(
