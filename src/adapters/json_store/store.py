@@ -8,8 +8,6 @@ from functools import cached_property
 from itertools import groupby
 from pathlib import Path
 
-import numpy as np
-
 from src.adapters.json_store.result_file import (
     Record,
     ResultColumns,
@@ -35,7 +33,6 @@ class JsonFileResultStore(ResultStore):
     def __init__(self, path: Path, columns: ResultColumns, version: tuple[int, int]) -> None:
         self._path = path
         self._version = version
-        self._timestamps = columns.timestamps
         self._index = WindowIndex(columns)
 
     @classmethod
@@ -98,13 +95,12 @@ class JsonFileResultStore(ResultStore):
     @cached_property
     def _listing(self) -> tuple[list[int], list[int]]:
         """File positions in (timestamp, request_id) order, and their timestamps in that order."""
-        stamps = self._timestamps
-        by_time = np.argsort(stamps, kind="stable")
-        sorted_stamps = stamps[by_time].tolist()
+        # The index already holds the time order; only ties in time, which are rare, are put in
+        # request_id order here.
+        sorted_stamps = self._index.timestamps.tolist()
         order: list[int] = []
         records = self._records
-        # Ties in time are rare; only they are ordered by request_id, in Python.
-        for _, tied in groupby(zip(sorted_stamps, by_time.tolist(), strict=True), key=lambda pair: pair[0]):
+        for _, tied in groupby(zip(sorted_stamps, self._index.order.tolist(), strict=True), key=lambda pair: pair[0]):
             positions = [position for _, position in tied]
             if len(positions) > 1:
                 positions.sort(key=lambda position: records[position].request_id)

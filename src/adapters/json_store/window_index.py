@@ -19,7 +19,10 @@ from src.domain.result_aggregate import ResultAggregate
 class WindowIndex:
     def __init__(self, columns: ResultColumns) -> None:
         order = np.argsort(columns.timestamps)
-        self._timestamps = columns.timestamps[order].data
+        self.order = order
+        """File positions in time order; among equal timestamps, in no particular order."""
+        self.timestamps = columns.timestamps[order].data
+        """The timestamps in time order (a memoryview: bisect searches it faster than numpy)."""
         self._size = len(order)
         # Node i sums nodes 2i and 2i+1; leaves sit at [n, 2n); one column per metric, in the
         # columns' (METRICS) order.
@@ -38,8 +41,8 @@ class WindowIndex:
         """Results with start <= timestamp <= end, both in UTC microseconds."""
         # Microseconds are integers, so "<= end" is "< end + 1". bisect on a memoryview answers
         # a single search faster than a numpy call does.
-        first = bisect_left(self._timestamps, start)
-        past_last = bisect_left(self._timestamps, end + 1, lo=first)
+        first = bisect_left(self.timestamps, start)
+        past_last = bisect_left(self.timestamps, end + 1, lo=first)
         return self._aggregate_positions(first, past_last)
 
     def _aggregate_positions(self, first: int, past_last: int) -> ResultAggregate:
