@@ -130,3 +130,33 @@ class InvalidPageCursor(DomainError):
     def __init__(self, cursor: str) -> None:
         self.cursor = cursor
         super().__init__(f"cursor {shown(cursor)} is not one this service handed out; start again without it")
+
+
+class InvalidStatisticsQuery(DomainError):
+    """A statistics question is malformed; `parameter` names the part at fault (percentiles, bucket, ...)."""
+
+    def __init__(self, parameter: str, reason: str) -> None:
+        self.parameter = parameter
+        self.reason = reason
+        super().__init__(f"{parameter}: {reason}")
+
+
+class WindowTooLarge(DomainError):
+    """Answering would read more results than one request may: a bound on time and memory per request."""
+
+    def __init__(self, count: int, limit: int) -> None:
+        self.count = count
+        self.limit = limit
+        super().__init__(
+            f"the window holds {count} results and statistics read at most {limit} per request "
+            "(SUPERBENCHMARK_MAX_STATISTICS_RESULTS); narrow the window, or follow it over time "
+            "with /results/timeseries over shorter windows"
+        )
+
+
+class EmptySample(DomainError):
+    """A comparison side selects no result, so there is nothing to compare."""
+
+    def __init__(self, side: str) -> None:
+        self.side = side
+        super().__init__(f"the {side} selects no result; widen its window or check its labels")

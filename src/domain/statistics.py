@@ -10,14 +10,32 @@ these functions are the reference their answers are held to.
 from __future__ import annotations
 
 import math
+from bisect import bisect_right
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from enum import Enum
 
-from src.domain.benchmark_result import BenchmarkResult
+from src.domain.benchmark_result import METRICS, TIME_FIELDS, BenchmarkResult
+from src.domain.errors import InvalidStatisticsQuery
 
 DEFAULT_PERCENTILES = (50.0, 90.0, 95.0, 99.0)
+MAX_PERCENTILES = 20
 MILLISECONDS_PER_SECOND = 1000.0
+# Throughput is left out for requests shorter than a microsecond: no benchmark clock measures
+# them, 0 ms leaves it undefined, and a bound keeps every throughput (and its sums) finite.
+MIN_THROUGHPUT_MILLISECONDS = 0.001
+
+OUTPUT_THROUGHPUT = "output_throughput"
+# Every summarised metric: the stored ones, then the derived throughput, in the order answers keep.
+STATISTIC_METRICS = (*METRICS, OUTPUT_THROUGHPUT)
+UNITS = {
+    "token_count": "tokens",
+    **dict.fromkeys(TIME_FIELDS, "ms"),
+    OUTPUT_THROUGHPUT: "tokens/s",
+}
+# The metrics a comparison judges, and which way is better: shorter times, more tokens per second.
+# A token count is the workload, not a speed, so no change in it is better or worse.
+LOWER_IS_BETTER = {**dict.fromkeys(TIME_FIELDS, True), OUTPUT_THROUGHPUT: False}
 
 
 @dataclass(frozen=True, slots=True)
@@ -30,6 +48,66 @@ class MetricStats:
     maximum: float
     stddev: float
     percentiles: tuple[tuple[float, float], ...]
+
+
+@dataclass(frozen=True, slots=True)
+class ResultSummary:
+    """What a set of results looks like: their count, each metric's summary (None where no result
+    has a value: throughput is undefined for requests that took no time), and, when an objective
+    was given, how many results met it (goodput)."""
+
+    count: int
+    metrics: dict[str, MetricStats | None]
+    goodput: int | None = None
+
+
+def parse_percentiles(text: str) -> tuple[float, ...]:
+    """Percentiles written as a comma list ("50,90,99.9"), each strictly between 0 and 100
+    (0 and 100 are the minimum and maximum, which are always given); repeats are dropped."""
+    chosen: list[float] = []
+    for part in text.split(","):
+        try:
+            q = float(part)
+        except ValueError:
+            raise InvalidStatisticsQuery("percentiles", f"{part.strip()!r} is not a number") from None
+        if not 0 < q < 100:
+            raise InvalidStatisticsQuery("percentiles", f"{part.strip()} lies outside (0, 100)")
+        if q not in chosen:
+            chosen.append(q)
+    if len(chosen) > MAX_PERCENTILES:
+        raise InvalidStatisticsQuery("percentiles", f"at most {MAX_PERCENTILES} percentiles, not {len(chosen)}")
+    return tuple(chosen)
+
+
+def percentile_name(q: float) -> str:
+    """How a percentile is labelled in answers: p50, p99.9."""
+    return f"p{q:g}"
+
+
+def metric_values(result: BenchmarkResult) -> dict[str, float | None]:
+    """A result's value of every summarised metric."""
+    return {
+        **{metric: float(getattr(result, metric)) for metric in METRICS},
+        OUTPUT_THROUGHPUT: output_throughput(result),
+    }
+
+
+def summarize(
+    results: Iterable[BenchmarkResult],
+    percentiles: Sequence[float] = DEFAULT_PERCENTILES,
+    objective: ServiceLevelObjective | None = None,
+) -> ResultSummary:
+    """The reference summary of some results, to which every store's own computation is held."""
+    chosen = list(results)
+    values = [metric_values(result) for result in chosen]
+    return ResultSummary(
+        count=len(chosen),
+        metrics={
+            metric: describe((value for v in values if (value := v[metric]) is not None), percentiles)
+            for metric in STATISTIC_METRICS
+        },
+        goodput=None if objective is None else sum(1 for result in chosen if objective.met_by(result)),
+    )
 
 
 def percentile(sorted_values: Sequence[float], q: float) -> float:
@@ -71,8 +149,8 @@ def describe(values: Iterable[float], percentiles: Sequence[float] = DEFAULT_PER
 
 def output_throughput(result: BenchmarkResult) -> float | None:
     """Output tokens per second over the whole request (token_count / total_generation_time), as
-    llmperf's per-user throughput; None when the request took no time, where it is undefined."""
-    if result.total_generation_time == 0:
+    llmperf's per-user throughput; None for requests shorter than MIN_THROUGHPUT_MILLISECONDS."""
+    if result.total_generation_time < MIN_THROUGHPUT_MILLISECONDS:
         return None
     return result.token_count / (result.total_generation_time / MILLISECONDS_PER_SECOND)
 
@@ -85,31 +163,36 @@ class ServiceLevelObjective:
     time_per_output_token: float | None = None
     total_generation_time: float | None = None
 
-    def met_by(self, result: BenchmarkResult) -> bool:
-        """Whether the result meets every given bound, as vLLM and GenAI-Perf count goodput."""
-        return all(
-            bound is None or getattr(result, name) <= bound
+    def bounds(self) -> dict[str, float]:
+        """The given bounds by metric name."""
+        return {
+            name: bound
             for name, bound in (
                 ("time_to_first_token", self.time_to_first_token),
                 ("time_per_output_token", self.time_per_output_token),
                 ("total_generation_time", self.total_generation_time),
             )
-        )
+            if bound is not None
+        }
+
+    def met_by(self, result: BenchmarkResult) -> bool:
+        """Whether the result meets every given bound, as vLLM and GenAI-Perf count goodput."""
+        return all(getattr(result, name) <= bound for name, bound in self.bounds().items())
 
 
-def mann_whitney_p_value(first: Sequence[float], second: Sequence[float]) -> float:
+def mann_whitney_p_value(first: Iterable[float], second: Iterable[float]) -> float:
     """Two-sided p-value that the two samples come from the same distribution.
 
     The U statistic's normal approximation, with the tie correction of its variance and a
     continuity correction (as scipy.stats.mannwhitneyu with method="asymptotic").
     """
-    if not first or not second:
+    ordered_first, ordered_second = sorted(first), sorted(second)
+    n1, n2 = len(ordered_first), len(ordered_second)
+    if not n1 or not n2:
         raise ValueError("a comparison needs values on both sides")
-    ranks, tie_term = _ranks([*first, *second])
-    n1, n2 = len(first), len(second)
+    twice_u1, tie_term = _twice_u_and_ties(ordered_first, ordered_second)
     n = n1 + n2
-    u1 = math.fsum(ranks[:n1]) - n1 * (n1 + 1) / 2
-    u = max(u1, n1 * n2 - u1)
+    u = max(twice_u1, 2 * n1 * n2 - twice_u1) / 2
     variance = n1 * n2 / 12 * ((n + 1) - tie_term / (n * (n - 1)))
     if variance <= 0:
         return 1.0  # every value is the same: nothing tells the samples apart
@@ -117,23 +200,27 @@ def mann_whitney_p_value(first: Sequence[float], second: Sequence[float]) -> flo
     return min(1.0, math.erfc(z / math.sqrt(2)))
 
 
-def _ranks(values: Sequence[float]) -> tuple[list[float], float]:
-    """1-based ranks, ties sharing their average rank, and the sum of t^3 - t over tie groups."""
-    order = sorted(range(len(values)), key=values.__getitem__)
-    ranks = [0.0] * len(values)
-    tie_term = 0.0
-    start = 0
-    while start < len(order):
-        end = start
-        while end + 1 < len(order) and values[order[end + 1]] == values[order[start]]:
-            end += 1
-        shared = (start + end) / 2 + 1
-        for position in order[start : end + 1]:
-            ranks[position] = shared
-        tied = end - start + 1
+def _twice_u_and_ties(first: list[float], second: list[float]) -> tuple[int, int]:
+    """2·U of the first sample and the sum of t^3 - t over groups of tied values, from both
+    samples sorted ascending, in one merge: O(n) rather than ranking the pooled values.
+
+    Integers throughout: a tie group shares the average of its ranks, a half-integer, so twice
+    the rank sum is exact at any sample size.
+    """
+    twice_rank_sum, tie_term, ranked = 0, 0, 0
+    i = j = 0
+    n1, n2 = len(first), len(second)
+    while i < n1 or j < n2:
+        value = first[i] if j == n2 or (i < n1 and first[i] <= second[j]) else second[j]
+        past_i = bisect_right(first, value, i)
+        past_j = bisect_right(second, value, j)
+        in_first, tied = past_i - i, past_i - i + past_j - j
+        # The group holds ranks ranked+1 .. ranked+tied; twice their mean is 2·ranked + tied + 1.
+        twice_rank_sum += in_first * (2 * ranked + tied + 1)
         tie_term += tied**3 - tied
-        start = end + 1
-    return ranks, tie_term
+        ranked += tied
+        i, j = past_i, past_j
+    return twice_rank_sum - n1 * (n1 + 1), tie_term
 
 
 class Verdict(Enum):

@@ -4,11 +4,22 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from src.application.ports.result_store import AddOutcome, PageKey, ResultPage, ResultQuery, ResultStore
+from src.application.ports.result_store import (
+    AddOutcome,
+    PageKey,
+    ResultPage,
+    ResultQuery,
+    ResultStore,
+    SummaryKey,
+    SummaryQuery,
+)
 from src.domain.benchmark_result import BenchmarkResult
 from src.domain.errors import ResultConflict
 from src.domain.result_aggregate import ResultAggregate
+from src.domain.result_selection import ResultFilter
+from src.domain.statistics import STATISTIC_METRICS, ResultSummary, metric_values, summarize
 from src.domain.time_window import TimeWindow
+from src.domain.timestamps import microseconds_since_epoch
 
 
 class FakeResultStore(ResultStore):
@@ -20,6 +31,23 @@ class FakeResultStore(ResultStore):
         return ResultAggregate.of(
             result for result in self.results.values() if window is None or result.timestamp in window
         )
+
+    def summarize(self, query: SummaryQuery) -> dict[SummaryKey, ResultSummary]:
+        """The domain's reference summary, over the results picked one by one."""
+        keyed: dict[SummaryKey, list[BenchmarkResult]] = {}
+        for result in self.results.values():
+            if query.selection.matches(result):
+                group = None if query.group_by is None else query.group_by.key_of(result)
+                width = query.bucket_width
+                bucket = None if width is None else microseconds_since_epoch(result.timestamp) // width
+                keyed.setdefault((group, bucket), []).append(result)
+        return {key: summarize(found, query.percentiles, query.objective) for key, found in keyed.items()}
+
+    def sorted_values(self, selection: ResultFilter) -> dict[str, list[float]]:
+        values = [metric_values(result) for result in self.results.values() if selection.matches(result)]
+        return {
+            metric: sorted(value for v in values if (value := v[metric]) is not None) for metric in STATISTIC_METRICS
+        }
 
     def get(self, request_id: str) -> BenchmarkResult | None:
         return self.results.get(request_id)

@@ -3,11 +3,15 @@
 from __future__ import annotations
 
 from bisect import bisect_left
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from functools import cached_property
 from itertools import groupby
 from pathlib import Path
 
+import numpy as np
+import numpy.typing as npt
+
+from src.adapters.column_statistics import sorted_columns, summarize_columns
 from src.adapters.json_store.result_file import (
     Record,
     ResultColumns,
@@ -17,10 +21,20 @@ from src.adapters.json_store.result_file import (
     read_result_records,
 )
 from src.adapters.json_store.window_index import WindowIndex
-from src.application.ports.result_store import AddOutcome, PageKey, ResultPage, ResultQuery, ResultStore
+from src.application.ports.result_store import (
+    AddOutcome,
+    PageKey,
+    ResultPage,
+    ResultQuery,
+    ResultStore,
+    SummaryKey,
+    SummaryQuery,
+)
 from src.domain.benchmark_result import BenchmarkResult
 from src.domain.errors import StoreIsReadOnly, StoreUnavailable
 from src.domain.result_aggregate import ResultAggregate
+from src.domain.result_selection import ResultFilter
+from src.domain.statistics import ResultSummary
 from src.domain.time_window import TimeWindow
 from src.domain.timestamps import microseconds_since_epoch
 
@@ -48,6 +62,50 @@ class JsonFileResultStore(ResultStore):
         return self._index.aggregate_between(
             microseconds_since_epoch(window.start), microseconds_since_epoch(window.end)
         )
+
+    def summarize(self, query: SummaryQuery) -> dict[SummaryKey, ResultSummary]:
+        first, past_last, kept = self._selected(query.selection)
+        columns = self._index.metrics_between(first, past_last)
+        groups, buckets = None, None
+        if query.group_by is not None:
+            models, labels = self._attributes
+            key = query.group_by.label_key
+            window_labels = labels[first:past_last]
+            groups = models[first:past_last] if key is None else [(found or {}).get(key) for found in window_labels]
+        if query.bucket_width is not None:
+            buckets = np.asarray(self._index.timestamps[first:past_last]) // query.bucket_width
+        if kept is not None:
+            columns = columns[kept]
+            groups = None if groups is None else [group for group, keep in zip(groups, kept, strict=True) if keep]
+            buckets = None if buckets is None else buckets[kept]
+        return summarize_columns(columns, query.percentiles, query.objective, groups, buckets)
+
+    def sorted_values(self, selection: ResultFilter) -> dict[str, list[float]]:
+        first, past_last, kept = self._selected(selection)
+        columns = self._index.metrics_between(first, past_last)
+        return sorted_columns(columns if kept is None else columns[kept])
+
+    def _selected(self, selection: ResultFilter) -> tuple[int, int, npt.NDArray[np.bool_] | None]:
+        """The time-order positions of the selection's window, and, when it also filters by model
+        or labels, which of them it keeps (None keeps all)."""
+        first, past_last = 0, len(self._index.order)
+        if selection.window is not None:
+            first, past_last = self._index.positions_between(
+                microseconds_since_epoch(selection.window.start), microseconds_since_epoch(selection.window.end)
+            )
+        if selection.model is None and not selection.labels:
+            return first, past_last, None
+        models, labels = self._attributes
+        wanted = dict(selection.labels)
+        kept = np.fromiter(
+            (
+                (selection.model is None or model == selection.model) and _carries(wanted, label_set)
+                for model, label_set in zip(models[first:past_last], labels[first:past_last], strict=True)
+            ),
+            dtype=bool,
+            count=past_last - first,
+        )
+        return first, past_last, kept
 
     def get(self, request_id: str) -> BenchmarkResult | None:
         position = self._positions_by_id.get(request_id)
@@ -107,6 +165,13 @@ class JsonFileResultStore(ResultStore):
             order.extend(positions)
         return order, sorted_stamps
 
+    @cached_property
+    def _attributes(self) -> tuple[list[str | None], list[Mapping[str, str] | None]]:
+        """Every result's model and labels, in time order: what filters and groups read."""
+        records = self._records
+        in_time_order = [records[position] for position in self._index.order.tolist()]
+        return [record.model for record in in_time_order], [record.labels for record in in_time_order]
+
     def _position_after(self, key: PageKey) -> int:
         order, timestamps = self._listing
         stamp = microseconds_since_epoch(key.timestamp)
@@ -119,6 +184,12 @@ class JsonFileResultStore(ResultStore):
         ):
             position += 1
         return position
+
+
+def _carries(wanted: dict[str, str], labels: Mapping[str, str] | None) -> bool:
+    if not wanted:
+        return True
+    return labels is not None and all(labels.get(key) == value for key, value in wanted.items())
 
 
 def _version(path: Path) -> tuple[int, int]:

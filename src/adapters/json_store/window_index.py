@@ -39,11 +39,19 @@ class WindowIndex:
 
     def aggregate_between(self, start: int, end: int) -> ResultAggregate:
         """Results with start <= timestamp <= end, both in UTC microseconds."""
+        return self._aggregate_positions(*self.positions_between(start, end))
+
+    def positions_between(self, start: int, end: int) -> tuple[int, int]:
+        """The time-order positions [first, past_last) of results with start <= timestamp <= end."""
         # Microseconds are integers, so "<= end" is "< end + 1". bisect on a memoryview answers
         # a single search faster than a numpy call does.
         first = bisect_left(self.timestamps, start)
-        past_last = bisect_left(self.timestamps, end + 1, lo=first)
-        return self._aggregate_positions(first, past_last)
+        return first, bisect_left(self.timestamps, end + 1, lo=first)
+
+    def metrics_between(self, first: int, past_last: int) -> npt.NDArray[np.float64]:
+        """The metrics (METRICS order) of the results at time-order positions [first, past_last):
+        the tree's leaves, so a view, not a copy."""
+        return self._tree[self._size + first : self._size + past_last]
 
     def _aggregate_positions(self, first: int, past_last: int) -> ResultAggregate:
         count = past_last - first

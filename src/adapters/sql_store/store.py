@@ -15,14 +15,19 @@ from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from typing import Any, TypeVar
 
+import numpy as np
 import psycopg
 from sqlalchemy import (
+    ARRAY,
+    BigInteger,
     Connection,
     Engine,
     Float,
     Row,
+    Text,
     and_,
     bindparam,
+    case,
     cast,
     func,
     literal,
@@ -35,6 +40,7 @@ from sqlalchemy import (
 from sqlalchemy.engine import URL
 from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError
 
+from src.adapters.column_statistics import sorted_columns, summarize_columns
 from src.adapters.sql_store.async_connections import AsyncConnections
 from src.adapters.sql_store.database import (
     CONNECT_TIMEOUT_SECONDS,
@@ -46,10 +52,26 @@ from src.adapters.sql_store.database import (
 from src.adapters.sql_store.postgres_ingest import add_rows
 from src.adapters.sql_store.rollups import add_to_rollups, split_window
 from src.adapters.sql_store.schema import ROLLUP_WIDTHS, SCHEMA_REVISION, result_rollups, results
-from src.application.ports.result_store import AddOutcome, PageKey, ResultPage, ResultQuery, ResultStore
+from src.application.ports.result_store import (
+    AddOutcome,
+    PageKey,
+    ResultPage,
+    ResultQuery,
+    ResultStore,
+    SummaryKey,
+    SummaryQuery,
+)
 from src.domain.benchmark_result import METRICS, BenchmarkResult
 from src.domain.errors import ResultConflict, StoreUnavailable
 from src.domain.result_aggregate import ResultAggregate
+from src.domain.result_selection import Grouping, ResultFilter
+from src.domain.statistics import (
+    MILLISECONDS_PER_SECOND,
+    MIN_THROUGHPUT_MILLISECONDS,
+    STATISTIC_METRICS,
+    MetricStats,
+    ResultSummary,
+)
 from src.domain.time_window import TimeWindow
 from src.domain.timestamps import microseconds_since_epoch
 
@@ -136,6 +158,40 @@ class SqlResultStore(ResultStore):
         if self._connections is not None:
             await self._connections.close()
         self.close()
+
+    def summarize(self, query: SummaryQuery) -> dict[SummaryKey, ResultSummary]:
+        if self._postgres:
+            statement = _summary_statement(query)
+            summaries = self._read(lambda connection: connection.execute(statement).all())
+            # Without GROUP BY, no result still gives one row, of count 0.
+            return dict(_summary_row(row, query) for row in summaries if row.result_count)
+        # SQLite has no percentile function: it hands over the columns, and numpy summarises them.
+        keys = []
+        if query.group_by is not None:
+            keys.append(_group_expression(query.group_by))
+        if query.bucket_width is not None:
+            keys.append(_bucket_expression(query.bucket_width))
+        rows = self._rows([*(results.c[metric] for metric in METRICS), *keys], query.selection)
+        columns = np.array([row[: len(METRICS)] for row in rows] if keys else rows, dtype=np.float64).reshape(
+            -1, len(METRICS)
+        )
+        groups = [row[len(METRICS)] for row in rows] if query.group_by is not None else None
+        buckets = (
+            np.fromiter((row[-1] for row in rows), dtype=np.int64, count=len(rows))
+            if query.bucket_width is not None
+            else None
+        )
+        return summarize_columns(columns, query.percentiles, query.objective, groups, buckets)
+
+    def sorted_values(self, selection: ResultFilter) -> dict[str, list[float]]:
+        rows = self._rows([results.c[metric] for metric in METRICS], selection)
+        return sorted_columns(np.array(rows, dtype=np.float64).reshape(-1, len(METRICS)))
+
+    def _rows(self, columns: list[Any], selection: ResultFilter) -> list[tuple[Any, ...]]:
+        statement = select(*columns).where(*_conditions(selection))
+        # Straight from the driver's cursor: a window's rows are many, and SQLAlchemy's Row
+        # objects would more than double the time spent handing them over.
+        return self._read(lambda connection: list(connection.execute(statement).cursor.fetchall()))
 
     def get(self, request_id: str) -> BenchmarkResult | None:
         statement = select(results).where(results.c.request_id == request_id)
@@ -328,6 +384,91 @@ def _window_sums_statement() -> Any:
     # One row out: the pieces are added in the database, not handed to Python one by one.
     pieces = union_all(raw, *levels).subquery()
     return select(*(func.coalesce(func.sum(column), 0) for column in pieces.columns))
+
+
+def _conditions(selection: ResultFilter) -> list[Any]:
+    at = results.c.recorded_at_us
+    conditions = []
+    if selection.window is not None:
+        conditions += [
+            at >= microseconds_since_epoch(selection.window.start),
+            at <= microseconds_since_epoch(selection.window.end),
+        ]
+    if selection.model is not None:
+        conditions.append(results.c.model == selection.model)
+    conditions += [results.c.labels[key].as_string() == value for key, value in selection.labels]
+    return conditions
+
+
+def _group_expression(grouping: Grouping) -> Any:
+    return results.c.model if grouping.label_key is None else results.c.labels[grouping.label_key].as_string()
+
+
+def _bucket_expression(width: int) -> Any:
+    at, width_value = results.c.recorded_at_us, literal(width, BigInteger)
+    # A floor division, right for instants before 1970 too (SQL's "/" and "%" truncate toward zero).
+    return (at - ((at % width_value) + width_value) % width_value) / width_value
+
+
+def _metric_expressions() -> dict[str, Any]:
+    """Each summarised metric as a float8 expression; throughput NULL where the domain leaves it out."""
+    expressions: dict[str, Any] = {metric: cast(results.c[metric], Float(53)) for metric in METRICS}
+    total = expressions["total_generation_time"]
+    seconds = total / literal(MILLISECONDS_PER_SECOND, Float(53))
+    expressions["output_throughput"] = case(
+        (total >= literal(MIN_THROUGHPUT_MILLISECONDS, Float(53)), expressions["token_count"] / seconds)
+    )
+    return expressions
+
+
+def _summary_statement(query: SummaryQuery) -> Any:
+    """PostgreSQL summarises where the rows are: one grouped statement, percentile_cont for the percentiles."""
+    keys = [
+        (literal(None, Text) if query.group_by is None else _group_expression(query.group_by)).label("group_key"),
+        (literal(None, BigInteger) if query.bucket_width is None else _bucket_expression(query.bucket_width)).label(
+            "bucket_key"
+        ),
+    ]
+    fractions = [q / 100 for q in query.percentiles]
+    aggregates: list[Any] = [func.count().label("result_count")]
+    for value in _metric_expressions().values():
+        aggregates += [
+            func.count(value),
+            func.avg(value),
+            func.min(value),
+            func.max(value),
+            func.stddev_pop(value),
+            func.percentile_cont(literal(fractions, ARRAY(Float(53)))).within_group(value)
+            if fractions
+            else literal(None, Text),
+        ]
+    if query.objective is not None:
+        bounds = [results.c[metric] <= bound for metric, bound in query.objective.bounds().items()]
+        aggregates.append(func.count().filter(and_(*bounds)))
+    statement = select(*keys, *aggregates).where(*_conditions(query.selection))
+    grouped_by = [key for key, used in zip(keys, (query.group_by, query.bucket_width), strict=True) if used is not None]
+    return statement.group_by(*grouped_by) if grouped_by else statement
+
+
+def _summary_row(row: Sequence[Any], query: SummaryQuery) -> tuple[SummaryKey, ResultSummary]:
+    group, bucket, count, *rest = row
+    metrics: dict[str, MetricStats | None] = {}
+    for position, metric in enumerate(STATISTIC_METRICS):
+        values, mean, minimum, maximum, stddev, quantiles = rest[6 * position : 6 * position + 6]
+        metrics[metric] = (
+            MetricStats(
+                count=int(values),
+                mean=float(mean),
+                minimum=float(minimum),
+                maximum=float(maximum),
+                stddev=float(stddev),
+                percentiles=tuple(zip(query.percentiles, map(float, quantiles or ()), strict=True)),
+            )
+            if values
+            else None
+        )
+    goodput = None if query.objective is None else int(rest[6 * len(STATISTIC_METRICS)])
+    return (group, None if bucket is None else int(bucket)), ResultSummary(int(count), metrics, goodput)
 
 
 def _row(result: BenchmarkResult) -> tuple[Any, ...]:

@@ -4,14 +4,32 @@ from __future__ import annotations
 
 from abc import ABC, abstractmethod
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 
 from src.domain.benchmark_result import BenchmarkResult
 from src.domain.result_aggregate import ResultAggregate
+from src.domain.result_selection import Grouping, ResultFilter
+from src.domain.statistics import DEFAULT_PERCENTILES, ResultSummary, ServiceLevelObjective
 from src.domain.time_window import TimeWindow
 
 MAX_PAGE_SIZE = 1000
+
+SummaryKey = tuple[str | None, int | None]
+"""Where a summary belongs: (group value, bucket index). The group is None when results are not
+grouped, or for the results without the grouping's model or label; the bucket is None when results
+are not bucketed."""
+
+
+@dataclass(frozen=True, slots=True)
+class SummaryQuery:
+    selection: ResultFilter = field(default_factory=ResultFilter)
+    percentiles: tuple[float, ...] = DEFAULT_PERCENTILES
+    objective: ServiceLevelObjective | None = None
+    """When given, each summary counts the results that meet it (goodput)."""
+    group_by: Grouping | None = None
+    bucket_width: int | None = None
+    """Microseconds; results fall in bucket timestamp // bucket_width (counted from the epoch)."""
 
 
 @dataclass(frozen=True, slots=True, order=True)
@@ -68,6 +86,19 @@ class ResultStore(ABC):
         """`aggregate` for callers on an event loop. This default suits stores that answer from
         memory in microseconds; a store that waits on a database overrides it so as not to block."""
         return self.aggregate(window)
+
+    @abstractmethod
+    def summarize(self, query: SummaryQuery) -> dict[SummaryKey, ResultSummary]:
+        """The summary of the selected results in every (group, bucket) that holds any.
+
+        Percentiles interpolate linearly; stores may compute where the data lives, and are held
+        to the domain's `summarize` on the same results.
+        """
+
+    @abstractmethod
+    def sorted_values(self, selection: ResultFilter) -> dict[str, list[float]]:
+        """Each of STATISTIC_METRICS's values over the selected results, in ascending order
+        (throughput only where it is defined)."""
 
     @abstractmethod
     def get(self, request_id: str) -> BenchmarkResult | None:

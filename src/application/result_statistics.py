@@ -1,0 +1,160 @@
+"""Use cases that describe results: statistics per group, time series, and comparisons.
+
+Every one first asks the store how many results its window holds, which each store answers
+without reading them, and refuses a window over the limit before any result is read: the cost of
+an answer grows with its window, and the limit bounds what a request may cost.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass, replace
+
+from src.application.ports.result_store import ResultStore, SummaryQuery
+from src.domain.errors import EmptySample, InvalidStatisticsQuery, WindowTooLarge
+from src.domain.result_selection import ResultFilter
+from src.domain.statistics import (
+    LOWER_IS_BETTER,
+    STATISTIC_METRICS,
+    Comparison,
+    MetricStats,
+    ResultSummary,
+    compare,
+    describe,
+)
+from src.domain.time_buckets import Bucketing
+
+DEFAULT_MAX_STATISTICS_RESULTS = 2_000_000
+
+
+def empty_summary(query: SummaryQuery) -> ResultSummary:
+    return ResultSummary(0, dict.fromkeys(STATISTIC_METRICS, None), None if query.objective is None else 0)
+
+
+class _Limited:
+    def __init__(self, results: ResultStore, max_results: int = DEFAULT_MAX_STATISTICS_RESULTS) -> None:
+        self._results = results
+        self._max_results = max_results
+
+    def _within_limit(self, selection: ResultFilter) -> None:
+        # The window's count, before the model and label filters: the store knows it without
+        # reading a result, and it bounds what the filters will have to read.
+        count = self._results.aggregate(selection.window).count
+        if count > self._max_results:
+            raise WindowTooLarge(count, self._max_results)
+
+
+@dataclass(frozen=True, slots=True)
+class GroupSummary:
+    group: str | None
+    summary: ResultSummary
+
+
+class DescribeResults(_Limited):
+    """Statistics of the selected results, per group when grouped (largest group first)."""
+
+    def __call__(self, query: SummaryQuery) -> list[GroupSummary]:
+        self._within_limit(query.selection)
+        found = self._results.summarize(replace(query, bucket_width=None))
+        if query.group_by is None:
+            return [GroupSummary(None, found.get((None, None)) or empty_summary(query))]
+        groups = [GroupSummary(group, summary) for (group, _), summary in found.items()]
+        return sorted(groups, key=lambda entry: (-entry.summary.count, entry.group is None, entry.group or ""))
+
+
+@dataclass(frozen=True, slots=True)
+class SeriesPoint:
+    bucket: int
+    group: str | None
+    summary: ResultSummary
+
+
+class FollowResultsOverTime(_Limited):
+    """Statistics per time bucket, every bucket of the window included, empty ones with count 0;
+    when grouped, a full series per group that has results."""
+
+    def __call__(self, query: SummaryQuery, bucketing: Bucketing) -> list[SeriesPoint]:
+        if query.selection.window is None:
+            raise InvalidStatisticsQuery("start", "a time series needs a window: give start and end")
+        self._within_limit(query.selection)
+        found = self._results.summarize(replace(query, bucket_width=bucketing.width))
+        groups = sorted({group for group, _ in found}, key=lambda group: (group is None, group or ""))
+        if query.group_by is None:
+            groups = [None]
+        return [
+            SeriesPoint(bucket, group, found.get((group, bucket)) or empty_summary(query))
+            for group in groups
+            for bucket in range(bucketing.first, bucketing.last + 1)
+        ]
+
+
+@dataclass(frozen=True, slots=True)
+class MetricComparison:
+    metric: str
+    lower_is_better: bool
+    baseline: MetricStats | None
+    candidate: MetricStats | None
+    comparison: Comparison | None
+    """None when a side has no value of the metric (throughput of requests that took no time)."""
+
+
+@dataclass(frozen=True, slots=True)
+class ComparisonReport:
+    baseline_count: int
+    candidate_count: int
+    metrics: list[MetricComparison]
+
+
+class CompareResults(_Limited):
+    """Whether the candidate's results are slower, faster or neither than the baseline's, per metric."""
+
+    def __call__(
+        self,
+        baseline: ResultFilter,
+        candidate: ResultFilter,
+        *,
+        percentiles: tuple[float, ...],
+        relative_threshold: float,
+        significance: float,
+    ) -> ComparisonReport:
+        self._within_limit(baseline)
+        self._within_limit(candidate)
+        sides = []
+        for name, selection in (("baseline", baseline), ("candidate", candidate)):
+            values = self._results.sorted_values(selection)
+            if not values["token_count"]:
+                raise EmptySample(name)
+            sides.append(values)
+        before, after = sides
+        return ComparisonReport(
+            len(before["token_count"]),
+            len(after["token_count"]),
+            list(_metric_comparisons(before, after, percentiles, relative_threshold, significance)),
+        )
+
+
+def _metric_comparisons(
+    before: dict[str, list[float]],
+    after: dict[str, list[float]],
+    percentiles: tuple[float, ...],
+    relative_threshold: float,
+    significance: float,
+) -> Iterator[MetricComparison]:
+    for metric, lower_is_better in LOWER_IS_BETTER.items():
+        baseline, candidate = describe(before[metric], percentiles), describe(after[metric], percentiles)
+        comparison = None
+        if baseline is not None and candidate is not None:
+            comparison = compare(
+                before[metric],
+                after[metric],
+                lower_is_better=lower_is_better,
+                relative_threshold=relative_threshold,
+                significance=significance,
+            )
+        yield MetricComparison(
+            metric,
+            lower_is_better,
+            baseline,
+            candidate,
+            comparison,
+        )
