@@ -9,6 +9,7 @@ from src.adapters.production_placeholder import ProductionPlaceholderStore
 from src.application.average_results import AverageOverAllResults, AverageOverWindow
 from src.application.ports.result_store import ResultStore
 from src.application.read_results import CheckReadiness, GetResult, ListResults
+from src.application.result_statistics import CompareResults, DescribeResults, FollowResultsOverTime
 from src.application.store_results import ImportResults, StoreResults
 from src.entrypoints.http.json_lines import decode_json
 
@@ -35,6 +36,15 @@ class Container(containers.DeclarativeContainer):
     average_over_window = providers.Singleton(AverageOverWindow, results=result_store)
     get_result = providers.Singleton(GetResult, results=result_store)
     list_results = providers.Singleton(ListResults, results=result_store)
+    describe_results = providers.Singleton(
+        DescribeResults, results=result_store, max_results=config.max_statistics_results
+    )
+    follow_results_over_time = providers.Singleton(
+        FollowResultsOverTime, results=result_store, max_results=config.max_statistics_results
+    )
+    compare_results = providers.Singleton(
+        CompareResults, results=result_store, max_results=config.max_statistics_results
+    )
     check_readiness = providers.Singleton(CheckReadiness, results=result_store)
     store_results = providers.Singleton(StoreResults, results=result_store)
     import_results = providers.Singleton(ImportResults, results=result_store, decode=providers.Object(decode_json))

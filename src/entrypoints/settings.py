@@ -48,6 +48,10 @@ class Settings(BaseSettings):
     import_batch_rows: int = 5000
     """Lines of an import stored per transaction: the memory an import holds and the work a failure undoes."""
 
+    max_statistics_results: int = 2_000_000
+    """The most results one statistics request may read (its window's count, before model and label
+    filters); a larger window is refused with a problem instead of running long."""
+
     @field_validator("debug", "read_requires_key", mode="before")
     @classmethod
     def _one_of_the_documented_words(cls, value: object) -> object:
@@ -83,7 +87,7 @@ class Settings(BaseSettings):
             raise ValueError(f"every key needs at least {MIN_API_KEY_LENGTH} characters; one has {len(short[0])}")
         return value
 
-    @field_validator("max_body_bytes", "import_batch_rows")
+    @field_validator("max_body_bytes", "import_batch_rows", "max_statistics_results")
     @classmethod
     def _positive(cls, value: int) -> int:
         if value < 1:

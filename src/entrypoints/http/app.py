@@ -13,6 +13,7 @@ from src.entrypoints.http.health_routes import add_health_routes
 from src.entrypoints.http.problems import install_problem_handlers
 from src.entrypoints.http.result_routes import add_result_routes
 from src.entrypoints.http.routes import add_average_routes
+from src.entrypoints.http.statistics_routes import add_statistics_routes
 from src.entrypoints.settings import Settings, load_settings
 
 DESCRIPTION = """
@@ -40,6 +41,14 @@ def create_app(settings: Settings | None = None, container: Container | None = N
     access = Access(settings.api_key_set, settings.read_requires_key)
     # The averages come first: /results/average must not be read as a request_id.
     add_average_routes(app, container.average_over_all(), container.average_over_window(), access=access)
+    # Fixed paths go before /results/{request_id}, which would read them as request_ids.
+    add_statistics_routes(
+        app,
+        access=access,
+        describe_results=container.describe_results(),
+        follow_results_over_time=container.follow_results_over_time(),
+        compare_results=container.compare_results(),
+    )
     add_result_routes(
         app,
         access=access,

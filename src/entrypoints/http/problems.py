@@ -15,9 +15,11 @@ from starlette.routing import Match, Route
 
 from src.domain.errors import (
     DomainError,
+    EmptySample,
     InvalidPageCursor,
     InvalidResult,
     InvalidResults,
+    InvalidStatisticsQuery,
     InvalidTimestamp,
     InvalidTimeWindow,
     ProductionStoreNotConfigured,
@@ -25,6 +27,7 @@ from src.domain.errors import (
     ResultNotFound,
     StoreIsReadOnly,
     StoreUnavailable,
+    WindowTooLarge,
 )
 from src.entrypoints.http.schemas import ProblemBody
 
@@ -44,6 +47,9 @@ _DOMAIN_PROBLEMS: dict[type[Exception], tuple[HTTPStatus, str, str]] = {
     ),
     InvalidResults: (HTTPStatus.UNPROCESSABLE_ENTITY, "invalid-results", "Invalid results"),
     InvalidPageCursor: (HTTPStatus.UNPROCESSABLE_ENTITY, "invalid-cursor", "Invalid cursor"),
+    InvalidStatisticsQuery: (HTTPStatus.UNPROCESSABLE_ENTITY, "invalid-parameter", "Invalid parameter"),
+    WindowTooLarge: (HTTPStatus.UNPROCESSABLE_ENTITY, "window-too-large", "Window too large for one request"),
+    EmptySample: (HTTPStatus.UNPROCESSABLE_ENTITY, "empty-sample", "Nothing to compare"),
     ResultConflict: (HTTPStatus.CONFLICT, "request-id-conflict", "Request id already names another result"),
     ResultNotFound: (HTTPStatus.NOT_FOUND, "result-not-found", "Result not found"),
     StoreIsReadOnly: (HTTPStatus.METHOD_NOT_ALLOWED, "read-only-store", "The DEBUG store is read-only"),
@@ -74,7 +80,9 @@ _WHEN = {
     413: "The body, or a line of an import, exceeds SUPERBENCHMARK_MAX_BODY_BYTES.",
     415: "The import is not sent as application/x-ndjson.",
     422: "Invalid input: a malformed timestamp or window, a reversed window, an invalid result (each one listed), "
-    "a bad cursor or limit.",
+    "a bad cursor or limit; for statistics, an unknown metric, bucket or grouping, a malformed label, percentiles "
+    "outside (0, 100) (`parameter` names the one at fault), a window holding more results than "
+    "SUPERBENCHMARK_MAX_STATISTICS_RESULTS, or a comparison side without results.",
     503: "No production database is configured, or the database is unavailable; retry later.",
 }
 # Every read can be refused for access or for an unavailable store.
@@ -138,6 +146,10 @@ async def _domain_error(request: Request, error: Exception) -> ProblemResponse:
         extensions["errors"] = [rejection(item, "index") for item in error.errors]
     if isinstance(error, ResultConflict):
         extensions["request_ids"] = error.request_ids
+    if isinstance(error, InvalidStatisticsQuery):
+        extensions["parameter"] = error.parameter
+    if isinstance(error, WindowTooLarge):
+        extensions |= {"count": error.count, "limit": error.limit}
     headers = {"Allow": "GET"} if isinstance(error, StoreIsReadOnly) else None
     return problem(request, status, str(error), kind=kind, title=title, headers=headers, extensions=extensions)
 

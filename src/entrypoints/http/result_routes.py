@@ -162,7 +162,7 @@ def add_result_routes(
 def result_body(result: BenchmarkResult) -> dict[str, Any]:
     return {
         "request_id": result.request_id,
-        "timestamp": _iso(result.timestamp),
+        "timestamp": iso_utc(result.timestamp),
         "token_count": result.token_count,
         "time_to_first_token": result.time_to_first_token,
         "time_per_output_token": result.time_per_output_token,
@@ -174,14 +174,14 @@ def result_body(result: BenchmarkResult) -> dict[str, Any]:
     }
 
 
-def _iso(moment: datetime) -> str:
+def iso_utc(moment: datetime) -> str:
     return moment.isoformat().replace("+00:00", "Z")
 
 
 def _cursor(key: PageKey) -> str:
     # Opaque to clients: the last result's position, so the next page starts right after it
     # however many results arrive meanwhile.
-    return base64.urlsafe_b64encode(msgspec.json.encode([_iso(key.timestamp), key.request_id])).decode().rstrip("=")
+    return base64.urlsafe_b64encode(msgspec.json.encode([iso_utc(key.timestamp), key.request_id])).decode().rstrip("=")
 
 
 def _page_key(cursor: str) -> PageKey:

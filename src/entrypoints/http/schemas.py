@@ -90,3 +90,97 @@ class ImportReportBody(StoredBody):
         description="Lines that were not stored: invalid, or reusing a request_id with other content."
     )
     errors: list[RejectedLine] = Field(description="The first 100 rejected lines, in the order they were met.")
+
+
+class MetricStatsBody(BaseModel):
+    """One metric's summary; its percentiles are further fields named p<q>, e.g. p50, p99.9."""
+
+    model_config = ConfigDict(extra="allow", json_schema_extra={"additionalProperties": {"type": "number"}})
+
+    count: int = Field(description="Values summarised (throughput leaves out requests shorter than 1 µs).")
+    mean: float
+    min: float
+    max: float
+    stddev: float = Field(description="Population standard deviation (as numpy.std and vLLM).")
+
+
+class GoodputBody(BaseModel):
+    count: int = Field(description="Results meeting every given SLO.")
+    share: float | None = Field(description="count / results; null when there are no results.")
+
+
+class SummaryBody(BaseModel):
+    count: int = Field(description="Results summarised.")
+    goodput: GoodputBody | None = Field(description="Present when an SLO parameter was given.")
+    metrics: dict[str, MetricStatsBody | None] = Field(description="By metric name; null where there is no value.")
+
+
+class GroupBody(SummaryBody):
+    group: str | None = Field(description="The group's model or label value; null for results without one.")
+
+
+class SelectionBody(BaseModel):
+    start: str | None = Field(description="Window start (UTC), included; null for open.")
+    end: str | None = Field(description="Window end (UTC), included; null for open.")
+    model: str | None
+    labels: dict[str, str] = Field(description="Labels every result carries.")
+
+
+class StatsBody(BaseModel):
+    selection: SelectionBody
+    group_by: str | None
+    percentiles: list[float]
+    units: dict[str, str] = Field(description="Unit of each metric.")
+    slo: dict[str, float] | None = Field(description="The SLO bounds given, in milliseconds, by metric.")
+    groups: list[GroupBody] = Field(description="One group when not grouped; largest first when grouped.")
+
+
+class BucketBody(SummaryBody):
+    start: str = Field(description="Bucket start (UTC), included.")
+    end: str = Field(description="Bucket end (UTC), excluded.")
+
+
+class SeriesBody(BaseModel):
+    group: str | None
+    buckets: list[BucketBody]
+
+
+class TimeSeriesBody(BaseModel):
+    selection: SelectionBody
+    group_by: str | None
+    bucket: str = Field(description="The bucket width used, e.g. 1h; auto names the width it chose.")
+    bucket_seconds: int
+    percentiles: list[float]
+    units: dict[str, str]
+    slo: dict[str, float] | None
+    series: list[SeriesBody] = Field(description="One series when not grouped; one per group otherwise.")
+
+
+class SideStatsBody(BaseModel):
+    count: int
+    mean: float
+    p50: float
+    p99: float
+
+
+class MetricComparisonBody(BaseModel):
+    lower_is_better: bool
+    baseline: SideStatsBody | None
+    candidate: SideStatsBody | None
+    absolute_change: float | None = Field(description="candidate mean - baseline mean.")
+    relative_change: float | None = Field(description="absolute_change / baseline mean; null when that is 0.")
+    p_value: float | None = Field(description="Two-sided Mann-Whitney U test (normal approximation).")
+    verdict: str | None = Field(description="regression, improvement or no significant change.")
+
+
+class CompareSideBody(SelectionBody):
+    count: int
+
+
+class CompareBody(BaseModel):
+    baseline: CompareSideBody
+    candidate: CompareSideBody
+    relative_threshold: float
+    significance: float
+    units: dict[str, str]
+    metrics: dict[str, MetricComparisonBody]
