@@ -13,14 +13,17 @@ from hypothesis import strategies as st
 from src.adapters.json_store.store import JsonFileResultStore
 from src.adapters.sql_store.database import database_url
 from src.adapters.sql_store.store import SqlResultStore
-from src.application.ports.result_store import PageKey, ResultQuery, ResultStore
+from src.application.ports.result_store import PageKey, ResultQuery, ResultStore, SummaryKey, SummaryQuery
 from src.domain.benchmark_result import METRICS, BenchmarkResult
 from src.domain.result_aggregate import AverageSummary
+from src.domain.result_selection import Grouping, ResultFilter
+from src.domain.statistics import ResultSummary, ServiceLevelObjective
 from src.domain.time_window import TimeWindow
 from src.domain.timestamps import parse_timestamp
 from tests.databases import SQL_KINDS, emptied, scratch_database
 from tests.strategies import result_sets, windows
 from tests.support import as_record, record, seed_records, write_result_file
+from tests.unit.fakes import FakeResultStore
 
 StoreFactory = Callable[[list[BenchmarkResult]], ResultStore]
 
@@ -189,3 +192,120 @@ def test_windows_across_years_and_before_1970(make_store: StoreFactory) -> None:
     summary = store.aggregate(TimeWindow.parse("0001-01-01", "9999-12-31")).summary()
     assert summary.count == 4
     assert summary.average_time_to_first_token == 2.5
+
+
+def test_seed_statistics_computed_by_hand(seed_store: ResultStore) -> None:
+    summary = seed_store.summarize(SummaryQuery())[(None, None)]
+    assert summary.count == 5
+    tokens = summary.metrics["token_count"]
+    assert tokens is not None
+    # 5, 6, 10, 12, 18: p90 sits 0.6 of the way from 12 to 18 (position 0.9 · 4 = 3.6).
+    assert (tokens.mean, tokens.minimum, tokens.maximum) == (10.2, 5.0, 18.0)
+    assert tokens.stddev == pytest.approx((108.8 / 5) ** 0.5, rel=1e-12)  # squared deviations sum to 108.8
+    assert _percentiles(summary, "token_count") == pytest.approx([10.0, 15.6, 16.8, 17.76], rel=1e-12)
+    # 150, 180, 200, 250, 300 ms.
+    assert _percentiles(summary, "time_to_first_token") == pytest.approx([200.0, 280.0, 290.0, 298.0], rel=1e-12)
+    assert _percentiles(summary, "time_per_output_token")[:2] == pytest.approx([28.0, 33.0], rel=1e-12)
+    assert _percentiles(summary, "total_generation_time")[:2] == pytest.approx([516.0, 636.0], rel=1e-12)
+    # tokens per second: 5/0.3, 6/0.35, 18/0.66, 10/0.6, 12/0.516; the median is 6/0.35.
+    throughput = summary.metrics["output_throughput"]
+    assert throughput is not None
+    assert throughput.percentiles[0][1] == pytest.approx(6 / 0.35, rel=1e-12)
+    assert (throughput.minimum, throughput.maximum) == pytest.approx((5 / 0.3, 18 / 0.66), rel=1e-12)
+
+
+def test_seed_goodput_counts_results_meeting_every_bound(seed_store: ResultStore) -> None:
+    def goodput(objective: ServiceLevelObjective) -> int | None:
+        return seed_store.summarize(SummaryQuery(objective=objective))[(None, None)].goodput
+
+    assert goodput(ServiceLevelObjective(time_to_first_token=200)) == 3  # 150, 200 and 180 ms
+    assert goodput(ServiceLevelObjective(time_to_first_token=200, total_generation_time=500)) == 2  # not 516 ms
+    assert goodput(ServiceLevelObjective(time_per_output_token=19)) == 0
+
+
+def test_statistics_of_nothing_are_no_summaries(make_store: StoreFactory) -> None:
+    store = make_store([])
+    assert store.summarize(SummaryQuery(group_by=Grouping(), bucket_width=60_000_000)) == {}
+    assert store.summarize(SummaryQuery()) == {}
+    assert all(values == [] for values in store.sorted_values(ResultFilter()).values())
+
+
+_groupings = st.sampled_from([None, Grouping(), Grouping("run"), Grouping("ü")])
+_bucket_widths = st.sampled_from([None, 60_000_000, 3_600_000_000, 86_400_000_000])
+_percentile_sets = st.lists(st.floats(min_value=0.001, max_value=99.999), min_size=0, max_size=4, unique=True).map(
+    tuple
+)
+_objectives = st.one_of(
+    st.none(),
+    st.builds(
+        ServiceLevelObjective,
+        st.one_of(st.none(), st.floats(0, 1e6)),
+        st.one_of(st.none(), st.floats(0, 1e6)),
+        st.one_of(st.none(), st.floats(0, 1e6)),
+    ),
+)
+_selections = st.builds(
+    ResultFilter,
+    st.one_of(st.none(), windows()),
+    st.sampled_from([None, "llama-3-8b"]),
+    st.sampled_from([(), (("run", ""),), (("gpu", "a"), ("run", "a"))]),
+)
+
+
+@settings(max_examples=40, suppress_health_check=[HealthCheck.function_scoped_fixture], deadline=None)
+@given(
+    results=result_sets(max_size=30, described=True),
+    query=st.builds(SummaryQuery, _selections, _percentile_sets, _objectives, _groupings, _bucket_widths),
+)
+def test_every_store_summarizes_as_the_domain_does(
+    make_store: StoreFactory, results: list[BenchmarkResult], query: SummaryQuery
+) -> None:
+    store = make_store(results)
+    reference = FakeResultStore(results)
+    _assert_same_summaries(store.summarize(query), reference.summarize(query))
+    found, expected = store.sorted_values(query.selection), reference.sorted_values(query.selection)
+    assert found.keys() == expected.keys()
+    for metric, values in expected.items():
+        assert found[metric] == pytest.approx(values, rel=1e-15)
+
+
+def _assert_same_summaries(found: dict[SummaryKey, ResultSummary], expected: dict[SummaryKey, ResultSummary]) -> None:
+    assert found.keys() == expected.keys()
+    for key, want in expected.items():
+        got = found[key]
+        assert (got.count, got.goodput) == (want.count, want.goodput), key
+        for metric, stats in want.metrics.items():
+            other = got.metrics[metric]
+            if stats is None:
+                assert other is None
+                continue
+            assert other is not None
+            assert other.count == stats.count
+            assert (other.minimum, other.maximum) == (stats.minimum, stats.maximum)
+            # Sums in another order (numpy's pairwise, PostgreSQL's running) and PostgreSQL's own
+            # interpolation formula differ from the reference in the last digits only.
+            scale = max(abs(stats.minimum), abs(stats.maximum), 1e-300)
+            assert other.mean == pytest.approx(stats.mean, rel=1e-9, abs=1e-12 * scale)
+            assert other.stddev == pytest.approx(stats.stddev, rel=1e-9, abs=1e-9 * scale)
+            assert [q for q, _ in other.percentiles] == [q for q, _ in stats.percentiles]
+            for (_, value), (_, reference) in zip(other.percentiles, stats.percentiles, strict=True):
+                assert value == pytest.approx(reference, rel=1e-9, abs=1e-12 * scale)
+
+
+def _percentiles(summary: ResultSummary, metric: str) -> list[float]:
+    stats = summary.metrics[metric]
+    assert stats is not None
+    return [value for _, value in stats.percentiles]
+
+
+def test_labels_with_awkward_keys_filter_and_group(make_store: StoreFactory) -> None:
+    keys = ['a"b', "a.b", "a'b", "$x", "a[0]", "a\\b", "ü"]
+    moment = parse_timestamp("2024-06-01T12:00:00Z")
+    store = make_store(
+        [BenchmarkResult(f"r{i}", 1, 1.0, 1.0, 1.0, moment, labels={key: f"v{i}"}) for i, key in enumerate(keys)]
+    )
+    for i, key in enumerate(keys):
+        found = store.summarize(SummaryQuery(ResultFilter(labels=((key, f"v{i}"),))))
+        assert {k: v.count for k, v in found.items()} == {(None, None): 1}, key
+        grouped = store.summarize(SummaryQuery(group_by=Grouping(key)))
+        assert {k: v.count for k, v in grouped.items()} == {(f"v{i}", None): 1, (None, None): len(keys) - 1}, key

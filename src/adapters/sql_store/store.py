@@ -34,6 +34,7 @@ from sqlalchemy import (
     or_,
     select,
     text,
+    true,
     tuple_,
     union_all,
 )
@@ -168,7 +169,7 @@ class SqlResultStore(ResultStore):
         # SQLite has no percentile function: it hands over the columns, and numpy summarises them.
         keys = []
         if query.group_by is not None:
-            keys.append(_group_expression(query.group_by))
+            keys.append(_group_expression(query.group_by, postgres=False))
         if query.bucket_width is not None:
             keys.append(_bucket_expression(query.bucket_width))
         rows = self._rows([*(results.c[metric] for metric in METRICS), *keys], query.selection)
@@ -188,7 +189,7 @@ class SqlResultStore(ResultStore):
         return sorted_columns(np.array(rows, dtype=np.float64).reshape(-1, len(METRICS)))
 
     def _rows(self, columns: list[Any], selection: ResultFilter) -> list[tuple[Any, ...]]:
-        statement = select(*columns).where(*_conditions(selection))
+        statement = select(*columns).where(*_conditions(selection, postgres=self._postgres))
         # Straight from the driver's cursor: a window's rows are many, and SQLAlchemy's Row
         # objects would more than double the time spent handing them over.
         return self._read(lambda connection: list(connection.execute(statement).cursor.fetchall()))
@@ -386,7 +387,7 @@ def _window_sums_statement() -> Any:
     return select(*(func.coalesce(func.sum(column), 0) for column in pieces.columns))
 
 
-def _conditions(selection: ResultFilter) -> list[Any]:
+def _conditions(selection: ResultFilter, *, postgres: bool) -> list[Any]:
     at = results.c.recorded_at_us
     conditions = []
     if selection.window is not None:
@@ -396,12 +397,22 @@ def _conditions(selection: ResultFilter) -> list[Any]:
         ]
     if selection.model is not None:
         conditions.append(results.c.model == selection.model)
-    conditions += [results.c.labels[key].as_string() == value for key, value in selection.labels]
+    conditions += [_label_value(key, postgres=postgres) == value for key, value in selection.labels]
     return conditions
 
 
-def _group_expression(grouping: Grouping) -> Any:
-    return results.c.model if grouping.label_key is None else results.c.labels[grouping.label_key].as_string()
+def _group_expression(grouping: Grouping, *, postgres: bool) -> Any:
+    return results.c.model if grouping.label_key is None else _label_value(grouping.label_key, postgres=postgres)
+
+
+def _label_value(key: str, *, postgres: bool) -> Any:
+    """The value of label `key` as text, NULL when the result has no such label."""
+    if postgres:
+        return results.c.labels[key].as_string()
+    # SQLite's JSON paths cannot name a key holding a double quote or a backslash; its json_each
+    # compares keys as plain strings and so finds any of them.
+    label = func.json_each(results.c.labels).table_valued("key", "value").alias("label")
+    return select(label.c.value).where(label.c.key == key).scalar_subquery()
 
 
 def _bucket_expression(width: int) -> Any:
@@ -424,7 +435,9 @@ def _metric_expressions() -> dict[str, Any]:
 def _summary_statement(query: SummaryQuery) -> Any:
     """PostgreSQL summarises where the rows are: one grouped statement, percentile_cont for the percentiles."""
     keys = [
-        (literal(None, Text) if query.group_by is None else _group_expression(query.group_by)).label("group_key"),
+        (literal(None, Text) if query.group_by is None else _group_expression(query.group_by, postgres=True)).label(
+            "group_key"
+        ),
         (literal(None, BigInteger) if query.bucket_width is None else _bucket_expression(query.bucket_width)).label(
             "bucket_key"
         ),
@@ -444,8 +457,8 @@ def _summary_statement(query: SummaryQuery) -> Any:
         ]
     if query.objective is not None:
         bounds = [results.c[metric] <= bound for metric, bound in query.objective.bounds().items()]
-        aggregates.append(func.count().filter(and_(*bounds)))
-    statement = select(*keys, *aggregates).where(*_conditions(query.selection))
+        aggregates.append(func.count().filter(and_(true(), *bounds)))
+    statement = select(*keys, *aggregates).where(*_conditions(query.selection, postgres=True))
     grouped_by = [key for key, used in zip(keys, (query.group_by, query.bucket_width), strict=True) if used is not None]
     return statement.group_by(*grouped_by) if grouped_by else statement
 
