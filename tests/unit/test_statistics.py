@@ -10,6 +10,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from src.domain.benchmark_result import MAX_MILLISECONDS, BenchmarkResult
+from src.domain.errors import InvalidStatisticsQuery
 from src.domain.statistics import (
     ServiceLevelObjective,
     Verdict,
@@ -17,6 +18,7 @@ from src.domain.statistics import (
     describe,
     mann_whitney_p_value,
     output_throughput,
+    parse_percentiles,
     percentile,
 )
 
@@ -130,3 +132,37 @@ def test_a_large_change_in_a_tiny_sample_is_not_significant() -> None:
     outcome = compare([100.0, 120.0], [130.0, 150.0], lower_is_better=True)
     assert outcome.p_value > 0.05
     assert outcome.verdict is Verdict.NO_SIGNIFICANT_CHANGE
+
+
+def _brute_force_twice_u(first: list[float], second: list[float]) -> float:
+    """U of the first sample by its definition: pairs it wins, ties counting half."""
+    return sum(2 * (x > y) + (x == y) for x in first for y in second)
+
+
+small_samples = st.lists(st.integers(min_value=0, max_value=6).map(float), min_size=1, max_size=12)
+
+
+@given(small_samples, small_samples)
+def test_the_merged_rank_sum_is_u_by_its_definition(first: list[float], second: list[float]) -> None:
+    from src.domain.statistics import _twice_u_and_ties  # noqa: PLC0415 - the private helper under test
+
+    twice_u, tie_term = _twice_u_and_ties(sorted(first), sorted(second))
+    assert twice_u == _brute_force_twice_u(first, second)
+    pooled = first + second
+    assert tie_term == sum(pooled.count(v) ** 3 - pooled.count(v) for v in set(pooled))
+
+
+def test_throughput_is_left_out_below_a_microsecond() -> None:
+    assert output_throughput(_result(10, 0.0, 0.0, 0.000999)) is None
+    assert output_throughput(_result(10, 0.0, 0.0, 0.001)) == pytest.approx(1e7)
+
+
+@pytest.mark.parametrize("text", ["0", "100", "-1", "abc", "50,,90", "nan", ",".join(str(q) for q in range(1, 22))])
+def test_percentiles_outside_the_open_interval_or_malformed_are_refused(text: str) -> None:
+    with pytest.raises(InvalidStatisticsQuery) as refused:
+        parse_percentiles(text)
+    assert refused.value.parameter == "percentiles"
+
+
+def test_percentiles_parse_in_the_order_given_without_repeats() -> None:
+    assert parse_percentiles("99, 50,99.9,50") == (99.0, 50.0, 99.9)

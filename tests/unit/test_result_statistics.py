@@ -1,0 +1,145 @@
+"""Statistics use cases over a fake store: partitions, series, limits and comparisons."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from src.application.ports.result_store import SummaryQuery
+from src.application.result_statistics import CompareResults, DescribeResults, FollowResultsOverTime
+from src.domain.benchmark_result import BenchmarkResult
+from src.domain.errors import EmptySample, InvalidStatisticsQuery, WindowTooLarge
+from src.domain.result_selection import Grouping, ResultFilter, parse_label, parse_labels
+from src.domain.statistics import ServiceLevelObjective, Verdict
+from src.domain.time_buckets import AUTO, AUTO_TARGET_BUCKETS, BUCKET_WIDTHS, MAX_BUCKETS, Bucketing
+from src.domain.time_window import TimeWindow
+from src.domain.timestamps import microseconds_since_epoch
+from tests.strategies import result_sets, windows
+from tests.unit.fakes import FakeResultStore
+
+groupings = st.sampled_from([Grouping(), Grouping("run"), Grouping("gpu")])
+
+
+@given(result_sets(described=True), groupings, st.one_of(st.none(), windows()))
+def test_grouping_partitions_the_count(results: list[BenchmarkResult], grouping: Grouping, window: TimeWindow) -> None:
+    describe = DescribeResults(FakeResultStore(results))
+    everything = describe(SummaryQuery(ResultFilter(window)))
+    groups = describe(SummaryQuery(ResultFilter(window), group_by=grouping))
+    assert sum(entry.summary.count for entry in groups) == everything[0].summary.count
+    assert len({entry.group for entry in groups}) == len(groups)
+    assert [entry.summary.count for entry in groups] == sorted((entry.summary.count for entry in groups), reverse=True)
+
+
+@given(result_sets(described=True), windows(), st.sampled_from([*BUCKET_WIDTHS, AUTO]), st.booleans())
+def test_bucket_counts_sum_to_the_windows_count(
+    results: list[BenchmarkResult], window: TimeWindow, bucket: str, grouped: bool
+) -> None:
+    store = FakeResultStore(results)
+    query = SummaryQuery(ResultFilter(window), group_by=Grouping() if grouped else None)
+    bucketing = Bucketing.choose(bucket, window)
+    points = FollowResultsOverTime(store)(query, bucketing)
+    assert sum(point.summary.count for point in points) == store.aggregate(window).count
+    # Every bucket of the window appears, once per series, in time order.
+    series = {point.group for point in points}
+    assert len(points) == bucketing.count * max(len(series), 1)
+    for group in series:
+        assert [p.bucket for p in points if p.group == group] == list(range(bucketing.first, bucketing.last + 1))
+
+
+@given(windows())
+def test_auto_buckets_stay_near_the_target_and_align_to_utc(window: TimeWindow) -> None:
+    bucketing = Bucketing.choose(AUTO, window)
+    assert bucketing.count <= AUTO_TARGET_BUCKETS + 1  # an unaligned window touches one bucket more
+    start = bucketing.start_of(bucketing.first)
+    assert start <= window.start < bucketing.start_of(bucketing.first + 1)
+    assert (start.second, start.microsecond) == (0, 0)
+
+
+def test_auto_over_years_takes_whole_days() -> None:
+    bucketing = Bucketing.choose(AUTO, TimeWindow.parse("2020-01-01", "2024-12-31"))
+    assert bucketing.name == "10d"
+    assert bucketing.count <= AUTO_TARGET_BUCKETS + 1
+    assert microseconds_since_epoch(bucketing.start_of(bucketing.first)) % BUCKET_WIDTHS["1d"] == 0
+
+
+@pytest.mark.parametrize(
+    ("bucket", "window"), [("2m", ("2024-06-01", "2024-06-02")), ("1m", ("2024-01-01", "2024-12-31"))]
+)
+def test_unknown_buckets_and_too_many_buckets_are_refused(bucket: str, window: tuple[str, str]) -> None:
+    with pytest.raises(InvalidStatisticsQuery) as refused:
+        Bucketing.choose(bucket, TimeWindow.parse(*window))
+    assert refused.value.parameter == "bucket"
+    assert MAX_BUCKETS < 365 * 24 * 60
+
+
+def test_a_series_needs_a_window() -> None:
+    with pytest.raises(InvalidStatisticsQuery) as refused:
+        FollowResultsOverTime(FakeResultStore())(SummaryQuery(), Bucketing("1h", 3_600_000_000, 0, 1))
+    assert refused.value.parameter == "start"
+
+
+@pytest.mark.parametrize("text", ["run", ":a", "", "k" * 129 + ":v"])
+def test_malformed_labels_are_refused(text: str) -> None:
+    with pytest.raises(InvalidStatisticsQuery) as refused:
+        parse_label(text)
+    assert refused.value.parameter == "label"
+
+
+def test_a_label_value_may_hold_colons_but_a_key_is_given_once() -> None:
+    assert parse_label("url:http://x:8000") == ("url", "http://x:8000")
+    with pytest.raises(InvalidStatisticsQuery):
+        parse_labels(["run:a", "run:b"])
+
+
+@pytest.mark.parametrize("text", ["models", "label:", "label", "gpu:a"])
+def test_unknown_groupings_are_refused(text: str) -> None:
+    with pytest.raises(InvalidStatisticsQuery) as refused:
+        Grouping.parse(text)
+    assert refused.value.parameter == "group_by"
+
+
+def _results(count: int, tokens: int, ttft: float, run: str) -> list[BenchmarkResult]:
+    start = TimeWindow.parse("2024-06-01", "2024-06-01").start
+    return [
+        BenchmarkResult(
+            f"{run}{i}", tokens, ttft + i % 7, 10.0, 500.0 + i, start + timedelta(seconds=i), labels={"run": run}
+        )
+        for i in range(count)
+    ]
+
+
+def test_a_window_over_the_limit_is_refused_before_reading() -> None:
+    store = FakeResultStore(_results(11, 10, 100.0, "a"))
+    with pytest.raises(WindowTooLarge) as refused:
+        DescribeResults(store, max_results=10)(SummaryQuery())
+    assert (refused.value.count, refused.value.limit) == (11, 10)
+    assert DescribeResults(store, max_results=11)(SummaryQuery())[0].summary.count == 11
+
+
+def test_comparison_finds_the_slower_run_and_nothing_between_a_run_and_itself() -> None:
+    store = FakeResultStore(_results(40, 10, 100.0, "a") + _results(40, 10, 150.0, "b"))
+    compare = CompareResults(store)
+    run_a, run_b = ResultFilter(labels=(("run", "a"),)), ResultFilter(labels=(("run", "b"),))
+    options = {"percentiles": (50.0, 99.0), "relative_threshold": 0.05, "significance": 0.05}
+    report = compare(run_a, run_b, **options)
+    verdicts = {entry.metric: entry.comparison.verdict for entry in report.metrics if entry.comparison}
+    assert verdicts["time_to_first_token"] == Verdict.REGRESSION
+    assert verdicts["time_per_output_token"] == Verdict.NO_SIGNIFICANT_CHANGE
+    assert (report.baseline_count, report.candidate_count) == (40, 40)
+    itself = compare(run_a, run_a, **options)
+    assert all(e.comparison and e.comparison.verdict == Verdict.NO_SIGNIFICANT_CHANGE for e in itself.metrics)
+    with pytest.raises(EmptySample) as refused:
+        compare(run_a, ResultFilter(labels=(("run", "c"),)), **options)
+    assert refused.value.side == "candidate"
+
+
+def test_goodput_and_empty_groups_through_the_use_case() -> None:
+    store = FakeResultStore(_results(10, 10, 100.0, "a"))
+    query = SummaryQuery(objective=ServiceLevelObjective(time_to_first_token=102))
+    (entry,) = DescribeResults(store)(query)
+    assert entry.summary.goodput == 6  # ttft is 100 + i % 7: at most 102 for i = 0, 1, 2, 7, 8, 9
+    empty = DescribeResults(FakeResultStore())(query)[0].summary
+    assert (empty.count, empty.goodput, set(empty.metrics.values())) == (0, 0, {None})
