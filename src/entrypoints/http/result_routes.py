@@ -18,11 +18,12 @@ from starlette.concurrency import run_in_threadpool
 from src.application.ports.result_store import MAX_PAGE_SIZE, PageKey, ResultQuery
 from src.application.read_results import GetResult, ListResults
 from src.application.store_results import MAX_BATCH_SIZE, ImportReport, ImportResults, StoreResults
-from src.domain.benchmark_result import BenchmarkResult
+from src.domain.benchmark_result import METRICS, TEXT_FIELDS, BenchmarkResult
 from src.domain.errors import InvalidPageCursor, InvalidResult, InvalidResults, InvalidTimestamp
 from src.domain.time_window import TimeWindow
 from src.domain.timestamps import parse_timestamp
 from src.entrypoints.http.access import Access
+from src.entrypoints.http.csv_export import CSV_RESPONSE, csv_response, wants_csv
 from src.entrypoints.http.problems import READ_PROBLEMS, HttpProblem, documented_problems, rejection
 from src.entrypoints.http.schemas import ImportReportBody, ResultBody, ResultIn, ResultPageBody, StoredBody
 
@@ -133,10 +134,15 @@ def add_result_routes(
         tags=["results"],
         summary="Results in (timestamp, request_id) order, a page at a time",
         response_model=ResultPageBody,
-        responses=documented_problems(*READ_PROBLEMS, 422),
+        responses={
+            200: {"content": CSV_RESPONSE, "description": "As CSV, the next page is linked in the Link header."},
+            **documented_problems(*READ_PROBLEMS, 422),
+        },
         dependencies=access.readers(),
     )
     async def result_pages(
+        request: Request,
+        *,
         start: Annotated[
             str | None, Query(description="Earliest timestamp, included; as in the averages' windows.")
         ] = None,
@@ -151,6 +157,12 @@ def add_result_routes(
             TimeWindow.parse_open(start, end), model, limit, None if cursor is None else _page_key(cursor)
         )
         page = await run_in_threadpool(list_results, query)
+        if wants_csv(request):
+            headers = {}
+            if page.next is not None:
+                following = request.url.include_query_params(cursor=_cursor(page.next))
+                headers["Link"] = f'<{following.path}?{following.query}>; rel="next"'
+            return csv_response(RESULT_COLUMNS, map(_result_row, page.results), "results.csv", headers)
         return _json(
             {
                 "results": [result_body(result) for result in page.results],
@@ -172,6 +184,28 @@ def result_body(result: BenchmarkResult) -> dict[str, Any]:
         "model": result.model,
         "labels": dict(result.labels),
     }
+
+
+RESULT_COLUMNS = (
+    "request_id",
+    "timestamp",
+    "model",
+    *METRICS,
+    "labels",
+    *TEXT_FIELDS,
+)
+
+
+def _result_row(result: BenchmarkResult) -> list[object]:
+    labels = msgspec.json.encode(dict(result.labels)).decode()
+    return [
+        result.request_id,
+        iso_utc(result.timestamp),
+        result.model,
+        *(getattr(result, metric) for metric in METRICS),
+        labels,
+        *(getattr(result, field) for field in TEXT_FIELDS),
+    ]
 
 
 def iso_utc(moment: datetime) -> str:

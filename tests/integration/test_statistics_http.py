@@ -1,0 +1,240 @@
+"""Statistics over real HTTP: the DEBUG app on the seed file, and SQLite and PostgreSQL apps."""
+
+from __future__ import annotations
+
+import csv
+import io
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import httpx
+import pytest
+
+from src.entrypoints.http.app import create_app
+from src.entrypoints.settings import Settings
+from tests.databases import SQL_KINDS, scratch_database
+from tests.integration.test_ingestion_http import WRITER, sql_api
+from tests.support import SEED_FILE, assert_problem, record, serving
+
+CSV = {"Accept": "text/csv"}
+
+
+@pytest.fixture(scope="module")
+def seed_api() -> Iterator[httpx.Client]:
+    app = create_app(Settings(debug=True, data_file=SEED_FILE, max_statistics_results=5))
+    with serving(app) as base_url, httpx.Client(base_url=base_url) as client:
+        yield client
+
+
+@pytest.fixture(scope="module", params=SQL_KINDS)
+def runs_api(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[httpx.Client]:
+    """Two runs of 60 results a minute apart on two models; run b is 20% slower to the first token."""
+    with scratch_database(request.param, tmp_path_factory.mktemp("runs")) as url:
+        for client in sql_api(url):
+            first = datetime(2024, 6, 1, tzinfo=UTC)
+            records = [
+                record(
+                    f"{run}{i:03d}",
+                    (first + timedelta(minutes=i, seconds=30 if run == "b" else 0)).isoformat(),
+                    token_count=100,
+                    time_to_first_token=(120.0 if run == "b" else 100.0) + i % 10,
+                    total_generation_time=1000.0 + i,
+                )
+                | {"model": "llama" if i % 3 else "mistral", "labels": {"run": run}}
+                for run in ("a", "b")
+                for i in range(60)
+            ]
+            assert client.post("/results", json=records, headers=WRITER).status_code == 201
+            yield client
+
+
+def test_seed_stats_by_hand(seed_api: httpx.Client) -> None:
+    response = seed_api.get("/results/stats", params={"slo_ttft_ms": 200})
+    assert response.status_code == 200
+    body = response.json()
+    assert body["units"] == {
+        "token_count": "tokens",
+        "time_to_first_token": "ms",
+        "time_per_output_token": "ms",
+        "total_generation_time": "ms",
+        "output_throughput": "tokens/s",
+    }
+    (group,) = body["groups"]
+    assert (group["group"], group["count"], group["goodput"]) == (None, 5, {"count": 3, "share": 0.6})
+    ttft = group["metrics"]["time_to_first_token"]
+    # 150, 180, 200, 250, 300 ms: p90 lies 0.6 of the way from 250 to 300.
+    assert ttft == pytest.approx(
+        {
+            "count": 5,
+            "mean": 216.0,
+            "min": 150.0,
+            "max": 300.0,
+            "stddev": 53.1413210223,
+            "p50": 200.0,
+            "p90": 280.0,
+            "p95": 290.0,
+            "p99": 298.0,
+        },
+        rel=1e-9,
+    )
+
+
+def test_seed_stats_as_csv_open_in_a_spreadsheet(seed_api: httpx.Client) -> None:
+    response = seed_api.get("/results/stats", params={"percentiles": "50"}, headers=CSV)
+    assert response.status_code == 200
+    assert response.headers["content-type"].startswith("text/csv")
+    rows = list(csv.DictReader(io.StringIO(response.content.decode("utf-8-sig"))))
+    assert [row["metric"] for row in rows] == [
+        "token_count",
+        "time_to_first_token",
+        "time_per_output_token",
+        "total_generation_time",
+        "output_throughput",
+    ]
+    assert (rows[1]["result_count"], rows[1]["mean"], rows[1]["p50"], rows[1]["unit"]) == ("5", "216.0", "200.0", "ms")
+    assert response.content.startswith(b"\xef\xbb\xbf")
+    assert b"\r\n" in response.content
+
+
+def test_json_stays_the_default_and_wins_a_tie(seed_api: httpx.Client) -> None:
+    for accept in ["*/*", "application/json, text/csv", "text/csv;q=0.5, application/json", "text/html"]:
+        response = seed_api.get("/results/stats", headers={"Accept": accept})
+        assert response.headers["content-type"] == "application/json", accept
+    assert (
+        seed_api.get("/results/stats", headers={"Accept": "text/csv, */*;q=0.1"})
+        .headers["content-type"]
+        .startswith("text/csv")
+    )
+
+
+def test_seed_timeseries_has_every_hour_even_empty_ones(seed_api: httpx.Client) -> None:
+    body = seed_api.get(
+        "/results/timeseries", params={"start": "2024-06-01", "end": "2024-06-02", "bucket": "1h"}
+    ).json()
+    (series,) = body["series"]
+    buckets = series["buckets"]
+    assert (body["bucket"], body["bucket_seconds"], len(buckets)) == ("1h", 3600, 48)
+    assert [b["count"] for b in buckets].count(0) == 43
+    assert sum(b["count"] for b in buckets) == 5
+    noon = buckets[12]
+    assert (noon["start"], noon["end"], noon["count"]) == ("2024-06-01T12:00:00Z", "2024-06-01T13:00:00Z", 1)
+    assert noon["metrics"]["time_to_first_token"]["p50"] == 150.0
+    assert buckets[0]["metrics"]["time_to_first_token"] is None
+
+
+def test_seed_timeseries_as_csv_with_chosen_metrics(seed_api: httpx.Client) -> None:
+    params = {"start": "2024-06-01", "end": "2024-06-02", "bucket": "1d", "metric": "time_to_first_token,token_count"}
+    response = seed_api.get("/results/timeseries", params=params, headers=CSV)
+    rows = list(csv.DictReader(io.StringIO(response.content.decode("utf-8-sig"))))
+    assert [(row["bucket_start"], row["metric"], row["result_count"]) for row in rows] == [
+        ("2024-06-01T00:00:00Z", "time_to_first_token", "3"),
+        ("2024-06-01T00:00:00Z", "token_count", "3"),
+        ("2024-06-02T00:00:00Z", "time_to_first_token", "2"),
+        ("2024-06-02T00:00:00Z", "token_count", "2"),
+    ]
+
+
+@pytest.mark.parametrize(
+    ("path", "params", "parameter"),
+    [
+        ("/results/stats", {"percentiles": "0,50"}, "percentiles"),
+        ("/results/stats", {"percentiles": "100"}, "percentiles"),
+        ("/results/stats", {"group_by": "gpu"}, "group_by"),
+        ("/results/stats", {"label": "run"}, "label"),
+        ("/results/stats", {"start": "2024-06-02", "end": "2024-06-01"}, "end"),
+        ("/results/stats", {"start": "yesterday"}, "start"),
+        ("/results/timeseries", {"start": "2024-06-01", "end": "2024-06-02", "bucket": "2m"}, "bucket"),
+        ("/results/timeseries", {"start": "2024-06-01", "end": "2024-06-02", "metric": "latency"}, "metric"),
+        ("/results/timeseries", {"start": "2020-01-01", "end": "2024-06-02", "bucket": "1m"}, "bucket"),
+        ("/results/compare", {"baseline_start": "2024-06-02", "baseline_end": "2024-06-01"}, "baseline_end"),
+        ("/results/compare", {"candidate_label": "run"}, "candidate_label"),
+    ],
+)
+def test_bad_parameters_are_named(seed_api: httpx.Client, path: str, params: dict[str, str], parameter: str) -> None:
+    body = assert_problem(seed_api.get(path, params=params), 422, "parameter")
+    assert body["parameter"] == parameter
+    assert body["type"] == "urn:superbenchmark:problem:invalid-parameter"
+
+
+def test_a_missing_timeseries_bound_is_named(seed_api: httpx.Client) -> None:
+    body = assert_problem(seed_api.get("/results/timeseries", params={"start": "2024-06-01"}), 422)
+    assert "end" in body["detail"]
+
+
+def test_a_window_over_the_limit_is_a_clear_problem(tmp_path: Any) -> None:
+    app = create_app(Settings(debug=True, data_file=SEED_FILE, max_statistics_results=4))
+    with serving(app) as base_url, httpx.Client(base_url=base_url) as client:
+        body = assert_problem(client.get("/results/stats"), 422, "count", "limit")
+        assert (body["count"], body["limit"]) == (5, 4)
+        assert "SUPERBENCHMARK_MAX_STATISTICS_RESULTS" in body["detail"]
+        assert client.get("/results/stats", params={"end": "2024-06-01"}).status_code == 200
+
+
+def test_an_empty_comparison_side_is_a_problem(seed_api: httpx.Client) -> None:
+    body = assert_problem(seed_api.get("/results/compare", params={"candidate_start": "2030-01-01"}), 422)
+    assert "candidate" in body["detail"]
+
+
+def test_groups_by_model_and_label_partition_the_runs(runs_api: httpx.Client) -> None:
+    by_model = runs_api.get("/results/stats", params={"group_by": "model"}).json()["groups"]
+    assert [(g["group"], g["count"]) for g in by_model] == [("llama", 80), ("mistral", 40)]
+    by_run = runs_api.get("/results/stats", params={"group_by": "label:run", "model": "mistral"}).json()["groups"]
+    assert [(g["group"], g["count"]) for g in by_run] == [("a", 20), ("b", 20)]
+    only_b = runs_api.get("/results/stats", params={"label": "run:b", "slo_ttft_ms": 125}).json()["groups"][0]
+    assert (only_b["count"], only_b["goodput"]["count"]) == (60, 36)  # 120 + i % 10 <= 125 for six i in ten
+    throughput = only_b["metrics"]["output_throughput"]
+    assert throughput["max"] == pytest.approx(100 / 1.0)
+
+
+def test_compare_the_runs_by_label(runs_api: httpx.Client) -> None:
+    response = runs_api.get("/results/compare", params={"baseline_label": "run:a", "candidate_label": "run:b"})
+    assert response.status_code == 200, response.text
+    body = response.json()
+    assert (body["baseline"]["count"], body["candidate"]["count"]) == (60, 60)
+    ttft = body["metrics"]["time_to_first_token"]
+    assert ttft["verdict"] == "regression"
+    assert ttft["baseline"]["mean"] == pytest.approx(104.5)
+    assert ttft["relative_change"] == pytest.approx(20 / 104.5)
+    assert ttft["p_value"] < 1e-6
+    assert body["metrics"]["total_generation_time"]["verdict"] == "no significant change"
+    reverse = runs_api.get("/results/compare", params={"baseline_label": "run:b", "candidate_label": "run:a"}).json()
+    assert reverse["metrics"]["time_to_first_token"]["verdict"] == "improvement"
+
+
+def test_compare_a_window_with_itself(runs_api: httpx.Client) -> None:
+    window = {"start": "2024-06-01T00:00:00Z", "end": "2024-06-01T00:30:00Z"}
+    params = {f"{side}_{bound}": value for side in ("baseline", "candidate") for bound, value in window.items()}
+    metrics = runs_api.get("/results/compare", params=params).json()["metrics"]
+    assert {entry["verdict"] for entry in metrics.values()} == {"no significant change"}
+
+
+def test_timeseries_per_run_cover_the_hour(runs_api: httpx.Client) -> None:
+    params = {"start": "2024-06-01T00:00:00Z", "end": "2024-06-01T00:59:59Z", "group_by": "label:run", "bucket": "15m"}
+    series = runs_api.get("/results/timeseries", params=params).json()["series"]
+    assert [(s["group"], [b["count"] for b in s["buckets"]]) for s in series] == [
+        ("a", [15, 15, 15, 15]),
+        ("b", [15, 15, 15, 15]),
+    ]
+
+
+def test_result_listing_as_csv_with_a_link_to_the_next_page(runs_api: httpx.Client) -> None:
+    response = runs_api.get("/results", params={"limit": 2, "model": "mistral"}, headers=CSV)
+    assert response.status_code == 200
+    rows = list(csv.DictReader(io.StringIO(response.content.decode("utf-8-sig"))))
+    assert [row["request_id"] for row in rows] == ["a000", "b000"]
+    assert rows[0]["labels"] == '{"run":"a"}'
+    next_page = response.headers["link"].split(";")[0].strip("<>")
+    following = runs_api.get(next_page, headers=CSV)
+    assert [row["request_id"] for row in csv.DictReader(io.StringIO(following.content.decode("utf-8-sig")))] == [
+        "a003",
+        "b003",
+    ]
+
+
+def test_text_cells_that_a_spreadsheet_would_run_are_quoted(runs_api: httpx.Client) -> None:
+    risky = record("=cmd", "2031-01-01T00:00:00Z") | {"model": "+sum(A1)", "prompt_text": "-1"}
+    assert runs_api.post("/results", json=risky, headers=WRITER).status_code == 201
+    response = runs_api.get("/results", params={"start": "2031-01-01"}, headers=CSV)
+    (row,) = csv.DictReader(io.StringIO(response.content.decode("utf-8-sig")))
+    assert (row["request_id"], row["model"], row["prompt_text"]) == ("'=cmd", "'+sum(A1)", "'-1")
