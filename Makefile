@@ -66,6 +66,7 @@ check: lint typecheck imports test fuzz
 bench: $(DEV_STAMP)
 	@command -v wrk >/dev/null || apt-get install -y wrk
 	$(PYTHON) -m bench.averages --results $(BENCH_RESULTS) --rounds $(BENCH_ROUNDS)
+	$(PYTHON) -m bench.statistics --results $(BENCH_RESULTS)
 
 # PostgreSQL side by side: ingestion against COPY, window averages against the JSON store.
 bench-db: $(DEV_STAMP)

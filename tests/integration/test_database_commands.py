@@ -25,9 +25,9 @@ def sqlite_url(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> str:
 
 def test_migrate_then_import_twice_stores_the_seed_once(sqlite_url: str, capsys: pytest.CaptureFixture[str]) -> None:
     assert migrate.main() == 0
-    assert capsys.readouterr().out.strip() == "schema at revision 0001 (was empty)"
+    assert capsys.readouterr().out.strip() == "schema at revision 0002 (was empty)"
     assert migrate.main() == 0
-    assert capsys.readouterr().out.strip() == "schema at revision 0001"
+    assert capsys.readouterr().out.strip() == "schema at revision 0002"
 
     assert import_file.main([str(SEED_FILE)]) == 0
     assert capsys.readouterr().out.strip() == "stored 5, already stored 0, rejected 0"
