@@ -73,14 +73,19 @@ def ndjson_and_copy_files(json_path: Path) -> dict[str, tuple[Path, Path]]:
 
 
 def fresh_database() -> str:
+    drop_database()
     with psycopg.connect(ADMIN_URL, autocommit=True) as admin:
-        admin.execute(f"DROP DATABASE IF EXISTS {BENCH_DATABASE} WITH (FORCE)")  # a constant name
         admin.execute(f"CREATE DATABASE {BENCH_DATABASE}")
     url = ADMIN_URL.rsplit("/", 1)[0] + "/" + BENCH_DATABASE
     engine = connect(database_url(url), pool_size=1)
     migrate(engine)
     engine.dispose()
     return url
+
+
+def drop_database() -> None:
+    with psycopg.connect(ADMIN_URL, autocommit=True) as admin:
+        admin.execute(f"DROP DATABASE IF EXISTS {BENCH_DATABASE} WITH (FORCE)")  # a constant name
 
 
 def emptied(url: str) -> None:

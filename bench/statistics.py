@@ -23,9 +23,9 @@ import httpx
 import msgspec
 import numpy as np
 import numpy.typing as npt
-import psycopg
 
 from bench.averages import ROOT, WORK, free_port, wait_until_ready
+from bench.database import drop_database, fresh_database
 from src.adapters.json_store.result_file import ResultColumns
 from src.adapters.json_store.store import JsonFileResultStore
 from src.adapters.sql_store.database import connect, database_url, migrate
@@ -39,7 +39,6 @@ from src.domain.timestamps import microseconds_since_epoch
 
 FIRST = datetime(2024, 1, 1, tzinfo=UTC)
 DAY = 86_400
-POSTGRES = os.environ.get("BENCH_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
 
 
 def synthetic_columns(count: int, seed: int = 11) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.float64]]:
@@ -181,18 +180,13 @@ def main() -> int:
         "JSON store": base | {"SUPERBENCHMARK_DEBUG": "true", "SUPERBENCHMARK_DATA_FILE": str(json_path)},
         "SQLite": base | {"SUPERBENCHMARK_DATABASE_URL": sqlite_url},
     }
-    scratch = f"bench_statistics_{os.getpid()}"
-    postgres_url = POSTGRES.rsplit("/", 1)[0] + "/" + scratch
-    with psycopg.connect(POSTGRES, autocommit=True) as admin:
-        admin.execute(f"CREATE DATABASE {scratch}")
+    postgres_url = fresh_database()
     try:
-        migrate(connect(database_url(postgres_url)))
         fill(postgres_url, seconds, metrics)
         stores["PostgreSQL"] = base | {"SUPERBENCHMARK_DATABASE_URL": postgres_url}
         timings = {name: statistics.median(endpoint_seconds(env, starts)) for name, env in stores.items()}
     finally:
-        with psycopg.connect(POSTGRES, autocommit=True) as admin:
-            admin.execute(f"DROP DATABASE IF EXISTS {scratch} WITH (FORCE)")
+        drop_database()
     growth = json_store_cost_by_size([max(count // 4, 2 * DAY), count, count * 4])
 
     print(f"\nGET /results/stats on 1-day windows ({DAY:,} results) of {count:,}, medians of {len(starts)} windows\n")

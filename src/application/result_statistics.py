@@ -25,6 +25,8 @@ from src.domain.statistics import (
 from src.domain.time_buckets import Bucketing
 
 DEFAULT_MAX_STATISTICS_RESULTS = 2_000_000
+# A comparison may read this fraction of the limit, across both of its sides.
+COMPARE_SHARE = 4
 
 
 def empty_summary(query: SummaryQuery) -> ResultSummary:
@@ -36,12 +38,14 @@ class _Limited:
         self._results = results
         self._max_results = max_results
 
-    def _within_limit(self, selection: ResultFilter) -> None:
-        # The window's count, before the model and label filters: the store knows it without
-        # reading a result, and it bounds what the filters will have to read.
-        count = self._results.aggregate(selection.window).count
-        if count > self._max_results:
-            raise WindowTooLarge(count, self._max_results)
+    def _within_limit(self, *selections: ResultFilter, share: int = 1) -> None:
+        """Refuse when the windows hold more than 1/share of the limit together."""
+        # The windows' counts, before the model and label filters: the store knows them without
+        # reading a result, and they bound what the filters will have to read.
+        count = sum(self._results.aggregate(selection.window).count for selection in selections)
+        limit = self._max_results // share
+        if count > limit:
+            raise WindowTooLarge(count, limit)
 
 
 @dataclass(frozen=True, slots=True)
@@ -117,8 +121,9 @@ class CompareResults(_Limited):
         relative_threshold: float,
         significance: float,
     ) -> ComparisonReport:
-        self._within_limit(baseline)
-        self._within_limit(candidate)
+        # Both sides are ranked by the domain's U test in pure Python: some 40 us per result for
+        # all metrics, against some 2 us for the statistics stores push down (measured at 1e6).
+        self._within_limit(baseline, candidate, share=COMPARE_SHARE)
         sides = []
         for name, selection in (("baseline", baseline), ("candidate", candidate)):
             values = self._results.sorted_values(selection)

@@ -148,9 +148,9 @@ class WindowTooLarge(DomainError):
         self.count = count
         self.limit = limit
         super().__init__(
-            f"the window holds {count} results and statistics read at most {limit} per request "
-            "(SUPERBENCHMARK_MAX_STATISTICS_RESULTS); narrow the window, or follow it over time "
-            "with /results/timeseries over shorter windows"
+            f"the window holds {count} results and this request may read at most {limit} "
+            "(SUPERBENCHMARK_MAX_STATISTICS_RESULTS; a comparison a quarter of it, across both sides); "
+            "narrow the window, or follow it with /results/timeseries over shorter windows"
         )
 
 

@@ -143,3 +143,18 @@ def test_goodput_and_empty_groups_through_the_use_case() -> None:
     assert entry.summary.goodput == 6  # ttft is 100 + i % 7: at most 102 for i = 0, 1, 2, 7, 8, 9
     empty = DescribeResults(FakeResultStore())(query)[0].summary
     assert (empty.count, empty.goodput, set(empty.metrics.values())) == (0, 0, {None})
+
+
+def test_a_comparison_reads_a_quarter_of_the_limit_across_both_sides() -> None:
+    store = FakeResultStore(_results(3, 10, 100.0, "a") + _results(3, 10, 100.0, "b"))
+    run_a, run_b = ResultFilter(labels=(("run", "a"),)), ResultFilter(labels=(("run", "b"),))
+    with pytest.raises(WindowTooLarge) as refused:
+        CompareResults(store, max_results=47)(
+            run_a, run_b, percentiles=(50.0,), relative_threshold=0.05, significance=0.05
+        )
+    # Each side's window is all time here: 6 + 6 results against 47 // 4 = 11.
+    assert (refused.value.count, refused.value.limit) == (12, 11)
+    report = CompareResults(store, max_results=48)(
+        run_a, run_b, percentiles=(50.0,), relative_threshold=0.05, significance=0.05
+    )
+    assert (report.baseline_count, report.candidate_count) == (3, 3)
