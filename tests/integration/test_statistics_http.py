@@ -22,7 +22,7 @@ CSV = {"Accept": "text/csv"}
 
 @pytest.fixture(scope="module")
 def seed_api() -> Iterator[httpx.Client]:
-    app = create_app(Settings(debug=True, data_file=SEED_FILE, max_statistics_results=5))
+    app = create_app(Settings(debug=True, data_file=SEED_FILE))
     with serving(app) as base_url, httpx.Client(base_url=base_url) as client:
         yield client
 
