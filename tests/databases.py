@@ -71,12 +71,14 @@ def migrated(url: str) -> None:
 
 
 def emptied(url: str) -> None:
-    """Remove every result and rollup, keeping the schema."""
+    """Remove every result, rollup and pack, keeping the schema."""
     engine = connect(database_url(url), pool_size=1)
     try:
         with engine.begin() as connection:
             connection.execute(text("DELETE FROM results"))
             connection.execute(text("DELETE FROM result_rollups"))
+            if engine.dialect.name == "sqlite":
+                connection.execute(text("DELETE FROM result_packs"))
     finally:
         engine.dispose()
 

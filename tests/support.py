@@ -11,10 +11,13 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+import pytest
 import uvicorn
 from fastapi import FastAPI
 
+from src.application.ports.result_store import SummaryKey
 from src.domain.benchmark_result import BenchmarkResult
+from src.domain.statistics import ResultSummary
 
 SEED_FILE = Path(__file__).resolve().parent.parent / "test_database.json"
 PROBLEM_KEYS = {"type", "title", "status", "detail", "instance"}
@@ -87,3 +90,27 @@ def serving(app: FastAPI) -> Iterator[str]:
     finally:
         server.should_exit = True
         thread.join(timeout=10)
+
+
+def assert_same_summaries(found: dict[SummaryKey, ResultSummary], expected: dict[SummaryKey, ResultSummary]) -> None:
+    """A store's summaries are the reference's: counts exactly, figures to the last digits."""
+    assert found.keys() == expected.keys()
+    for key, want in expected.items():
+        got = found[key]
+        assert (got.count, got.goodput) == (want.count, want.goodput), key
+        for metric, stats in want.metrics.items():
+            other = got.metrics[metric]
+            if stats is None:
+                assert other is None
+                continue
+            assert other is not None
+            assert other.count == stats.count
+            assert (other.minimum, other.maximum) == (stats.minimum, stats.maximum)
+            # Sums in another order (numpy's pairwise, PostgreSQL's running) and PostgreSQL's own
+            # interpolation formula differ from the reference in the last digits only.
+            scale = max(abs(stats.minimum), abs(stats.maximum), 1e-300)
+            assert other.mean == pytest.approx(stats.mean, rel=1e-9, abs=1e-12 * scale)
+            assert other.stddev == pytest.approx(stats.stddev, rel=1e-9, abs=1e-9 * scale)
+            assert [q for q, _ in other.percentiles] == [q for q, _ in stats.percentiles]
+            for (_, value), (_, reference) in zip(other.percentiles, stats.percentiles, strict=True):
+                assert value == pytest.approx(reference, rel=1e-9, abs=1e-12 * scale)

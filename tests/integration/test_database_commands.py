@@ -8,9 +8,13 @@ import pytest
 
 from src.adapters.sql_store.database import database_url
 from src.adapters.sql_store.store import SqlResultStore
+from src.application.ports.result_store import SummaryQuery
+from src.domain.benchmark_result import BenchmarkResult
 from src.domain.result_aggregate import AverageSummary
+from src.domain.result_selection import Grouping
 from src.entrypoints import import_file, migrate
-from tests.support import SEED_FILE, record, write_result_file
+from tests.support import SEED_FILE, assert_same_summaries, record, write_result_file
+from tests.unit.fakes import FakeResultStore
 
 
 @pytest.fixture
@@ -25,9 +29,9 @@ def sqlite_url(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> str:
 
 def test_migrate_then_import_twice_stores_the_seed_once(sqlite_url: str, capsys: pytest.CaptureFixture[str]) -> None:
     assert migrate.main() == 0
-    assert capsys.readouterr().out.strip() == "schema at revision 0002 (was empty)"
+    assert capsys.readouterr().out.strip() == "schema at revision 0003 (was empty)"
     assert migrate.main() == 0
-    assert capsys.readouterr().out.strip() == "schema at revision 0002"
+    assert capsys.readouterr().out.strip() == "schema at revision 0003"
 
     assert import_file.main([str(SEED_FILE)]) == 0
     assert capsys.readouterr().out.strip() == "stored 5, already stored 0, rejected 0"
@@ -70,3 +74,31 @@ def test_a_bad_file_or_no_database_is_one_line(
     assert import_file.main([str(SEED_FILE)]) == 1
     assert "SUPERBENCHMARK_DATABASE_URL" in capsys.readouterr().err
     assert migrate.main() == 1
+
+
+def test_migrating_sqlite_packs_the_results_already_stored(sqlite_url: str, capsys: pytest.CaptureFixture[str]) -> None:
+    from alembic import command  # noqa: PLC0415 - only this test drives Alembic to an older revision
+    from alembic.config import Config  # noqa: PLC0415 - as above
+
+    from src.adapters.sql_store.database import _MIGRATIONS, connect  # noqa: PLC0415 - as above
+    from src.adapters.sql_store.store import _row  # noqa: PLC0415 - rows exactly as the store writes them
+
+    stored = [
+        BenchmarkResult.from_mapping(record(f"r{i}", f"2024-06-01T12:{i % 3:02d}:{i:02d}Z", token_count=i) | extra)
+        for i, extra in enumerate([{}, {"model": "m"}, {"model": "m"}, {}, {"model": "n"}] * 4)
+    ]
+    engine = connect(database_url(sqlite_url))
+    config = Config()
+    config.set_main_option("script_location", str(_MIGRATIONS))
+    with engine.begin() as connection:
+        config.attributes["connection"] = connection
+        command.upgrade(config, "0002")
+        connection.exec_driver_sql(f"INSERT INTO results VALUES ({', '.join('?' * 10)})", [_row(r) for r in stored])
+    engine.dispose()
+    assert migrate.main() == 0
+    assert capsys.readouterr().out.strip() == "schema at revision 0003 (was 0002)"
+    store = SqlResultStore.open(database_url(sqlite_url))
+    reference = FakeResultStore(stored)
+    for query in (SummaryQuery(), SummaryQuery(group_by=Grouping(), bucket_width=60_000_000)):
+        assert_same_summaries(store.summarize(query), reference.summarize(query))
+    store.close()

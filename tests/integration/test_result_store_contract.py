@@ -14,7 +14,7 @@ from hypothesis import strategies as st
 from src.adapters.json_store.store import JsonFileResultStore
 from src.adapters.sql_store.database import database_url
 from src.adapters.sql_store.store import SqlResultStore
-from src.application.ports.result_store import PageKey, ResultQuery, ResultStore, SummaryKey, SummaryQuery
+from src.application.ports.result_store import PageKey, ResultQuery, ResultStore, SummaryQuery
 from src.domain.benchmark_result import METRICS, BenchmarkResult
 from src.domain.result_aggregate import AverageSummary
 from src.domain.result_selection import Grouping, ResultFilter
@@ -23,7 +23,7 @@ from src.domain.time_window import TimeWindow
 from src.domain.timestamps import parse_timestamp
 from tests.databases import SQL_KINDS, emptied, scratch_database
 from tests.strategies import result_sets, windows
-from tests.support import as_record, record, seed_records, write_result_file
+from tests.support import as_record, assert_same_summaries, record, seed_records, write_result_file
 from tests.unit.fakes import FakeResultStore
 
 StoreFactory = Callable[[list[BenchmarkResult]], ResultStore]
@@ -265,34 +265,11 @@ def test_every_store_summarizes_as_the_domain_does(
 ) -> None:
     store = make_store(results)
     reference = FakeResultStore(results)
-    _assert_same_summaries(store.summarize(query), reference.summarize(query))
+    assert_same_summaries(store.summarize(query), reference.summarize(query))
     found, expected = store.sorted_values(query.selection), reference.sorted_values(query.selection)
     assert found.keys() == expected.keys()
     for metric, values in expected.items():
         assert found[metric] == pytest.approx(values, rel=1e-15)
-
-
-def _assert_same_summaries(found: dict[SummaryKey, ResultSummary], expected: dict[SummaryKey, ResultSummary]) -> None:
-    assert found.keys() == expected.keys()
-    for key, want in expected.items():
-        got = found[key]
-        assert (got.count, got.goodput) == (want.count, want.goodput), key
-        for metric, stats in want.metrics.items():
-            other = got.metrics[metric]
-            if stats is None:
-                assert other is None
-                continue
-            assert other is not None
-            assert other.count == stats.count
-            assert (other.minimum, other.maximum) == (stats.minimum, stats.maximum)
-            # Sums in another order (numpy's pairwise, PostgreSQL's running) and PostgreSQL's own
-            # interpolation formula differ from the reference in the last digits only.
-            scale = max(abs(stats.minimum), abs(stats.maximum), 1e-300)
-            assert other.mean == pytest.approx(stats.mean, rel=1e-9, abs=1e-12 * scale)
-            assert other.stddev == pytest.approx(stats.stddev, rel=1e-9, abs=1e-9 * scale)
-            assert [q for q, _ in other.percentiles] == [q for q, _ in stats.percentiles]
-            for (_, value), (_, reference) in zip(other.percentiles, stats.percentiles, strict=True):
-                assert value == pytest.approx(reference, rel=1e-9, abs=1e-12 * scale)
 
 
 def _percentiles(summary: ResultSummary, metric: str) -> list[float]:

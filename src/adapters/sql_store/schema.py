@@ -6,11 +6,11 @@ every database, and the unit the JSON store indexes by.
 
 from __future__ import annotations
 
-from sqlalchemy import JSON, BigInteger, Column, Float, Index, MetaData, String, Table, Text, text
+from sqlalchemy import JSON, BigInteger, Column, Float, Index, LargeBinary, MetaData, String, Table, Text, text
 from sqlalchemy.dialects.postgresql import JSONB
 
 # Migrations and the code move together: a database at another revision is refused at startup.
-SCHEMA_REVISION = "0002"
+SCHEMA_REVISION = "0003"
 
 MICROSECONDS_PER_MINUTE = 60 * 1_000_000
 # Rollup widths, each a multiple of the one before: any window is a few raw rows at its edges,
@@ -65,4 +65,18 @@ result_rollups = Table(
     Column("sum_time_to_first_token", Float(53), nullable=False),
     Column("sum_time_per_output_token", Float(53), nullable=False),
     Column("sum_total_generation_time", Float(53), nullable=False),
+)
+
+# SQLite only (migration 0003): per minute and model, the metrics of its results packed as
+# little-endian float64s, a result's four metrics (METRICS order) after another's. Statistics
+# read a window's whole minutes from here, a blob a minute, instead of row by row.
+NO_MODEL = ""
+"""The `model` of the pack of results without a model: no result can name the empty string."""
+result_packs = Table(
+    "result_packs",
+    metadata,
+    Column("minute_start_us", BigInteger, primary_key=True),
+    Column("model", Text, primary_key=True),
+    Column("result_count", BigInteger, nullable=False),
+    Column("metrics", LargeBinary, nullable=False),
 )

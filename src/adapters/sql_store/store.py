@@ -16,6 +16,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any, TypeVar
 
 import numpy as np
+import numpy.typing as npt
 import psycopg
 from sqlalchemy import (
     ARRAY,
@@ -29,6 +30,7 @@ from sqlalchemy import (
     bindparam,
     case,
     cast,
+    false,
     func,
     literal,
     or_,
@@ -41,7 +43,7 @@ from sqlalchemy import (
 from sqlalchemy.engine import URL
 from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError
 
-from src.adapters.column_statistics import sorted_columns, summarize_columns
+from src.adapters.column_statistics import Columns, sorted_columns, summarize_columns
 from src.adapters.sql_store.async_connections import AsyncConnections
 from src.adapters.sql_store.database import (
     CONNECT_TIMEOUT_SECONDS,
@@ -52,7 +54,14 @@ from src.adapters.sql_store.database import (
 )
 from src.adapters.sql_store.postgres_ingest import add_rows
 from src.adapters.sql_store.rollups import add_to_rollups, split_window
-from src.adapters.sql_store.schema import ROLLUP_WIDTHS, SCHEMA_REVISION, result_rollups, results
+from src.adapters.sql_store.schema import (
+    NO_MODEL,
+    ROLLUP_WIDTHS,
+    SCHEMA_REVISION,
+    result_packs,
+    result_rollups,
+    results,
+)
 from src.application.ports.result_store import (
     AddOutcome,
     PageKey,
@@ -93,6 +102,18 @@ _ROWS_WITH_IDS = select(results).where(results.c.request_id.in_(bindparam("ids",
 _ADD_IDS_TO_ROLLUPS = text(add_to_rollups("results", "r.request_id IN :ids", ROLLUP_WIDTHS)).bindparams(
     bindparam("ids", expanding=True)
 )
+
+
+_MINUTE = ROLLUP_WIDTHS[0]
+_PACKED = np.dtype("<f8")
+_PACKED_RESULT_BYTES = _PACKED.itemsize * len(METRICS)
+# SQLite's || joins two blobs byte for byte (typing the result as text); the cast types it back.
+_ADD_TO_PACKS = """
+    INSERT INTO result_packs (minute_start_us, model, result_count, metrics) VALUES (?, ?, ?, ?)
+    ON CONFLICT (minute_start_us, model) DO UPDATE SET
+        result_count = result_packs.result_count + excluded.result_count,
+        metrics = CAST(result_packs.metrics || excluded.metrics AS BLOB)
+"""
 
 
 class SchemaMismatch(StoreUnavailable):
@@ -167,32 +188,36 @@ class SqlResultStore(ResultStore):
             # Without GROUP BY, no result still gives one row, of count 0.
             return dict(_summary_row(row, query) for row in summaries if row.result_count)
         # SQLite has no percentile function: it hands over the columns, and numpy summarises them.
-        keys = []
-        if query.group_by is not None:
-            keys.append(_group_expression(query.group_by, postgres=False))
-        if query.bucket_width is not None:
-            keys.append(_bucket_expression(query.bucket_width))
-        rows = self._rows([*(results.c[metric] for metric in METRICS), *keys], query.selection)
-        columns = np.array([row[: len(METRICS)] for row in rows] if keys else rows, dtype=np.float64).reshape(
-            -1, len(METRICS)
-        )
-        groups = [row[len(METRICS)] for row in rows] if query.group_by is not None else None
-        buckets = (
-            np.fromiter((row[-1] for row in rows), dtype=np.int64, count=len(rows))
-            if query.bucket_width is not None
-            else None
-        )
+        columns, groups, buckets = self._columns(query.selection, query.group_by, query.bucket_width)
         return summarize_columns(columns, query.percentiles, query.objective, groups, buckets)
 
     def sorted_values(self, selection: ResultFilter) -> dict[str, list[float]]:
-        rows = self._rows([results.c[metric] for metric in METRICS], selection)
-        return sorted_columns(np.array(rows, dtype=np.float64).reshape(-1, len(METRICS)))
+        return sorted_columns(self._columns(selection, None, None)[0])
 
-    def _rows(self, columns: list[Any], selection: ResultFilter) -> list[tuple[Any, ...]]:
-        statement = select(*columns).where(*_conditions(selection, postgres=self._postgres))
+    def _columns(
+        self, selection: ResultFilter, group_by: Grouping | None, bucket_width: int | None
+    ) -> tuple[Columns, list[str | None] | None, npt.NDArray[np.int64] | None]:
+        """The selected results' metrics, with each one's group and bucket when asked for."""
+        by_label = group_by is not None and group_by.label_key is not None
+        if self._postgres or selection.labels or by_label:
+            return self._row_columns(selection, group_by, bucket_width)
+        return self._read(lambda connection: _packed_columns(connection, selection, group_by, bucket_width))
+
+    def _row_columns(
+        self, selection: ResultFilter, group_by: Grouping | None, bucket_width: int | None
+    ) -> tuple[Columns, list[str | None] | None, npt.NDArray[np.int64] | None]:
+        keys = []
+        if group_by is not None:
+            keys.append(_group_expression(group_by, postgres=self._postgres))
+        if bucket_width is not None:
+            keys.append(_bucket_expression(bucket_width))
+        statement = select(*(results.c[metric] for metric in METRICS), *keys).where(
+            *_conditions(selection, postgres=self._postgres)
+        )
         # Straight from the driver's cursor: a window's rows are many, and SQLAlchemy's Row
         # objects would more than double the time spent handing them over.
-        return self._read(lambda connection: list(connection.execute(statement).cursor.fetchall()))
+        rows = self._read(lambda connection: list(connection.execute(statement).cursor.fetchall()))
+        return _split_rows(rows, group_by is not None, bucket_width is not None)
 
     def get(self, request_id: str) -> BenchmarkResult | None:
         statement = select(results).where(results.c.request_id == request_id)
@@ -253,6 +278,7 @@ class SqlResultStore(ResultStore):
             placeholders = ", ".join("?" for _ in results.columns)
             connection.exec_driver_sql(f"INSERT INTO results VALUES ({placeholders})", [_row(r) for r in new])
             connection.execute(_ADD_IDS_TO_ROLLUPS, {"ids": [result.request_id for result in new]})
+            connection.exec_driver_sql(_ADD_TO_PACKS, _packs(new))
         return AddOutcome(stored=len(new), already_stored=len(batch) - len(new))
 
     def _add_to_postgres(self, connection: Connection, batch: list[BenchmarkResult]) -> AddOutcome:
@@ -385,6 +411,72 @@ def _window_sums_statement() -> Any:
     # One row out: the pieces are added in the database, not handed to Python one by one.
     pieces = union_all(raw, *levels).subquery()
     return select(*(func.coalesce(func.sum(column), 0) for column in pieces.columns))
+
+
+def _split_rows(
+    rows: list[tuple[Any, ...]], grouped: bool, bucketed: bool
+) -> tuple[Columns, list[str | None] | None, npt.NDArray[np.int64] | None]:
+    """Rows of the metrics, then the group when `grouped`, then the bucket when `bucketed`."""
+    width = len(METRICS)
+    columns = np.array([row[:width] for row in rows] if grouped or bucketed else rows, dtype=np.float64)
+    groups = [row[width] for row in rows] if grouped else None
+    buckets = np.fromiter((row[-1] for row in rows), dtype=np.int64, count=len(rows)) if bucketed else None
+    return columns.reshape(-1, width), groups, buckets
+
+
+def _packed_columns(
+    connection: Connection, selection: ResultFilter, group_by: Grouping | None, bucket_width: int | None
+) -> tuple[Columns, list[str | None] | None, npt.NDArray[np.int64] | None]:
+    """SQLite: the window's whole minutes from their packs, and the rows of the partial minutes at
+    its edges. The two never overlap, so no result is counted twice."""
+    at = results.c.recorded_at_us
+    packs = select(result_packs.c.minute_start_us, result_packs.c.model, result_packs.c.metrics)
+    edges = select(*(results.c[metric] for metric in METRICS), results.c.model, at)
+    if selection.window is not None:
+        low = microseconds_since_epoch(selection.window.start)
+        high = microseconds_since_epoch(selection.window.end) + 1
+        first_whole, past_whole = -(-low // _MINUTE) * _MINUTE, high // _MINUTE * _MINUTE
+        if first_whole >= past_whole:
+            first_whole = past_whole = low  # no whole minute: every result is an edge row
+        packs = packs.where(result_packs.c.minute_start_us >= first_whole, result_packs.c.minute_start_us < past_whole)
+        edges = edges.where(or_(and_(at >= low, at < first_whole), and_(at >= past_whole, at < high)))
+    else:
+        edges = edges.where(false())
+    if selection.model is not None:
+        packs = packs.where(result_packs.c.model == selection.model)
+        edges = edges.where(results.c.model == selection.model)
+    found = connection.execute(packs).cursor.fetchall()  # as in _row_columns: many rows, no Row objects
+    edge_rows = list(connection.execute(edges).cursor.fetchall())
+    counts = [len(metrics) // _PACKED_RESULT_BYTES for _, _, metrics in found]
+    packed = np.frombuffer(b"".join(metrics for _, _, metrics in found), dtype=_PACKED).reshape(-1, len(METRICS))
+    edge_columns, edge_models, edge_times = _split_rows(edge_rows, grouped=True, bucketed=True)
+    groups = None
+    if group_by is not None:
+        groups = [
+            None if model == NO_MODEL else model
+            for (_, model, _), n in zip(found, counts, strict=True)
+            for _ in range(n)
+        ]
+        groups += edge_models or []
+    buckets = None
+    if bucket_width is not None:
+        minutes = np.array([minute for minute, _, _ in found], dtype=np.int64)
+        buckets = np.concatenate([np.repeat(minutes // bucket_width, counts), edge_times // bucket_width])  # type: ignore[operator]
+    return np.concatenate([packed, edge_columns]), groups, buckets
+
+
+def _packs(batch: Sequence[BenchmarkResult]) -> list[tuple[int, str, int, bytes]]:
+    """Rows for result_packs: per minute and model, the batch's metrics packed."""
+    grouped: dict[tuple[int, str], list[float]] = {}
+    for result in batch:
+        at = microseconds_since_epoch(result.timestamp)
+        grouped.setdefault((at - at % _MINUTE, result.model or NO_MODEL), []).extend(
+            getattr(result, metric) for metric in METRICS
+        )
+    return [
+        (minute, model, len(values) // len(METRICS), np.array(values, dtype=_PACKED).tobytes())
+        for (minute, model), values in grouped.items()
+    ]
 
 
 def _conditions(selection: ResultFilter, *, postgres: bool) -> list[Any]:
