@@ -462,7 +462,12 @@ def _packed_columns(
     if bucket_width is not None:
         minutes = np.array([minute for minute, _, _ in found], dtype=np.int64)
         buckets = np.concatenate([np.repeat(minutes // bucket_width, counts), edge_times // bucket_width])  # type: ignore[operator]
-    return np.concatenate([packed, edge_columns]), groups, buckets
+    # Column-major from the start: numpy summarises each metric as a contiguous array, and this
+    # one copy replaces both joining the pieces and reordering them.
+    columns = np.empty((len(packed) + len(edge_columns), len(METRICS)), order="F")
+    columns[: len(packed)] = packed
+    columns[len(packed) :] = edge_columns
+    return columns, groups, buckets
 
 
 def _packs(batch: Sequence[BenchmarkResult]) -> list[tuple[int, str, int, bytes]]:

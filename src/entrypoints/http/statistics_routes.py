@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from dataclasses import dataclass
 from typing import Annotated, Any
 
 import msgspec
-from fastapi import FastAPI, Query, Request
+from fastapi import Depends, FastAPI, Query, Request
 from fastapi.responses import Response
 from starlette.concurrency import run_in_threadpool
 
@@ -78,23 +79,9 @@ def add_statistics_routes(
         *,
         start: Start = None,
         end: End = None,
-        model: Model = None,
-        label: Labels = [],  # noqa: B006 - FastAPI copies defaults; a list is how it declares a repeatable parameter
-        group_by: GroupBy = None,
-        percentiles: Percentiles = _DEFAULT_PERCENTILES,
-        slo_ttft_ms: SloTtft = None,
-        slo_tpot_ms: SloTpot = None,
-        slo_e2e_ms: SloE2e = None,
+        summarizing: Summarizing,
     ) -> Response:
-        query = _summary_query(
-            start=start,
-            end=end,
-            model=model,
-            labels=label,
-            group_by=group_by,
-            percentiles=percentiles,
-            slo=(slo_ttft_ms, slo_tpot_ms, slo_e2e_ms),
-        )
+        query = summarizing.over(_window(start, end))
         groups = await run_in_threadpool(describe_results, query)
         if wants_csv(request):
             return _stats_csv(query, groups)
@@ -128,23 +115,9 @@ def add_statistics_routes(
                 f"{', '.join(STATISTIC_METRICS)}."
             ),
         ] = [],  # noqa: B006 - FastAPI copies defaults; a list is how it declares a repeatable parameter
-        model: Model = None,
-        label: Labels = [],  # noqa: B006 - as above
-        group_by: GroupBy = None,
-        percentiles: Percentiles = _DEFAULT_PERCENTILES,
-        slo_ttft_ms: SloTtft = None,
-        slo_tpot_ms: SloTpot = None,
-        slo_e2e_ms: SloE2e = None,
+        summarizing: Summarizing,
     ) -> Response:
-        query = _summary_query(
-            start=start,
-            end=end,
-            model=model,
-            labels=label,
-            group_by=group_by,
-            percentiles=percentiles,
-            slo=(slo_ttft_ms, slo_tpot_ms, slo_e2e_ms),
-        )
+        query = summarizing.over(_window(start, end))
         metrics = _metrics(metric)
         assert query.selection.window is not None  # both bounds are required parameters
         bucketing = Bucketing.choose(bucket, query.selection.window)
@@ -217,24 +190,44 @@ def add_statistics_routes(
         return _json(_comparison_body(report, baseline, candidate, relative_threshold, significance))
 
 
-def _summary_query(
+@dataclass(frozen=True, slots=True)
+class _Summarizing:
+    """What a statistics request asks, but for its window."""
+
+    model: str | None
+    labels: tuple[tuple[str, str], ...]
+    group_by: Grouping | None
+    percentiles: tuple[float, ...]
+    objective: ServiceLevelObjective | None
+
+    def over(self, window: TimeWindow | None) -> SummaryQuery:
+        return SummaryQuery(
+            ResultFilter(window, self.model, self.labels), self.percentiles, self.objective, self.group_by
+        )
+
+
+def _summarizing(
     *,
-    start: str | None,
-    end: str | None,
-    model: str | None,
-    labels: list[str],
-    group_by: str | None,
-    percentiles: str,
-    slo: tuple[float | None, float | None, float | None],
-) -> SummaryQuery:
-    """`slo`: the bounds on time to first token, time per output token and total generation time."""
-    objective = None if slo == (None, None, None) else ServiceLevelObjective(*slo)
-    return SummaryQuery(
-        selection=ResultFilter(_window(start, end), model, parse_labels(labels)),
-        percentiles=parse_percentiles(percentiles),
-        objective=objective,
+    model: Model = None,
+    label: Labels = [],  # noqa: B006 - FastAPI copies defaults; a list is how it declares a repeatable parameter
+    group_by: GroupBy = None,
+    percentiles: Percentiles = _DEFAULT_PERCENTILES,
+    slo_ttft_ms: SloTtft = None,
+    slo_tpot_ms: SloTpot = None,
+    slo_e2e_ms: SloE2e = None,
+) -> _Summarizing:
+    """The query parameters /results/stats and /results/timeseries share, parsed once for both."""
+    bounds = (slo_ttft_ms, slo_tpot_ms, slo_e2e_ms)
+    return _Summarizing(
+        model=model,
+        labels=parse_labels(label),
         group_by=None if group_by is None else Grouping.parse(group_by),
+        percentiles=parse_percentiles(percentiles),
+        objective=None if bounds == (None, None, None) else ServiceLevelObjective(*bounds),
     )
+
+
+Summarizing = Annotated[_Summarizing, Depends(_summarizing)]
 
 
 def _window(start: str | None, end: str | None, prefix: str = "") -> TimeWindow | None:
