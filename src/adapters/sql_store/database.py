@@ -64,6 +64,9 @@ def connect(url: URL, pool_size: int = 8) -> Engine:
     )
 
 
+SQLITE_MAP_BYTES = 1 << 30
+
+
 def _sqlite_connected(dbapi_connection: Any, _record: Any) -> None:
     # Transactions are begun explicitly (below), so that writers take the lock when they begin
     # rather than fail when a read turns into a write; WAL lets readers go on meanwhile.
@@ -71,6 +74,10 @@ def _sqlite_connected(dbapi_connection: Any, _record: Any) -> None:
     cursor = dbapi_connection.cursor()
     cursor.execute("PRAGMA journal_mode=WAL")
     cursor.execute("PRAGMA busy_timeout=30000")
+    # Statistics read megabytes of packed metrics per request. Through SQLite's small per-
+    # connection page cache each page is a read() call and a copy; memory-mapped, a window of a
+    # day reads in 5 ms instead of 37 ms (measured on 1,000,000 results). Address space, not memory.
+    cursor.execute(f"PRAGMA mmap_size={SQLITE_MAP_BYTES}")
     cursor.close()
 
 

@@ -34,6 +34,7 @@ from src.domain.statistics import (
 )
 from src.domain.time_buckets import AUTO, BUCKET_WIDTHS, Bucketing
 from src.domain.time_window import TimeWindow
+from src.domain.timestamps import parse_window_end, parse_window_start
 from src.entrypoints.http.access import Access
 from src.entrypoints.http.csv_export import CSV_RESPONSE, csv_response, wants_csv
 from src.entrypoints.http.problems import READ_PROBLEMS, documented_problems
@@ -231,10 +232,11 @@ Summarizing = Annotated[_Summarizing, Depends(_summarizing)]
 
 
 def _window(start: str | None, end: str | None, prefix: str = "") -> TimeWindow | None:
-    """The window, or a problem naming the parameter at fault."""
-    for name, bound in (("start", start), ("end", end)):
+    """The window (open where a bound is missing), or a problem naming the parameter at fault."""
+    for name, bound, parse in (("start", start, parse_window_start), ("end", end, parse_window_end)):
         try:
-            TimeWindow.parse_open(bound, None) if name == "start" else TimeWindow.parse_open(None, bound)
+            if bound is not None:
+                parse(bound)
         except InvalidTimestamp as error:
             raise InvalidStatisticsQuery(prefix + name, str(error)) from None
     try:
