@@ -21,6 +21,7 @@ from src.domain.statistics import (
     ResultSummary,
     compare,
     describe,
+    refuse_oversized_answer,
 )
 from src.domain.time_buckets import Bucketing
 
@@ -63,6 +64,7 @@ class DescribeResults(_Limited):
         if query.group_by is None:
             return [GroupSummary(None, found.get((None, None)) or empty_summary(query))]
         groups = [GroupSummary(group, summary) for (group, _), summary in found.items()]
+        refuse_oversized_answer(len(groups), len(groups))
         return sorted(groups, key=lambda entry: (-entry.summary.count, entry.group is None, entry.group or ""))
 
 
@@ -85,6 +87,8 @@ class FollowResultsOverTime(_Limited):
         groups = sorted({group for group, _ in found}, key=lambda group: (group is None, group or ""))
         if query.group_by is None:
             groups = [None]
+        # Empty buckets are listed too: the answer holds every bucket of every group.
+        refuse_oversized_answer(len(groups), len(groups) * bucketing.count)
         return [
             SeriesPoint(bucket, group, found.get((group, bucket)) or empty_summary(query))
             for group in groups

@@ -20,6 +20,10 @@ from src.domain.errors import InvalidStatisticsQuery
 
 DEFAULT_PERCENTILES = (50.0, 90.0, 95.0, 99.0)
 MAX_PERCENTILES = 20
+# Bounds on the size of an answer: a group_by over a label unique to each result would otherwise
+# ask for a summary per result, and a time series multiplies its groups by its buckets.
+MAX_GROUPS = 1_000
+MAX_SERIES_POINTS = 100_000
 MILLISECONDS_PER_SECOND = 1000.0
 # Throughput is left out for requests shorter than a microsecond: no benchmark clock measures
 # them, 0 ms leaves it undefined, and a bound keeps every throughput (and its sums) finite.
@@ -59,6 +63,19 @@ class ResultSummary:
     count: int
     metrics: dict[str, MetricStats | None]
     goodput: int | None = None
+
+
+def refuse_oversized_answer(groups: int, summaries: int) -> None:
+    """Refuse an answer of more than MAX_GROUPS groups or MAX_SERIES_POINTS summaries."""
+    if groups > MAX_GROUPS:
+        raise InvalidStatisticsQuery(
+            "group_by", f"the results fall into {groups} groups, more than {MAX_GROUPS}; filter by model or label first"
+        )
+    if summaries > MAX_SERIES_POINTS:
+        raise InvalidStatisticsQuery(
+            "group_by",
+            f"{summaries} summaries (groups x buckets) exceed {MAX_SERIES_POINTS}; use fewer groups or buckets",
+        )
 
 
 def parse_percentiles(text: str) -> tuple[float, ...]:

@@ -16,6 +16,7 @@ from src.adapters.sql_store.database import database_url
 from src.adapters.sql_store.store import SqlResultStore
 from src.application.ports.result_store import PageKey, ResultQuery, ResultStore, SummaryQuery
 from src.domain.benchmark_result import METRICS, BenchmarkResult
+from src.domain.errors import InvalidStatisticsQuery
 from src.domain.result_aggregate import AverageSummary
 from src.domain.result_selection import Grouping, ResultFilter
 from src.domain.statistics import ResultSummary, ServiceLevelObjective
@@ -289,3 +290,11 @@ def test_labels_with_awkward_keys_filter_and_group(make_store: StoreFactory) -> 
         assert {k: v.count for k, v in found.items()} == {(None, None): 1}, key
         grouped = store.summarize(SummaryQuery(group_by=Grouping(key)))
         assert {k: v.count for k, v in grouped.items()} == {(f"v{i}", None): 1, (None, None): len(keys) - 1}, key
+
+
+def test_more_groups_than_an_answer_holds_are_refused_by_the_store(make_store: StoreFactory) -> None:
+    moment = parse_timestamp("2024-06-01T12:00:00Z")
+    store = make_store([BenchmarkResult(f"r{i}", 1, 1.0, 1.0, 1.0, moment, model=f"m{i}") for i in range(1001)])
+    with pytest.raises(InvalidStatisticsQuery) as refused:
+        store.summarize(SummaryQuery(group_by=Grouping()))
+    assert refused.value.parameter == "group_by"

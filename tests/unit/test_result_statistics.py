@@ -158,3 +158,28 @@ def test_a_comparison_reads_a_quarter_of_the_limit_across_both_sides() -> None:
         run_a, run_b, percentiles=(50.0,), relative_threshold=0.05, significance=0.05
     )
     assert (report.baseline_count, report.candidate_count) == (3, 3)
+
+
+def test_answers_with_too_many_groups_or_series_points_are_refused() -> None:
+    start = TimeWindow.parse("2024-06-01", "2024-06-01").start
+    many = [
+        BenchmarkResult(f"r{i}", 1, 1.0, 1.0, 1.0, start + timedelta(seconds=i), labels={"request": str(i % 1001)})
+        for i in range(1001)
+    ]
+    store = FakeResultStore(many)
+    with pytest.raises(InvalidStatisticsQuery) as refused:
+        DescribeResults(store)(SummaryQuery(group_by=Grouping("request")))
+    assert refused.value.parameter == "group_by"
+    assert len(DescribeResults(FakeResultStore(many[:1000]))(SummaryQuery(group_by=Grouping("request")))) == 1000
+    # 11 groups x 9,999 one-minute buckets are more than 100,000 points.
+    window = TimeWindow(start, start + timedelta(minutes=9_998))
+    eleven = FakeResultStore(many[:11])
+    with pytest.raises(InvalidStatisticsQuery):
+        FollowResultsOverTime(eleven)(
+            SummaryQuery(ResultFilter(window), group_by=Grouping("request")), Bucketing.choose("1m", window)
+        )
+    ten = FollowResultsOverTime(FakeResultStore(many[:10]))
+    assert (
+        len(ten(SummaryQuery(ResultFilter(window), group_by=Grouping("request")), Bucketing.choose("1m", window)))
+        == 99_990
+    )

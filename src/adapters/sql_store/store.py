@@ -81,6 +81,7 @@ from src.domain.statistics import (
     STATISTIC_METRICS,
     MetricStats,
     ResultSummary,
+    refuse_oversized_answer,
 )
 from src.domain.time_window import TimeWindow
 from src.domain.timestamps import microseconds_since_epoch
@@ -185,6 +186,7 @@ class SqlResultStore(ResultStore):
         if self._postgres:
             statement = _summary_statement(query)
             summaries = self._read(lambda connection: connection.execute(statement).all())
+            refuse_oversized_answer(len({row.group_key for row in summaries}), len(summaries))
             # Without GROUP BY, no result still gives one row, of count 0.
             return dict(_summary_row(row, query) for row in summaries if row.result_count)
         # SQLite has no percentile function: it hands over the columns, and numpy summarises them.
