@@ -29,9 +29,9 @@ def sqlite_url(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> str:
 
 def test_migrate_then_import_twice_stores_the_seed_once(sqlite_url: str, capsys: pytest.CaptureFixture[str]) -> None:
     assert migrate.main() == 0
-    assert capsys.readouterr().out.strip() == "schema at revision 0003 (was empty)"
+    assert capsys.readouterr().out.strip() == "schema at revision 0002 (was empty)"
     assert migrate.main() == 0
-    assert capsys.readouterr().out.strip() == "schema at revision 0003"
+    assert capsys.readouterr().out.strip() == "schema at revision 0002"
 
     assert import_file.main([str(SEED_FILE)]) == 0
     assert capsys.readouterr().out.strip() == "stored 5, already stored 0, rejected 0"
@@ -92,11 +92,11 @@ def test_migrating_sqlite_packs_the_results_already_stored(sqlite_url: str, caps
     config.set_main_option("script_location", str(_MIGRATIONS))
     with engine.begin() as connection:
         config.attributes["connection"] = connection
-        command.upgrade(config, "0002")
+        command.upgrade(config, "0001")
         connection.exec_driver_sql(f"INSERT INTO results VALUES ({', '.join('?' * 10)})", [_row(r) for r in stored])
     engine.dispose()
     assert migrate.main() == 0
-    assert capsys.readouterr().out.strip() == "schema at revision 0003 (was 0002)"
+    assert capsys.readouterr().out.strip() == "schema at revision 0002 (was 0001)"
     store = SqlResultStore.open(database_url(sqlite_url))
     reference = FakeResultStore(stored)
     for query in (SummaryQuery(), SummaryQuery(group_by=Grouping(), bucket_width=60_000_000)):

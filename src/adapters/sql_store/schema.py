@@ -10,7 +10,7 @@ from sqlalchemy import JSON, BigInteger, Column, Float, Index, LargeBinary, Meta
 from sqlalchemy.dialects.postgresql import JSONB
 
 # Migrations and the code move together: a database at another revision is refused at startup.
-SCHEMA_REVISION = "0003"
+SCHEMA_REVISION = "0002"
 
 MICROSECONDS_PER_MINUTE = 60 * 1_000_000
 # Rollup widths, each a multiple of the one before: any window is a few raw rows at its edges,
@@ -67,7 +67,7 @@ result_rollups = Table(
     Column("sum_total_generation_time", Float(53), nullable=False),
 )
 
-# SQLite only (migration 0003): per minute and model, the metrics of its results packed as
+# SQLite only (migration 0002): per minute and model, the metrics of its results packed as
 # little-endian float64s, a result's four metrics (METRICS order) after another's. Statistics
 # read a window's whole minutes from here, a blob a minute, instead of row by row.
 NO_MODEL = ""
