@@ -66,8 +66,8 @@ class Grouping:
         """ "model" or "label:<key>"."""
         if text == "model":
             return cls()
-        kind, separator, key = text.partition(LABEL_SEPARATOR)
-        if kind == "label" and separator and key and len(key) <= MAX_LABEL_KEY_LENGTH:
+        kind, _, key = text.partition(LABEL_SEPARATOR)
+        if kind == "label" and key and LABEL_SEPARATOR not in key and len(key) <= MAX_LABEL_KEY_LENGTH:
             return cls(key)
         raise InvalidStatisticsQuery("group_by", f"{shown(text)} is neither model nor label:<key>")
 

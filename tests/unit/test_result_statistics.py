@@ -95,7 +95,7 @@ def test_a_label_value_may_hold_colons_but_a_key_is_given_once() -> None:
         parse_labels(["run:a", "run:b"])
 
 
-@pytest.mark.parametrize("text", ["models", "label:", "label", "gpu:a"])
+@pytest.mark.parametrize("text", ["models", "label:", "label", "gpu:a", "label:a:b"])
 def test_unknown_groupings_are_refused(text: str) -> None:
     with pytest.raises(InvalidStatisticsQuery) as refused:
         Grouping.parse(text)

@@ -48,9 +48,27 @@ _BOUND = "As in the averages' windows: ISO 8601, without an offset UTC; a date a
 Start = Annotated[str | None, Query(description=f"Earliest timestamp, included. {_BOUND}")]
 End = Annotated[str | None, Query(description=f"Latest timestamp, included. {_BOUND}")]
 Model = Annotated[str | None, Query(description="Only results of this model.")]
-Labels = Annotated[list[str], Query(description="key:value; repeat for several, all of which must match.")]
-GroupBy = Annotated[str | None, Query(description="model, or label:<key>; results without one form the null group.")]
-Percentiles = Annotated[str, Query(description="Comma-separated, each strictly between 0 and 100.")]
+# Patterns and enums below document the forms (and let schema-driven clients generate them);
+# the checks themselves are the domain's, so that a refusal names the parameter at fault.
+_LABEL_FORM: dict[str, Any] = {"items": {"type": "string", "pattern": "^[^:]+:"}, "examples": [["run:a"]]}
+Labels = Annotated[
+    list[str],
+    Query(description="key:value; repeat for several, all of which must match.", json_schema_extra=_LABEL_FORM),
+]
+GroupBy = Annotated[
+    str | None,
+    Query(
+        description="model, or label:<key>; results without one form the null group.",
+        json_schema_extra={"pattern": "^(model|label:[^:]+)$", "examples": ["model", "label:run"]},
+    ),
+]
+Percentiles = Annotated[
+    str,
+    Query(
+        description="Comma-separated, each strictly between 0 and 100.",
+        json_schema_extra={"examples": ["50,90,99.9"]},
+    ),
+]
 SloTtft = Annotated[float | None, _MILLISECONDS, Query(description="Goodput SLO: time to first token ≤ this, ms.")]
 SloTpot = Annotated[float | None, _MILLISECONDS, Query(description="Goodput SLO: time per output token ≤ this, ms.")]
 SloE2e = Annotated[float | None, _MILLISECONDS, Query(description="Goodput SLO: total generation time ≤ this, ms.")]
@@ -107,13 +125,17 @@ def add_statistics_routes(
         start: Annotated[str, Query(description=f"Start of the series, included. {_BOUND}")],
         end: Annotated[str, Query(description=f"End of the series, included. {_BOUND}")],
         bucket: Annotated[
-            str, Query(description=f"One of {', '.join(BUCKET_WIDTHS)}, or {AUTO}: at most about 200 buckets.")
+            str,
+            Query(
+                description=f"One of {', '.join(BUCKET_WIDTHS)}, or {AUTO}: at most about 200 buckets.",
+                json_schema_extra={"enum": [*BUCKET_WIDTHS, AUTO]},
+            ),
         ] = AUTO,
         metric: Annotated[
             list[str],
             Query(
                 description=f"Metrics to report (repeat, or comma-separate); all by default: "
-                f"{', '.join(STATISTIC_METRICS)}."
+                f"{', '.join(STATISTIC_METRICS)}.",
             ),
         ] = [],  # noqa: B006 - FastAPI copies defaults; a list is how it declares a repeatable parameter
         summarizing: Summarizing,
@@ -165,7 +187,10 @@ def add_statistics_routes(
         candidate_model: Model = None,
         candidate_label: Labels = [],  # noqa: B006 - as above
         model: Annotated[str | None, Query(description="Only results of this model, on both sides.")] = None,
-        label: Annotated[list[str], Query(description="key:value every result carries, on both sides.")] = [],  # noqa: B006 - as above
+        label: Annotated[
+            list[str],
+            Query(description="key:value every result carries, on both sides.", json_schema_extra=_LABEL_FORM),
+        ] = [],  # noqa: B006 - as above
         relative_threshold: Annotated[
             float, Query(gt=0, le=10, description="Smallest relative change of the mean that counts.")
         ] = 0.05,
