@@ -158,8 +158,11 @@ def test_bad_parameters_are_named(seed_api: httpx.Client, path: str, params: dic
 
 
 def test_a_missing_timeseries_bound_is_named(seed_api: httpx.Client) -> None:
-    body = assert_problem(seed_api.get("/results/timeseries", params={"start": "2024-06-01"}), 422)
-    assert "end" in body["detail"]
+    body = assert_problem(seed_api.get("/results/timeseries", params={"start": "2024-06-01"}), 422, "parameter")
+    assert body["parameter"] == "end"
+    assert body["type"] == "urn:superbenchmark:problem:invalid-request"
+    negative = assert_problem(seed_api.get("/results/stats", params={"slo_ttft_ms": -1}), 422, "parameter")
+    assert negative["parameter"] == "slo_ttft_ms"
 
 
 def test_a_window_over_the_limit_is_a_clear_problem(tmp_path: Any) -> None:

@@ -188,7 +188,16 @@ def _methods_allowed(request: Request) -> list[str]:
 async def _request_validation_error(request: Request, error: Exception) -> ProblemResponse:
     assert isinstance(error, RequestValidationError)
     reasons = "; ".join(f"{'.'.join(str(part) for part in item['loc'])}: {item['msg']}" for item in error.errors())
-    return problem(request, HTTPStatus.UNPROCESSABLE_ENTITY, reasons, kind="invalid-request", title="Invalid request")
+    # Named as the domain's own refusals name theirs: the first query or path parameter at fault.
+    parameters = [str(item["loc"][1]) for item in error.errors() if len(item["loc"]) > 1 and item["loc"][0] != "body"]
+    return problem(
+        request,
+        HTTPStatus.UNPROCESSABLE_ENTITY,
+        reasons,
+        kind="invalid-request",
+        title="Invalid request",
+        extensions={"parameter": parameters[0]} if parameters else None,
+    )
 
 
 async def _unexpected_error(request: Request, error: Exception) -> ProblemResponse:
