@@ -15,35 +15,27 @@ from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from typing import Any, TypeVar
 
-import numpy as np
-import numpy.typing as npt
 import psycopg
 from sqlalchemy import (
-    ARRAY,
-    BigInteger,
     Connection,
     Engine,
     Float,
     Row,
-    Text,
     and_,
     bindparam,
-    case,
     cast,
-    false,
     func,
     literal,
     or_,
     select,
     text,
-    true,
     tuple_,
     union_all,
 )
 from sqlalchemy.engine import URL
 from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError
 
-from src.adapters.column_statistics import Columns, sorted_columns, summarize_columns
+from src.adapters.column_statistics import sorted_columns, summarize_columns
 from src.adapters.sql_store.async_connections import AsyncConnections
 from src.adapters.sql_store.database import (
     CONNECT_TIMEOUT_SECONDS,
@@ -55,12 +47,20 @@ from src.adapters.sql_store.database import (
 from src.adapters.sql_store.postgres_ingest import add_rows
 from src.adapters.sql_store.rollups import add_to_rollups, split_window
 from src.adapters.sql_store.schema import (
-    NO_MODEL,
     ROLLUP_WIDTHS,
     SCHEMA_REVISION,
-    result_packs,
     result_rollups,
     results,
+)
+from src.adapters.sql_store.statistics import (
+    ADD_TO_PACKS,
+    Selected,
+    packed_columns,
+    packs,
+    row_columns_statement,
+    split_rows,
+    summary_row,
+    summary_statement,
 )
 from src.application.ports.result_store import (
     AddOutcome,
@@ -76,10 +76,6 @@ from src.domain.errors import ResultConflict, StoreUnavailable
 from src.domain.result_aggregate import ResultAggregate
 from src.domain.result_selection import Grouping, ResultFilter
 from src.domain.statistics import (
-    MILLISECONDS_PER_SECOND,
-    MIN_THROUGHPUT_MILLISECONDS,
-    STATISTIC_METRICS,
-    MetricStats,
     ResultSummary,
     refuse_oversized_answer,
 )
@@ -103,18 +99,6 @@ _ROWS_WITH_IDS = select(results).where(results.c.request_id.in_(bindparam("ids",
 _ADD_IDS_TO_ROLLUPS = text(add_to_rollups("results", "r.request_id IN :ids", ROLLUP_WIDTHS)).bindparams(
     bindparam("ids", expanding=True)
 )
-
-
-_MINUTE = ROLLUP_WIDTHS[0]
-_PACKED = np.dtype("<f8")
-_PACKED_RESULT_BYTES = _PACKED.itemsize * len(METRICS)
-# SQLite's || joins two blobs byte for byte (typing the result as text); the cast types it back.
-_ADD_TO_PACKS = """
-    INSERT INTO result_packs (minute_start_us, model, result_count, metrics) VALUES (?, ?, ?, ?)
-    ON CONFLICT (minute_start_us, model) DO UPDATE SET
-        result_count = result_packs.result_count + excluded.result_count,
-        metrics = CAST(result_packs.metrics || excluded.metrics AS BLOB)
-"""
 
 
 class SchemaMismatch(StoreUnavailable):
@@ -184,11 +168,11 @@ class SqlResultStore(ResultStore):
 
     def summarize(self, query: SummaryQuery) -> dict[SummaryKey, ResultSummary]:
         if self._postgres:
-            statement = _summary_statement(query)
+            statement = summary_statement(query)
             summaries = self._read(lambda connection: connection.execute(statement).all())
             refuse_oversized_answer(len({row.group_key for row in summaries}), len(summaries))
             # Without GROUP BY, no result still gives one row, of count 0.
-            return dict(_summary_row(row, query) for row in summaries if row.result_count)
+            return dict(summary_row(row, query) for row in summaries if row.result_count)
         # SQLite has no percentile function: it hands over the columns, and numpy summarises them.
         columns, groups, buckets = self._columns(query.selection, query.group_by, query.bucket_width)
         return summarize_columns(columns, query.percentiles, query.objective, groups, buckets)
@@ -196,30 +180,19 @@ class SqlResultStore(ResultStore):
     def sorted_values(self, selection: ResultFilter) -> dict[str, list[float]]:
         return sorted_columns(self._columns(selection, None, None)[0])
 
-    def _columns(
-        self, selection: ResultFilter, group_by: Grouping | None, bucket_width: int | None
-    ) -> tuple[Columns, list[str | None] | None, npt.NDArray[np.int64] | None]:
+    def _columns(self, selection: ResultFilter, group_by: Grouping | None, bucket_width: int | None) -> Selected:
         """The selected results' metrics, with each one's group and bucket when asked for."""
         by_label = group_by is not None and group_by.label_key is not None
         if self._postgres or selection.labels or by_label:
             return self._row_columns(selection, group_by, bucket_width)
-        return self._read(lambda connection: _packed_columns(connection, selection, group_by, bucket_width))
+        return self._read(lambda connection: packed_columns(connection, selection, group_by, bucket_width))
 
-    def _row_columns(
-        self, selection: ResultFilter, group_by: Grouping | None, bucket_width: int | None
-    ) -> tuple[Columns, list[str | None] | None, npt.NDArray[np.int64] | None]:
-        keys = []
-        if group_by is not None:
-            keys.append(_group_expression(group_by, postgres=self._postgres))
-        if bucket_width is not None:
-            keys.append(_bucket_expression(bucket_width))
-        statement = select(*(results.c[metric] for metric in METRICS), *keys).where(
-            *_conditions(selection, postgres=self._postgres)
-        )
+    def _row_columns(self, selection: ResultFilter, group_by: Grouping | None, bucket_width: int | None) -> Selected:
+        statement = row_columns_statement(selection, group_by, bucket_width, postgres=self._postgres)
         # Straight from the driver's cursor: a window's rows are many, and SQLAlchemy's Row
         # objects would more than double the time spent handing them over.
         rows = self._read(lambda connection: list(connection.execute(statement).cursor.fetchall()))
-        return _split_rows(rows, group_by is not None, bucket_width is not None)
+        return split_rows(rows, grouped=group_by is not None, bucketed=bucket_width is not None)
 
     def get(self, request_id: str) -> BenchmarkResult | None:
         statement = select(results).where(results.c.request_id == request_id)
@@ -280,7 +253,7 @@ class SqlResultStore(ResultStore):
             placeholders = ", ".join("?" for _ in results.columns)
             connection.exec_driver_sql(f"INSERT INTO results VALUES ({placeholders})", [_row(r) for r in new])
             connection.execute(_ADD_IDS_TO_ROLLUPS, {"ids": [result.request_id for result in new]})
-            connection.exec_driver_sql(_ADD_TO_PACKS, _packs(new))
+            connection.exec_driver_sql(ADD_TO_PACKS, packs(new))
         return AddOutcome(stored=len(new), already_stored=len(batch) - len(new))
 
     def _add_to_postgres(self, connection: Connection, batch: list[BenchmarkResult]) -> AddOutcome:
@@ -413,174 +386,6 @@ def _window_sums_statement() -> Any:
     # One row out: the pieces are added in the database, not handed to Python one by one.
     pieces = union_all(raw, *levels).subquery()
     return select(*(func.coalesce(func.sum(column), 0) for column in pieces.columns))
-
-
-def _split_rows(
-    rows: list[tuple[Any, ...]], grouped: bool, bucketed: bool
-) -> tuple[Columns, list[str | None] | None, npt.NDArray[np.int64] | None]:
-    """Rows of the metrics, then the group when `grouped`, then the bucket when `bucketed`."""
-    width = len(METRICS)
-    columns = np.array([row[:width] for row in rows] if grouped or bucketed else rows, dtype=np.float64)
-    groups = [row[width] for row in rows] if grouped else None
-    buckets = np.fromiter((row[-1] for row in rows), dtype=np.int64, count=len(rows)) if bucketed else None
-    return columns.reshape(-1, width), groups, buckets
-
-
-def _packed_columns(
-    connection: Connection, selection: ResultFilter, group_by: Grouping | None, bucket_width: int | None
-) -> tuple[Columns, list[str | None] | None, npt.NDArray[np.int64] | None]:
-    """SQLite: the window's whole minutes from their packs, and the rows of the partial minutes at
-    its edges. The two never overlap, so no result is counted twice."""
-    at = results.c.recorded_at_us
-    packs = select(result_packs.c.minute_start_us, result_packs.c.model, result_packs.c.metrics)
-    edges = select(*(results.c[metric] for metric in METRICS), results.c.model, at)
-    if selection.window is not None:
-        low = microseconds_since_epoch(selection.window.start)
-        high = microseconds_since_epoch(selection.window.end) + 1
-        first_whole, past_whole = -(-low // _MINUTE) * _MINUTE, high // _MINUTE * _MINUTE
-        if first_whole >= past_whole:
-            first_whole = past_whole = low  # no whole minute: every result is an edge row
-        packs = packs.where(result_packs.c.minute_start_us >= first_whole, result_packs.c.minute_start_us < past_whole)
-        edges = edges.where(or_(and_(at >= low, at < first_whole), and_(at >= past_whole, at < high)))
-    else:
-        edges = edges.where(false())
-    if selection.model is not None:
-        packs = packs.where(result_packs.c.model == selection.model)
-        edges = edges.where(results.c.model == selection.model)
-    found = connection.execute(packs).cursor.fetchall()  # as in _row_columns: many rows, no Row objects
-    edge_rows = list(connection.execute(edges).cursor.fetchall())
-    counts = [len(metrics) // _PACKED_RESULT_BYTES for _, _, metrics in found]
-    packed = np.frombuffer(b"".join(metrics for _, _, metrics in found), dtype=_PACKED).reshape(-1, len(METRICS))
-    edge_columns, edge_models, edge_times = _split_rows(edge_rows, grouped=True, bucketed=True)
-    groups = None
-    if group_by is not None:
-        groups = [
-            None if model == NO_MODEL else model
-            for (_, model, _), n in zip(found, counts, strict=True)
-            for _ in range(n)
-        ]
-        groups += edge_models or []
-    buckets = None
-    if bucket_width is not None:
-        minutes = np.array([minute for minute, _, _ in found], dtype=np.int64)
-        buckets = np.concatenate([np.repeat(minutes // bucket_width, counts), edge_times // bucket_width])  # type: ignore[operator]
-    # Column-major from the start: numpy summarises each metric as a contiguous array, and this
-    # one copy replaces both joining the pieces and reordering them.
-    columns = np.empty((len(packed) + len(edge_columns), len(METRICS)), order="F")
-    columns[: len(packed)] = packed
-    columns[len(packed) :] = edge_columns
-    return columns, groups, buckets
-
-
-def _packs(batch: Sequence[BenchmarkResult]) -> list[tuple[int, str, int, bytes]]:
-    """Rows for result_packs: per minute and model, the batch's metrics packed."""
-    grouped: dict[tuple[int, str], list[float]] = {}
-    for result in batch:
-        at = microseconds_since_epoch(result.timestamp)
-        grouped.setdefault((at - at % _MINUTE, result.model or NO_MODEL), []).extend(
-            getattr(result, metric) for metric in METRICS
-        )
-    return [
-        (minute, model, len(values) // len(METRICS), np.array(values, dtype=_PACKED).tobytes())
-        for (minute, model), values in grouped.items()
-    ]
-
-
-def _conditions(selection: ResultFilter, *, postgres: bool) -> list[Any]:
-    at = results.c.recorded_at_us
-    conditions = []
-    if selection.window is not None:
-        conditions += [
-            at >= microseconds_since_epoch(selection.window.start),
-            at <= microseconds_since_epoch(selection.window.end),
-        ]
-    if selection.model is not None:
-        conditions.append(results.c.model == selection.model)
-    conditions += [_label_value(key, postgres=postgres) == value for key, value in selection.labels]
-    return conditions
-
-
-def _group_expression(grouping: Grouping, *, postgres: bool) -> Any:
-    return results.c.model if grouping.label_key is None else _label_value(grouping.label_key, postgres=postgres)
-
-
-def _label_value(key: str, *, postgres: bool) -> Any:
-    """The value of label `key` as text, NULL when the result has no such label."""
-    if postgres:
-        return results.c.labels[key].as_string()
-    # SQLite's JSON paths cannot name a key holding a double quote or a backslash; its json_each
-    # compares keys as plain strings and so finds any of them.
-    label = func.json_each(results.c.labels).table_valued("key", "value").alias("label")
-    return select(label.c.value).where(label.c.key == key).scalar_subquery()
-
-
-def _bucket_expression(width: int) -> Any:
-    at, width_value = results.c.recorded_at_us, literal(width, BigInteger)
-    # A floor division, right for instants before 1970 too (SQL's "/" and "%" truncate toward zero).
-    return (at - ((at % width_value) + width_value) % width_value) / width_value
-
-
-def _metric_expressions() -> dict[str, Any]:
-    """Each summarised metric as a float8 expression; throughput NULL where the domain leaves it out."""
-    expressions: dict[str, Any] = {metric: cast(results.c[metric], Float(53)) for metric in METRICS}
-    total = expressions["total_generation_time"]
-    seconds = total / literal(MILLISECONDS_PER_SECOND, Float(53))
-    expressions["output_throughput"] = case(
-        (total >= literal(MIN_THROUGHPUT_MILLISECONDS, Float(53)), expressions["token_count"] / seconds)
-    )
-    return expressions
-
-
-def _summary_statement(query: SummaryQuery) -> Any:
-    """PostgreSQL summarises where the rows are: one grouped statement, percentile_cont for the percentiles."""
-    keys = [
-        (literal(None, Text) if query.group_by is None else _group_expression(query.group_by, postgres=True)).label(
-            "group_key"
-        ),
-        (literal(None, BigInteger) if query.bucket_width is None else _bucket_expression(query.bucket_width)).label(
-            "bucket_key"
-        ),
-    ]
-    fractions = [q / 100 for q in query.percentiles]
-    aggregates: list[Any] = [func.count().label("result_count")]
-    for value in _metric_expressions().values():
-        aggregates += [
-            func.count(value),
-            func.avg(value),
-            func.min(value),
-            func.max(value),
-            func.stddev_pop(value),
-            func.percentile_cont(literal(fractions, ARRAY(Float(53)))).within_group(value)
-            if fractions
-            else literal(None, Text),
-        ]
-    if query.objective is not None:
-        bounds = [results.c[metric] <= bound for metric, bound in query.objective.bounds().items()]
-        aggregates.append(func.count().filter(and_(true(), *bounds)))
-    statement = select(*keys, *aggregates).where(*_conditions(query.selection, postgres=True))
-    grouped_by = [key for key, used in zip(keys, (query.group_by, query.bucket_width), strict=True) if used is not None]
-    return statement.group_by(*grouped_by) if grouped_by else statement
-
-
-def _summary_row(row: Sequence[Any], query: SummaryQuery) -> tuple[SummaryKey, ResultSummary]:
-    group, bucket, count, *rest = row
-    metrics: dict[str, MetricStats | None] = {}
-    for position, metric in enumerate(STATISTIC_METRICS):
-        values, mean, minimum, maximum, stddev, quantiles = rest[6 * position : 6 * position + 6]
-        metrics[metric] = (
-            MetricStats(
-                count=int(values),
-                mean=float(mean),
-                minimum=float(minimum),
-                maximum=float(maximum),
-                stddev=float(stddev),
-                percentiles=tuple(zip(query.percentiles, map(float, quantiles or ()), strict=True)),
-            )
-            if values
-            else None
-        )
-    goodput = None if query.objective is None else int(rest[6 * len(STATISTIC_METRICS)])
-    return (group, None if bucket is None else int(bucket)), ResultSummary(int(count), metrics, goodput)
 
 
 def _row(result: BenchmarkResult) -> tuple[Any, ...]:

@@ -1,0 +1,237 @@
+"""How the SQL store answers statistics: PostgreSQL summarises in one statement; SQLite hands
+numpy its packed minutes (and rows where packs cannot answer: label filters and groups)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+from sqlalchemy import (
+    ARRAY,
+    BigInteger,
+    Connection,
+    Float,
+    Text,
+    and_,
+    case,
+    cast,
+    false,
+    func,
+    literal,
+    or_,
+    select,
+    true,
+)
+
+from src.adapters.column_statistics import Columns
+from src.adapters.sql_store.schema import NO_MODEL, ROLLUP_WIDTHS, result_packs, results
+from src.application.ports.result_store import SummaryKey, SummaryQuery
+from src.domain.benchmark_result import METRICS, BenchmarkResult
+from src.domain.result_selection import Grouping, ResultFilter
+from src.domain.statistics import (
+    MILLISECONDS_PER_SECOND,
+    MIN_THROUGHPUT_MILLISECONDS,
+    STATISTIC_METRICS,
+    MetricStats,
+    ResultSummary,
+)
+from src.domain.timestamps import microseconds_since_epoch
+
+Selected = tuple[Columns, list[str | None] | None, npt.NDArray[np.int64] | None]
+"""The selected results' metrics (one row each), their groups and their bucket indexes."""
+
+_MINUTE = ROLLUP_WIDTHS[0]
+_PACKED = np.dtype("<f8")
+_PACKED_RESULT_BYTES = _PACKED.itemsize * len(METRICS)
+# SQLite's || joins two blobs byte for byte (typing the result as text); the cast types it back.
+ADD_TO_PACKS = """
+    INSERT INTO result_packs (minute_start_us, model, result_count, metrics) VALUES (?, ?, ?, ?)
+    ON CONFLICT (minute_start_us, model) DO UPDATE SET
+        result_count = result_packs.result_count + excluded.result_count,
+        metrics = CAST(result_packs.metrics || excluded.metrics AS BLOB)
+"""
+
+
+def split_rows(rows: list[tuple[Any, ...]], *, grouped: bool, bucketed: bool) -> Selected:
+    """Rows of the metrics, then the group when `grouped`, then the bucket when `bucketed`."""
+    width = len(METRICS)
+    columns = np.array([row[:width] for row in rows] if grouped or bucketed else rows, dtype=np.float64)
+    groups = [row[width] for row in rows] if grouped else None
+    buckets = np.fromiter((row[-1] for row in rows), dtype=np.int64, count=len(rows)) if bucketed else None
+    return columns.reshape(-1, width), groups, buckets
+
+
+def packed_columns(
+    connection: Connection, selection: ResultFilter, group_by: Grouping | None, bucket_width: int | None
+) -> Selected:
+    """SQLite: the window's whole minutes from their packs, and the rows of the partial minutes at
+    its edges. The two never overlap, so no result is counted twice."""
+    at = results.c.recorded_at_us
+    packs = select(result_packs.c.minute_start_us, result_packs.c.model, result_packs.c.metrics)
+    edges = select(*(results.c[metric] for metric in METRICS), results.c.model, at)
+    if selection.window is not None:
+        low = microseconds_since_epoch(selection.window.start)
+        high = microseconds_since_epoch(selection.window.end) + 1
+        first_whole, past_whole = -(-low // _MINUTE) * _MINUTE, high // _MINUTE * _MINUTE
+        if first_whole >= past_whole:
+            first_whole = past_whole = low  # no whole minute: every result is an edge row
+        packs = packs.where(result_packs.c.minute_start_us >= first_whole, result_packs.c.minute_start_us < past_whole)
+        edges = edges.where(or_(and_(at >= low, at < first_whole), and_(at >= past_whole, at < high)))
+    else:
+        edges = edges.where(false())
+    if selection.model is not None:
+        packs = packs.where(result_packs.c.model == selection.model)
+        edges = edges.where(results.c.model == selection.model)
+    found = connection.execute(packs).cursor.fetchall()  # as in _row_columns: many rows, no Row objects
+    edge_rows = list(connection.execute(edges).cursor.fetchall())
+    counts = [len(metrics) // _PACKED_RESULT_BYTES for _, _, metrics in found]
+    packed = np.frombuffer(b"".join(metrics for _, _, metrics in found), dtype=_PACKED).reshape(-1, len(METRICS))
+    edge_columns, edge_models, edge_times = split_rows(edge_rows, grouped=True, bucketed=True)
+    groups = None
+    if group_by is not None:
+        groups = [
+            None if model == NO_MODEL else model
+            for (_, model, _), n in zip(found, counts, strict=True)
+            for _ in range(n)
+        ]
+        groups += edge_models or []
+    buckets = None
+    if bucket_width is not None:
+        minutes = np.array([minute for minute, _, _ in found], dtype=np.int64)
+        buckets = np.concatenate([np.repeat(minutes // bucket_width, counts), edge_times // bucket_width])  # type: ignore[operator]
+    # Column-major from the start: numpy summarises each metric as a contiguous array, and this
+    # one copy replaces both joining the pieces and reordering them.
+    columns = np.empty((len(packed) + len(edge_columns), len(METRICS)), order="F")
+    columns[: len(packed)] = packed
+    columns[len(packed) :] = edge_columns
+    return columns, groups, buckets
+
+
+def packs(batch: Sequence[BenchmarkResult]) -> list[tuple[int, str, int, bytes]]:
+    """Rows for result_packs: per minute and model, the batch's metrics packed."""
+    grouped: dict[tuple[int, str], list[float]] = {}
+    for result in batch:
+        at = microseconds_since_epoch(result.timestamp)
+        grouped.setdefault((at - at % _MINUTE, result.model or NO_MODEL), []).extend(
+            getattr(result, metric) for metric in METRICS
+        )
+    return [
+        (minute, model, len(values) // len(METRICS), np.array(values, dtype=_PACKED).tobytes())
+        for (minute, model), values in grouped.items()
+    ]
+
+
+def row_columns_statement(
+    selection: ResultFilter, group_by: Grouping | None, bucket_width: int | None, *, postgres: bool
+) -> Any:
+    """The selected results' metrics, row by row, then their group and bucket when asked for."""
+    keys = []
+    if group_by is not None:
+        keys.append(_group_expression(group_by, postgres=postgres))
+    if bucket_width is not None:
+        keys.append(_bucket_expression(bucket_width))
+    return select(*(results.c[metric] for metric in METRICS), *keys).where(*conditions(selection, postgres=postgres))
+
+
+def conditions(selection: ResultFilter, *, postgres: bool) -> list[Any]:
+    at = results.c.recorded_at_us
+    conditions = []
+    if selection.window is not None:
+        conditions += [
+            at >= microseconds_since_epoch(selection.window.start),
+            at <= microseconds_since_epoch(selection.window.end),
+        ]
+    if selection.model is not None:
+        conditions.append(results.c.model == selection.model)
+    conditions += [_label_value(key, postgres=postgres) == value for key, value in selection.labels]
+    return conditions
+
+
+def _group_expression(grouping: Grouping, *, postgres: bool) -> Any:
+    return results.c.model if grouping.label_key is None else _label_value(grouping.label_key, postgres=postgres)
+
+
+def _label_value(key: str, *, postgres: bool) -> Any:
+    """The value of label `key` as text, NULL when the result has no such label."""
+    if postgres:
+        return results.c.labels[key].as_string()
+    # SQLite's JSON paths cannot name a key holding a double quote or a backslash; its json_each
+    # compares keys as plain strings and so finds any of them.
+    label = func.json_each(results.c.labels).table_valued("key", "value").alias("label")
+    return select(label.c.value).where(label.c.key == key).scalar_subquery()
+
+
+def _bucket_expression(width: int) -> Any:
+    at, width_value = results.c.recorded_at_us, literal(width, BigInteger)
+    # A floor division, right for instants before 1970 too (SQL's "/" and "%" truncate toward zero).
+    return (at - ((at % width_value) + width_value) % width_value) / width_value
+
+
+def _metric_expressions() -> dict[str, Any]:
+    """Each summarised metric as a float8 expression; throughput NULL where the domain leaves it out."""
+    expressions: dict[str, Any] = {metric: cast(results.c[metric], Float(53)) for metric in METRICS}
+    total = expressions["total_generation_time"]
+    seconds = total / literal(MILLISECONDS_PER_SECOND, Float(53))
+    expressions["output_throughput"] = case(
+        (total >= literal(MIN_THROUGHPUT_MILLISECONDS, Float(53)), expressions["token_count"] / seconds)
+    )
+    return expressions
+
+
+def summary_statement(query: SummaryQuery) -> Any:
+    """PostgreSQL summarises where the rows are: one grouped statement, percentile_cont for the percentiles."""
+    keys = [
+        (literal(None, Text) if query.group_by is None else _group_expression(query.group_by, postgres=True)).label(
+            "group_key"
+        ),
+        (literal(None, BigInteger) if query.bucket_width is None else _bucket_expression(query.bucket_width)).label(
+            "bucket_key"
+        ),
+    ]
+    aggregates: list[Any] = [func.count().label("result_count")]
+    for value in _metric_expressions().values():
+        aggregates += _metric_aggregates(value, [q / 100 for q in query.percentiles])
+    if query.objective is not None:
+        bounds = [results.c[metric] <= bound for metric, bound in query.objective.bounds().items()]
+        aggregates.append(func.count().filter(and_(true(), *bounds)))
+    statement = select(*keys, *aggregates).where(*conditions(query.selection, postgres=True))
+    grouped_by = [key for key, used in zip(keys, (query.group_by, query.bucket_width), strict=True) if used is not None]
+    return statement.group_by(*grouped_by) if grouped_by else statement
+
+
+_PER_METRIC = 6
+"""Columns of summary_statement per metric, as _metric_aggregates lists them."""
+
+
+def _metric_aggregates(value: Any, fractions: list[float]) -> list[Any]:
+    """count, mean, min, max, population spread and the percentiles (an array) of one metric."""
+    percentiles = (
+        func.percentile_cont(literal(fractions, ARRAY(Float(53)))).within_group(value)
+        if fractions
+        else literal(None, Text)
+    )
+    return [func.count(value), func.avg(value), func.min(value), func.max(value), func.stddev_pop(value), percentiles]
+
+
+def summary_row(row: Sequence[Any], query: SummaryQuery) -> tuple[SummaryKey, ResultSummary]:
+    group, bucket, count, *rest = row
+    metrics: dict[str, MetricStats | None] = {}
+    for position, metric in enumerate(STATISTIC_METRICS):
+        first = _PER_METRIC * position
+        values, mean, minimum, maximum, stddev, quantiles = rest[first : first + _PER_METRIC]
+        metrics[metric] = (
+            MetricStats(
+                count=int(values),
+                mean=float(mean),
+                minimum=float(minimum),
+                maximum=float(maximum),
+                stddev=float(stddev),
+                percentiles=tuple(zip(query.percentiles, map(float, quantiles or ()), strict=True)),
+            )
+            if values
+            else None
+        )
+    goodput = None if query.objective is None else int(rest[_PER_METRIC * len(STATISTIC_METRICS)])
+    return (group, None if bucket is None else int(bucket)), ResultSummary(int(count), metrics, goodput)
