@@ -6,7 +6,7 @@ from datetime import timedelta
 from functools import partial
 
 import pytest
-from hypothesis import given, settings
+from hypothesis import given
 from hypothesis import strategies as st
 
 from src.application.ports.result_store import SummaryQuery
@@ -24,8 +24,6 @@ from tests.unit.fakes import FakeResultStore
 groupings = st.sampled_from([Grouping(), Grouping("run"), Grouping("gpu")])
 
 
-# No deadline: a run's time depends on the machine, and these answer in tens of milliseconds here.
-@settings(deadline=None)
 @given(result_sets(described=True), groupings, st.one_of(st.none(), windows()))
 def test_grouping_partitions_the_count(results: list[BenchmarkResult], grouping: Grouping, window: TimeWindow) -> None:
     describe = DescribeResults(FakeResultStore(results))
@@ -36,7 +34,6 @@ def test_grouping_partitions_the_count(results: list[BenchmarkResult], grouping:
     assert [entry.summary.count for entry in groups] == sorted((entry.summary.count for entry in groups), reverse=True)
 
 
-@settings(deadline=None)  # up to 2,880 one-minute buckets per series
 @given(result_sets(described=True), windows(), st.sampled_from([*BUCKET_WIDTHS, AUTO]), st.booleans())
 def test_bucket_counts_sum_to_the_windows_count(
     results: list[BenchmarkResult], window: TimeWindow, bucket: str, grouped: bool
