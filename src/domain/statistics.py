@@ -64,6 +64,11 @@ class ResultSummary:
     metrics: dict[str, MetricStats | None]
     goodput: int | None = None
 
+    @property
+    def goodput_share(self) -> float | None:
+        """The share of results meeting the objective; None without an objective or results."""
+        return self.goodput / self.count if self.goodput is not None and self.count else None
+
 
 def refuse_oversized_answer(groups: int, summaries: int) -> None:
     """Refuse an answer of more than MAX_GROUPS groups or MAX_SERIES_POINTS summaries."""

@@ -317,9 +317,7 @@ def _selection_body(selection: ResultFilter) -> dict[str, Any]:
 def _summary_body(
     summary: ResultSummary, query: SummaryQuery, metrics: tuple[str, ...] = STATISTIC_METRICS
 ) -> dict[str, Any]:
-    goodput = None
-    if summary.goodput is not None:
-        goodput = {"count": summary.goodput, "share": summary.goodput / summary.count if summary.count else None}
+    goodput = None if summary.goodput is None else {"count": summary.goodput, "share": summary.goodput_share}
     return {
         "count": summary.count,
         "goodput": goodput,
@@ -392,7 +390,6 @@ def _summary_columns(query: SummaryQuery) -> list[str]:
 
 def _summary_rows(summary: ResultSummary, query: SummaryQuery, metrics: tuple[str, ...]) -> Iterator[list[object]]:
     """One row per metric: a long table, which a spreadsheet filters and pivots as it likes."""
-    share = summary.goodput / summary.count if summary.goodput is not None and summary.count else None
     blanks = [None] * (4 + len(query.percentiles))
     for metric in metrics:
         stats = summary.metrics[metric]
@@ -400,7 +397,7 @@ def _summary_rows(summary: ResultSummary, query: SummaryQuery, metrics: tuple[st
         if stats is not None:
             values = [stats.count, stats.mean, stats.minimum, stats.maximum, stats.stddev]
             values += [value for _, value in stats.percentiles]
-        yield [metric, UNITS[metric], *values, summary.goodput, share]
+        yield [metric, UNITS[metric], *values, summary.goodput, summary.goodput_share]
 
 
 def _stats_csv(query: SummaryQuery, groups: list[GroupSummary]) -> Response:
