@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
@@ -13,6 +14,9 @@ _MINUTE = 60 * 1_000_000
 _DAY = 24 * 60 * _MINUTE
 BUCKET_WIDTHS = {"1m": _MINUTE, "5m": 5 * _MINUTE, "15m": 15 * _MINUTE, "1h": 60 * _MINUTE, "1d": _DAY}
 AUTO = "auto"
+# Whole days, as `auto` names them past 200 days: an answer's bucket can be asked for again.
+_WHOLE_DAYS = re.compile(r"([1-9][0-9]{0,4})d")
+BUCKET_PATTERN = r"^(1m|5m|15m|1h|auto|[1-9][0-9]{0,4}d)$"
 # `auto` aims at a series a chart shows at a glance; an explicit width may ask for more.
 AUTO_TARGET_BUCKETS = 200
 MAX_BUCKETS = 10_000
@@ -23,7 +27,8 @@ _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 class Bucketing:
     """Buckets [k·width, (k+1)·width) microseconds after the epoch, for the k the window touches.
 
-    Widths divide a day, or are whole days, so every bucket starts on a UTC minute, hour or midnight.
+    Widths divide a day, or are whole days, so every bucket starts on a UTC minute, hour or midnight
+    (N-day buckets start on multiples of N days since 1970-01-01, a Thursday).
     """
 
     name: str
@@ -38,12 +43,17 @@ class Bucketing:
     def choose(cls, text: str, window: TimeWindow) -> Bucketing:
         """The bucketing `text` names (1m, 5m, 15m, 1h, 1d or auto) over `window`."""
         low, high = microseconds_since_epoch(window.start), microseconds_since_epoch(window.end)
+        days = _WHOLE_DAYS.fullmatch(text)
         if text == AUTO:
             name, width = _auto_width(high - low + 1)
         elif text in BUCKET_WIDTHS:
             name, width = text, BUCKET_WIDTHS[text]
+        elif days:
+            name, width = text, int(days.group(1)) * _DAY
         else:
-            raise InvalidStatisticsQuery("bucket", f"{shown(text)} is none of {', '.join([*BUCKET_WIDTHS, AUTO])}")
+            raise InvalidStatisticsQuery(
+                "bucket", f"{shown(text)} is none of {', '.join([*BUCKET_WIDTHS, AUTO])}, nor a number of days (7d)"
+            )
         bucketing = cls(name, width, low // width, high // width)
         if bucketing.count > MAX_BUCKETS:
             raise InvalidStatisticsQuery(

@@ -59,11 +59,13 @@ def test_auto_buckets_stay_near_the_target_and_align_to_utc(window: TimeWindow) 
     assert (start.second, start.microsecond) == (0, 0)
 
 
-def test_auto_over_years_takes_whole_days() -> None:
-    bucketing = Bucketing.choose(AUTO, TimeWindow.parse("2020-01-01", "2024-12-31"))
+def test_auto_over_years_takes_whole_days_which_can_be_asked_for_again() -> None:
+    window = TimeWindow.parse("2020-01-01", "2024-12-31")
+    bucketing = Bucketing.choose(AUTO, window)
     assert bucketing.name == "10d"
     assert bucketing.count <= AUTO_TARGET_BUCKETS + 1
     assert microseconds_since_epoch(bucketing.start_of(bucketing.first)) % BUCKET_WIDTHS["1d"] == 0
+    assert Bucketing.choose("10d", window) == bucketing
 
 
 @pytest.mark.parametrize(

@@ -32,7 +32,7 @@ from src.domain.statistics import (
     parse_percentiles,
     percentile_name,
 )
-from src.domain.time_buckets import AUTO, BUCKET_WIDTHS, Bucketing
+from src.domain.time_buckets import AUTO, BUCKET_PATTERN, BUCKET_WIDTHS, Bucketing
 from src.domain.time_window import TimeWindow
 from src.domain.timestamps import parse_window_end, parse_window_start
 from src.entrypoints.http.access import Access
@@ -127,8 +127,9 @@ def add_statistics_routes(
         bucket: Annotated[
             str,
             Query(
-                description=f"One of {', '.join(BUCKET_WIDTHS)}, or {AUTO}: at most about 200 buckets.",
-                json_schema_extra={"enum": [*BUCKET_WIDTHS, AUTO]},
+                description=f"One of {', '.join(BUCKET_WIDTHS)}, a number of days (7d), or {AUTO}: "
+                "at most about 200 buckets.",
+                json_schema_extra={"pattern": BUCKET_PATTERN},
             ),
         ] = AUTO,
         metric: Annotated[
