@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 from src.domain.benchmark_result import (
@@ -24,10 +25,13 @@ class ResultFilter:
     labels: tuple[tuple[str, str], ...] = ()
 
     def matches(self, result: BenchmarkResult) -> bool:
-        return (
-            (self.window is None or result.timestamp in self.window)
-            and (self.model is None or result.model == self.model)
-            and all(result.labels.get(key) == value for key, value in self.labels)
+        return (self.window is None or result.timestamp in self.window) and self.admits(result.model, result.labels)
+
+    def admits(self, model: str | None, labels: Mapping[str, str] | None) -> bool:
+        """Whether a result of this model carrying these labels (None: no labels) passes the
+        model and label filters; the window is checked apart."""
+        return (self.model is None or model == self.model) and all(
+            labels is not None and labels.get(key) == value for key, value in self.labels
         )
 
 
@@ -76,4 +80,10 @@ class Grouping:
         return "model" if self.label_key is None else f"label{LABEL_SEPARATOR}{self.label_key}"
 
     def key_of(self, result: BenchmarkResult) -> str | None:
-        return result.model if self.label_key is None else result.labels.get(self.label_key)
+        return self.key_among(result.model, result.labels)
+
+    def key_among(self, model: str | None, labels: Mapping[str, str] | None) -> str | None:
+        """The group of a result of this model carrying these labels (None: no labels)."""
+        if self.label_key is None:
+            return model
+        return None if labels is None else labels.get(self.label_key)

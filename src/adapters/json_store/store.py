@@ -69,9 +69,8 @@ class JsonFileResultStore(ResultStore):
         groups, buckets = None, None
         if query.group_by is not None:
             models, labels = self._attributes
-            key = query.group_by.label_key
-            window_labels = labels[first:past_last]
-            groups = models[first:past_last] if key is None else [(found or {}).get(key) for found in window_labels]
+            key_among = query.group_by.key_among
+            groups = list(map(key_among, models[first:past_last], labels[first:past_last]))
         if query.bucket_width is not None:
             buckets = np.asarray(self._index.timestamps[first:past_last]) // query.bucket_width
         if kept is not None:
@@ -88,35 +87,30 @@ class JsonFileResultStore(ResultStore):
     def _selected(self, selection: ResultFilter) -> tuple[int, int, npt.NDArray[np.bool_] | None]:
         """The time-order positions of the selection's window, and, when it also filters by model
         or labels, which of them it keeps (None keeps all)."""
-        first, past_last = 0, len(self._index.order)
-        if selection.window is not None:
-            first, past_last = self._index.positions_between(
-                microseconds_since_epoch(selection.window.start), microseconds_since_epoch(selection.window.end)
-            )
+        first, past_last = self._window_positions(selection.window)
         if selection.model is None and not selection.labels:
             return first, past_last, None
         models, labels = self._attributes
-        wanted = dict(selection.labels)
-        kept = np.fromiter(
-            (
-                (selection.model is None or model == selection.model) and _carries(wanted, label_set)
-                for model, label_set in zip(models[first:past_last], labels[first:past_last], strict=True)
-            ),
-            dtype=bool,
-            count=past_last - first,
+        admitted = map(selection.admits, models[first:past_last], labels[first:past_last])
+        return first, past_last, np.fromiter(admitted, dtype=bool, count=past_last - first)
+
+    def _window_positions(self, window: TimeWindow | None) -> tuple[int, int]:
+        """Time-order positions [first, past_last) of the results in the window (all if None)."""
+        if window is None:
+            return 0, len(self._index.order)
+        return self._index.positions_between(
+            microseconds_since_epoch(window.start), microseconds_since_epoch(window.end)
         )
-        return first, past_last, kept
 
     def get(self, request_id: str) -> BenchmarkResult | None:
         position = self._positions_by_id.get(request_id)
         return None if position is None else as_result(self._records[position])
 
     def page(self, query: ResultQuery) -> ResultPage:
-        order, timestamps = self._listing
-        first, past_last = 0, len(order)
-        if query.window is not None:
-            first = bisect_left(timestamps, microseconds_since_epoch(query.window.start))
-            past_last = bisect_left(timestamps, microseconds_since_epoch(query.window.end) + 1)
+        order = self._listing
+        # Listing order differs from the index's only among equal timestamps, so a window's
+        # positions are the same in both.
+        first, past_last = self._window_positions(query.window)
         if query.after is not None:
             first = max(first, self._position_after(query.after))
         found: list[BenchmarkResult] = []
@@ -151,19 +145,19 @@ class JsonFileResultStore(ResultStore):
         return {record.request_id: position for position, record in enumerate(self._records)}
 
     @cached_property
-    def _listing(self) -> tuple[list[int], list[int]]:
-        """File positions in (timestamp, request_id) order, and their timestamps in that order."""
+    def _listing(self) -> list[int]:
+        """File positions in (timestamp, request_id) order; the index's timestamps are in that order too."""
         # The index already holds the time order; only ties in time, which are rare, are put in
         # request_id order here.
-        sorted_stamps = self._index.timestamps.tolist()
         order: list[int] = []
         records = self._records
-        for _, tied in groupby(zip(sorted_stamps, self._index.order.tolist(), strict=True), key=lambda pair: pair[0]):
+        in_time_order = zip(self._index.timestamps.tolist(), self._index.order.tolist(), strict=True)
+        for _, tied in groupby(in_time_order, key=lambda pair: pair[0]):
             positions = [position for _, position in tied]
             if len(positions) > 1:
                 positions.sort(key=lambda position: records[position].request_id)
             order.extend(positions)
-        return order, sorted_stamps
+        return order
 
     @cached_property
     def _attributes(self) -> tuple[list[str | None], list[Mapping[str, str] | None]]:
@@ -173,7 +167,7 @@ class JsonFileResultStore(ResultStore):
         return [record.model for record in in_time_order], [record.labels for record in in_time_order]
 
     def _position_after(self, key: PageKey) -> int:
-        order, timestamps = self._listing
+        order, timestamps = self._listing, self._index.timestamps
         stamp = microseconds_since_epoch(key.timestamp)
         position = bisect_left(timestamps, stamp)
         records = self._records
@@ -184,12 +178,6 @@ class JsonFileResultStore(ResultStore):
         ):
             position += 1
         return position
-
-
-def _carries(wanted: dict[str, str], labels: Mapping[str, str] | None) -> bool:
-    if not wanted:
-        return True
-    return labels is not None and all(labels.get(key) == value for key, value in wanted.items())
 
 
 def _version(path: Path) -> tuple[int, int]:
