@@ -26,6 +26,7 @@ from sqlalchemy import (
 )
 
 from src.adapters.column_statistics import Columns
+from src.adapters.sql_store.rollups import split_window
 from src.adapters.sql_store.schema import NO_MODEL, ROLLUP_WIDTHS, result_packs, results
 from src.application.ports.result_store import SummaryKey, SummaryQuery
 from src.domain.benchmark_result import METRICS, BenchmarkResult
@@ -72,13 +73,16 @@ def packed_columns(
     packs = select(result_packs.c.minute_start_us, result_packs.c.model, result_packs.c.metrics)
     edges = select(*(results.c[metric] for metric in METRICS), results.c.model, at)
     if selection.window is not None:
-        low = microseconds_since_epoch(selection.window.start)
-        high = microseconds_since_epoch(selection.window.end) + 1
-        first_whole, past_whole = -(-low // _MINUTE) * _MINUTE, high // _MINUTE * _MINUTE
-        if first_whole >= past_whole:
-            first_whole = past_whole = low  # no whole minute: every result is an edge row
-        packs = packs.where(result_packs.c.minute_start_us >= first_whole, result_packs.c.minute_start_us < past_whole)
-        edges = edges.where(or_(and_(at >= low, at < first_whole), and_(at >= past_whole, at < high)))
+        # Split as the averages split a window for their rollups, at the finest width only.
+        pieces = split_window(
+            microseconds_since_epoch(selection.window.start),
+            microseconds_since_epoch(selection.window.end) + 1,
+            (_MINUTE,),
+        )
+        ((first_whole, past_whole), _), *_ = pieces.buckets
+        minute = result_packs.c.minute_start_us
+        packs = packs.where(minute >= first_whole, minute < past_whole)
+        edges = edges.where(or_(*(and_(at >= first, at < past) for first, past in pieces.raw)))
     else:
         edges = edges.where(false())
     if selection.model is not None:

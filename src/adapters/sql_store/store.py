@@ -55,6 +55,7 @@ from src.adapters.sql_store.schema import (
 from src.adapters.sql_store.statistics import (
     ADD_TO_PACKS,
     Selected,
+    conditions,
     packed_columns,
     packs,
     row_columns_statement,
@@ -201,13 +202,12 @@ class SqlResultStore(ResultStore):
 
     def page(self, query: ResultQuery) -> ResultPage:
         at = results.c.recorded_at_us
-        statement = select(results).order_by(at, results.c.request_id).limit(query.limit + 1)
-        if query.window is not None:
-            statement = statement.where(
-                at >= microseconds_since_epoch(query.window.start), at <= microseconds_since_epoch(query.window.end)
-            )
-        if query.model is not None:
-            statement = statement.where(results.c.model == query.model)
+        statement = (
+            select(results)
+            .where(*conditions(ResultFilter(query.window, query.model), postgres=self._postgres))
+            .order_by(at, results.c.request_id)
+            .limit(query.limit + 1)
+        )
         if query.after is not None:
             after = (microseconds_since_epoch(query.after.timestamp), query.after.request_id)
             statement = statement.where(tuple_(at, results.c.request_id) > tuple_(*map(literal, after)))
