@@ -45,25 +45,24 @@ def summarize_columns(
         return {}
     if groups is None and buckets is None:
         return {(None, None): _summary(columns, percentiles, objective)}
-    # Rows are put in key order once; each key's rows are then one contiguous slice.
+    # Rows are put in key order once; each key's rows are then one contiguous slice. lexsort's
+    # last key is its primary one: groups, then buckets within a group.
+    keys: list[npt.NDArray[np.int64]] = [] if buckets is None else [buckets]
     names: dict[str | None, int] = {}
-    codes = np.fromiter(
-        (names.setdefault(group, len(names)) for group in groups) if groups is not None else (), np.int64
-    )
-    keys = [key for key in (buckets, codes if groups is not None else None) if key is not None]
+    if groups is not None:
+        keys.append(np.fromiter((names.setdefault(group, len(names)) for group in groups), np.int64, len(groups)))
     order = np.lexsort(keys)
-    sorted_keys = [key[order] for key in keys]
-    changes = np.flatnonzero(np.any([np.diff(key) != 0 for key in sorted_keys], axis=0)) + 1
+    changes = np.flatnonzero(np.any([np.diff(key[order]) != 0 for key in keys], axis=0)) + 1
     bounds = [0, *changes.tolist(), len(order)]
     # Before any summary is computed: each costs some tens of microseconds of numpy calls.
     refuse_oversized_answer(len(names), len(bounds) - 1)
     group_of = list(names)
     found: dict[SummaryKey, ResultSummary] = {}
     for first, past in pairwise(bounds):
-        rows = columns[order[first:past]]
-        group = group_of[int(codes[order[first]])] if groups is not None else None
-        bucket = int(buckets[order[first]]) if buckets is not None else None
-        found[(group, bucket)] = _summary(rows, percentiles, objective)
+        row = order[first]
+        group = group_of[int(keys[-1][row])] if groups is not None else None
+        bucket = int(buckets[row]) if buckets is not None else None
+        found[(group, bucket)] = _summary(columns[order[first:past]], percentiles, objective)
     return found
 
 
