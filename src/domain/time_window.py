@@ -8,6 +8,10 @@ from datetime import UTC, datetime
 from src.domain.errors import InvalidTimeWindow
 from src.domain.timestamps import parse_window_end, parse_window_start
 
+# The bounds of an open window: the first and last instants a datetime holds.
+EARLIEST = datetime.min.replace(tzinfo=UTC)
+LATEST = datetime.max.replace(tzinfo=UTC)
+
 
 @dataclass(frozen=True, slots=True)
 class TimeWindow:
@@ -30,12 +34,24 @@ class TimeWindow:
     @classmethod
     def parse_open(cls, start: str | None, end: str | None) -> TimeWindow | None:
         """A window whose missing bound is open (the earliest or latest instant); None if both are missing."""
+        return cls.open(
+            None if start is None else parse_window_start(start), None if end is None else parse_window_end(end)
+        )
+
+    @classmethod
+    def open(cls, start: datetime | None, end: datetime | None) -> TimeWindow | None:
+        """A window whose missing bound is open; None if both are missing."""
         if start is None and end is None:
             return None
-        return cls(
-            datetime.min.replace(tzinfo=UTC) if start is None else parse_window_start(start),
-            datetime.max.replace(tzinfo=UTC) if end is None else parse_window_end(end),
-        )
+        return cls(EARLIEST if start is None else start, LATEST if end is None else end)
+
+    @property
+    def open_start(self) -> bool:
+        return self.start == EARLIEST
+
+    @property
+    def open_end(self) -> bool:
+        return self.end == LATEST
 
     def __contains__(self, moment: datetime) -> bool:
         return self.start <= moment <= self.end

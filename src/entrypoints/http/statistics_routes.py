@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Annotated, Any
 
 import msgspec
@@ -259,14 +260,15 @@ Summarizing = Annotated[_Summarizing, Depends(_summarizing)]
 
 def _window(start: str | None, end: str | None, prefix: str = "") -> TimeWindow | None:
     """The window (open where a bound is missing), or a problem naming the parameter at fault."""
-    for name, bound, parse in (("start", start, parse_window_start), ("end", end, parse_window_end)):
+
+    def bound(name: str, text: str | None, parse: Callable[[str], datetime]) -> datetime | None:
         try:
-            if bound is not None:
-                parse(bound)
+            return None if text is None else parse(text)
         except InvalidTimestamp as error:
             raise InvalidStatisticsQuery(prefix + name, str(error)) from None
+
     try:
-        return TimeWindow.parse_open(start, end)
+        return TimeWindow.open(bound("start", start, parse_window_start), bound("end", end, parse_window_end))
     except InvalidTimeWindow as error:
         raise InvalidStatisticsQuery(prefix + "end", str(error)) from None
 
@@ -308,8 +310,8 @@ def _description(query: SummaryQuery, metrics: tuple[str, ...] = STATISTIC_METRI
 def _selection_body(selection: ResultFilter) -> dict[str, Any]:
     window = selection.window
     return {
-        "start": None if window is None or window.start.year == 1 else iso_utc(window.start),
-        "end": None if window is None or window.end.year == 9999 else iso_utc(window.end),
+        "start": None if window is None or window.open_start else iso_utc(window.start),
+        "end": None if window is None or window.open_end else iso_utc(window.end),
         "model": selection.model,
         "labels": dict(selection.labels),
     }
