@@ -275,9 +275,9 @@ def compare(
     A change counts only when it is both large (the means differ by at least
     `relative_threshold` of the baseline's) and significant (p < `significance`).
     """
-    baseline_mean = math.fsum(baseline) / len(baseline) if baseline else math.nan
-    candidate_mean = math.fsum(candidate) / len(candidate) if candidate else math.nan
-    p_value = mann_whitney_p_value(baseline, candidate)
+    p_value = mann_whitney_p_value(baseline, candidate)  # refuses an empty side
+    baseline_mean = math.fsum(baseline) / len(baseline)
+    candidate_mean = math.fsum(candidate) / len(candidate)
     change = candidate_mean - baseline_mean
     relative = change / baseline_mean if baseline_mean else None
     large = abs(change) > 0 if relative is None else abs(relative) >= relative_threshold
