@@ -51,6 +51,26 @@ class Server:
     peak_rss_mib: float
 
 
+def clean_environment() -> dict[str, str]:
+    """This process's environment without SUPERBENCHMARK_ settings: each server gets only its own."""
+    return {key: value for key, value in os.environ.items() if not key.startswith("SUPERBENCHMARK_")}
+
+
+def wrk_missing() -> bool:
+    if shutil.which("wrk") is None:
+        print("wrk is not installed (apt-get install -y wrk)", file=sys.stderr)
+        return True
+    return False
+
+
+def print_cost_table(heading: str, costs: dict[int, float], unit: str) -> None:
+    """A Markdown table of a cost by data-set size."""
+    print(f"\n| {heading} |")
+    print("|---:|---:|")
+    for size, cost in costs.items():
+        print(f"| {size:,} | {cost:.1f} {unit} |")
+
+
 def free_port() -> int:
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
@@ -144,12 +164,11 @@ def main() -> int:
     parser.add_argument("--rounds", type=int, default=5, help="rounds; medians are reported")
     parser.add_argument("--seconds", type=int, default=10, help="wrk duration per server per round")
     arguments = parser.parse_args()
-    if shutil.which("wrk") is None:
-        print("wrk is not installed (apt-get install -y wrk)", file=sys.stderr)
+    if wrk_missing():
         return 2
 
     path = write_synthetic_results(WORK / f"results-{arguments.results}.json", arguments.results)
-    env = {key: value for key, value in os.environ.items() if not key.startswith("SUPERBENCHMARK_")}
+    env = clean_environment()
     env |= {"SUPERBENCHMARK_DEBUG": "true", "SUPERBENCHMARK_DATA_FILE": str(path)}
     print(f"data: {path.name}, {path.stat().st_size / 2**20:.0f} MiB, {arguments.results:,} results", flush=True)
 
@@ -198,10 +217,7 @@ def main() -> int:
         f"| random-window requests/s | {rate:,.0f} | constant body {constant_rate:,.0f} "
         f"| {rate / constant_rate:.2f}x | >= 0.8x |"
     )
-    print("\n| results indexed | one 1-day window query (in-process, median) |")
-    print("|---:|---:|")
-    for size, cost in costs.items():
-        print(f"| {size:,} | {cost:.1f} µs |")
+    print_cost_table("results indexed | one 1-day window query (in-process, median)", costs, "µs")
     return 0
 
 

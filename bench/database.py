@@ -12,7 +12,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import shutil
 import statistics
 import subprocess
 import sys
@@ -23,7 +22,7 @@ from pathlib import Path
 import httpx
 import psycopg
 
-from bench.averages import WORK, free_port, reap, wait_until_ready, wrk
+from bench.averages import WORK, clean_environment, free_port, reap, wait_until_ready, wrk, wrk_missing
 from bench.synthetic_results import write_synthetic_results
 from src.adapters.sql_store.database import connect, database_url, migrate
 from src.domain.timestamps import microseconds_since_epoch, parse_timestamp
@@ -142,13 +141,12 @@ def main() -> int:
     parser.add_argument("--rounds", type=int, default=3, help="rounds; medians are reported")
     parser.add_argument("--seconds", type=int, default=10, help="wrk duration per server per round")
     arguments = parser.parse_args()
-    if shutil.which("wrk") is None:
-        print("wrk is not installed (apt-get install -y wrk)", file=sys.stderr)
+    if wrk_missing():
         return 2
     json_path = write_synthetic_results(WORK / f"results-{arguments.results}.json", arguments.results)
     files = ndjson_and_copy_files(json_path)
     url = fresh_database()
-    base_env = {key: value for key, value in os.environ.items() if not key.startswith("SUPERBENCHMARK_")}
+    base_env = clean_environment()
     sql_env = base_env | {"SUPERBENCHMARK_DATABASE_URL": url, "SUPERBENCHMARK_API_KEYS": KEY}
     json_env = base_env | {"SUPERBENCHMARK_DEBUG": "true", "SUPERBENCHMARK_DATA_FILE": str(json_path)}
     print(f"data: {arguments.results:,} results; PostgreSQL database {BENCH_DATABASE}", flush=True)

@@ -11,7 +11,6 @@ density: it should follow the window, not the data set.
 from __future__ import annotations
 
 import argparse
-import os
 import statistics
 import subprocess
 import sys
@@ -25,7 +24,7 @@ import numpy as np
 import numpy.typing as npt
 import psycopg
 
-from bench.averages import ROOT, WORK, free_port, wait_until_ready
+from bench.averages import ROOT, WORK, clean_environment, free_port, print_cost_table, wait_until_ready
 from bench.database import drop_database, fresh_database
 from src.adapters.json_store.result_file import ResultColumns
 from src.adapters.json_store.store import JsonFileResultStore
@@ -170,7 +169,7 @@ def main() -> int:
     starts = np.random.default_rng(5).integers(0, count - DAY, arguments.windows).tolist()
     yardstick = statistics.median(numpy_seconds(seconds, metrics, starts))
 
-    base = {key: value for key, value in os.environ.items() if not key.startswith("SUPERBENCHMARK_")}
+    base = clean_environment()
     json_path = write_json(WORK / f"dense-{count}.json", seconds, metrics)
     sqlite_path = WORK / f"dense-{count}.sqlite"
     sqlite_url = f"sqlite:///{sqlite_path}"
@@ -203,10 +202,9 @@ def main() -> int:
             f"| {name} | {seconds_taken * 1000:.1f} ms | {yardstick * 1000:.1f} ms "
             f"| {seconds_taken / yardstick:.2f}x | {goal} |"
         )
-    print("\n| results in the data set | JSON store, one 1-day window summarised in-process (median) |")
-    print("|---:|---:|")
-    for size, cost in growth.items():
-        print(f"| {size:,} | {cost:.1f} ms |")
+    print_cost_table(
+        "results in the data set | JSON store, one 1-day window summarised in-process (median)", growth, "ms"
+    )
     return 0
 
 
