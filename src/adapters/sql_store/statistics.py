@@ -184,6 +184,10 @@ def _metric_expressions() -> dict[str, Any]:
     return expressions
 
 
+# Built once: the expressions never change, only the statements that aggregate them.
+_METRIC_EXPRESSIONS = _metric_expressions()
+
+
 def summary_statement(query: SummaryQuery) -> Any:
     """PostgreSQL summarises where the rows are: one grouped statement, percentile_cont for the percentiles."""
     keys = [
@@ -194,9 +198,10 @@ def summary_statement(query: SummaryQuery) -> Any:
             "bucket_key"
         ),
     ]
+    fractions = [q / 100 for q in query.percentiles]
     aggregates: list[Any] = [func.count().label("result_count")]
-    for value in _metric_expressions().values():
-        aggregates += _metric_aggregates(value, [q / 100 for q in query.percentiles])
+    for value in _METRIC_EXPRESSIONS.values():
+        aggregates += _metric_aggregates(value, fractions)
     if query.objective is not None:
         bounds = [results.c[metric] <= bound for metric, bound in query.objective.bounds().items()]
         aggregates.append(func.count().filter(and_(true(), *bounds)))
