@@ -143,7 +143,7 @@ def json_store_cost_by_size(sizes: list[int], windows: int = 15) -> dict[int, fl
     for size in sizes:
         seconds, metrics = synthetic_columns(size, seed=size)
         stamps = microseconds_since_epoch(FIRST) + seconds * 1_000_000
-        store = JsonFileResultStore(Path("unused"), ResultColumns(stamps, tuple(metrics.T.copy())), (0, 0))
+        store = JsonFileResultStore(Path("unused"), ResultColumns(stamps, tuple(metrics.T.copy())))
         generator = np.random.default_rng(3)
         times = []
         for start in generator.integers(0, size - DAY, windows).tolist():

@@ -37,7 +37,7 @@ class ProductionPlaceholderStore(ResultStore):
     def page(self, query: ResultQuery) -> ResultPage:
         _refuse()
 
-    def add(self, results: Sequence[BenchmarkResult]) -> AddOutcome:
+    def add(self, results: Sequence[BenchmarkResult], *, all_or_nothing: bool = True) -> AddOutcome:
         _refuse()
 
     def check(self) -> None:

@@ -126,29 +126,35 @@ class ImportResults:
         """Store one batch of results the domain already accepted, adding what happened to `report`.
 
         `numbers` gives each result's line (or position) so that a rejection can say where it was.
+        The batch is one transaction that stores every result not in conflict, and the report
+        counts exactly what it committed: where a request_id repeats, its first line is the one
+        stored, an identical repeat shares its fate, and a repeat with other content is rejected.
         """
-        unique, repeats, conflicting = distinct(valid)
-        report.already_stored += repeats
-        # A repeated id is reported at its last line: the one that clashed with what came before.
-        where = dict(zip((result.request_id for result in valid), numbers, strict=True))
-        for request_id in conflicting:
-            report.reject(_conflict(request_id, where[request_id]))
-        unique = _without(unique, conflicting)
-        try:
-            outcome = self._results.add(unique)
-        except ResultConflict as conflict:
-            # Keep the rest of the batch: drop the conflicting ids and store again.
-            for request_id in conflict.request_ids:
-                report.reject(_conflict(request_id, where[request_id]))
-            outcome = self._results.add(_without(unique, conflict.request_ids))
+        first: dict[str, tuple[BenchmarkResult, int]] = {}
+        repeats: dict[str, list[int]] = {}
+        for result, number in zip(valid, numbers, strict=True):
+            earlier = first.setdefault(result.request_id, (result, number))
+            if earlier[0] is result:
+                continue
+            if earlier[0].same_content(result):
+                repeats.setdefault(result.request_id, []).append(number)
+            else:
+                report.reject(_conflict(result.request_id, number, f"an earlier one of this import, at {earlier[1]}"))
+        # Conflicts with stored results are returned, not raised, so that the same transaction
+        # stores the rest: a second attempt could meet new conflicts from concurrent writers.
+        outcome = self._results.add([result for result, _ in first.values()], all_or_nothing=False)
         report.stored += outcome.stored
         report.already_stored += outcome.already_stored
+        conflicting = set(outcome.conflicting)
+        for request_id in outcome.conflicting:
+            for number in (first[request_id][1], *repeats.get(request_id, ())):
+                report.reject(_conflict(request_id, number, "a stored result"))
+        report.already_stored += sum(
+            len(lines) for request_id, lines in repeats.items() if request_id not in conflicting
+        )
 
 
-def _without(results: list[BenchmarkResult], request_ids: Iterable[str]) -> list[BenchmarkResult]:
-    dropped = set(request_ids)
-    return [result for result in results if result.request_id not in dropped] if dropped else results
-
-
-def _conflict(request_id: str, index: int) -> InvalidResult:
-    return InvalidResult("request_id", "already names a different result", index=index, request_id=request_id)
+def _conflict(request_id: str, index: int, other: str) -> InvalidResult:
+    return InvalidResult(
+        "request_id", f"already names a different result ({other})", index=index, request_id=request_id
+    )

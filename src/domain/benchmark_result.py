@@ -30,6 +30,11 @@ MAX_LABEL_KEY_LENGTH = 128
 MAX_LABEL_VALUE_LENGTH = 1024
 # A label filter is written key:value, so a key cannot hold the separator.
 LABEL_SEPARATOR = ":"
+# A result is read back at /results/{request_id}, so its id must be one path segment that no other
+# view of the results takes: these are the fixed names under /results/ (the HTTP layer's tests hold
+# its routes to this list), and "." and ".." are removed from paths by URL normalisation (RFC 3986,
+# section 5.2.4) before a request is sent.
+RESERVED_REQUEST_IDS = frozenset({".", "..", "average", "import", "stats", "timeseries", "compare", "histogram"})
 
 
 @dataclass(frozen=True, slots=True)
@@ -54,9 +59,9 @@ class BenchmarkResult:
     def __post_init__(self) -> None:
         if not isinstance(self.request_id, str) or not self.request_id:
             raise InvalidResult("request_id", "must be a non-empty string")
-        if len(self.request_id) > MAX_REQUEST_ID_LENGTH:
-            raise InvalidResult("request_id", f"must be at most {MAX_REQUEST_ID_LENGTH} characters long")
-        _refuse_nul("request_id", self.request_id)
+        problem = request_id_problem(self.request_id)
+        if problem is not None:
+            raise InvalidResult("request_id", problem)
         _check_token_count(self.token_count)
         for name in TIME_FIELDS:
             value = getattr(self, name)
@@ -67,7 +72,7 @@ class BenchmarkResult:
         for name in TEXT_FIELDS:
             if not isinstance(getattr(self, name), str):
                 raise InvalidResult(name, f"must be a string, got {_json_kind(getattr(self, name))}")
-            _refuse_nul(name, getattr(self, name))
+            _refuse_unstorable(name, getattr(self, name))
         if type(self.timestamp) is not datetime or self.timestamp.tzinfo is not UTC:
             object.__setattr__(self, "timestamp", _as_utc(self.timestamp))
         _check_model(self.model)
@@ -92,7 +97,8 @@ class BenchmarkResult:
             prompt_text=record.get("prompt_text", ""),
             generated_text=record.get("generated_text", ""),
             model=record.get("model"),
-            labels=record.get("labels") or {},
+            # Only an object is labels: null, "", 0 or [] is a mistake, not "no labels".
+            labels=record.get("labels", {}),
         )
 
     def same_content(self, other: BenchmarkResult) -> bool:
@@ -117,6 +123,20 @@ def parse_result_timestamp(text: object) -> datetime:
         return parse_timestamp(text)
     except InvalidTimestamp as error:
         raise InvalidResult("timestamp", f"must be an ISO 8601 date-time ({error.reason}), got {shown(text)}") from None
+
+
+def request_id_problem(request_id: str) -> str | None:
+    """Why `request_id` (a non-empty string) cannot name a stored result, or None when it can."""
+    if len(request_id) > MAX_REQUEST_ID_LENGTH:
+        return f"must be at most {MAX_REQUEST_ID_LENGTH} characters long"
+    if "/" in request_id:
+        return "must not contain '/': a result is read back at /results/{request_id}, one path segment"
+    if request_id in RESERVED_REQUEST_IDS:
+        return (
+            f"must not be {request_id!r}: /results/{request_id} names something else "
+            f"(reserved: {', '.join(sorted(RESERVED_REQUEST_IDS))})"
+        )
+    return _unstorable_text(request_id)
 
 
 def _check_token_count(value: Any) -> int:
@@ -146,7 +166,7 @@ def _check_model(model: object) -> None:
         raise InvalidResult("model", f"must be a non-empty string or absent, got {_json_kind(model)}")
     if len(model) > MAX_MODEL_LENGTH:
         raise InvalidResult("model", f"must be at most {MAX_MODEL_LENGTH} characters long")
-    _refuse_nul("model", model)
+    _refuse_unstorable("model", model)
 
 
 def _checked_labels(labels: object) -> dict[str, str]:
@@ -166,15 +186,32 @@ def _checked_labels(labels: object) -> dict[str, str]:
             raise InvalidResult(
                 "labels", f"value of {shown(key)} must be a string of at most {MAX_LABEL_VALUE_LENGTH} characters"
             )
-        _refuse_nul("labels", key + value)
+        # Each on its own: halves of a surrogate pair at the end of the key and the start of the
+        # value would pass as one character if joined.
+        _refuse_unstorable("labels", key)
+        _refuse_unstorable("labels", value)
     # Sorted, so that equal label sets look the same wherever they are stored or shown.
     return dict(sorted(labels.items()))
 
 
-def _refuse_nul(name: str, text: str) -> None:
-    # Text columns of PostgreSQL cannot hold it; refusing it everywhere keeps every store accepting the same results.
+def _refuse_unstorable(name: str, text: str) -> None:
+    problem = _unstorable_text(text)
+    if problem is not None:
+        raise InvalidResult(name, problem)
+
+
+def _unstorable_text(text: str) -> str | None:
+    """Why no store can keep `text`, or None. Refusing it everywhere keeps every store accepting
+    the same results: PostgreSQL's text cannot hold NUL, and no UTF-8 store or reply can hold a
+    lone surrogate (a JSON escape such as \\ud800 that pairs with nothing; RFC 8259, section 8.2)."""
     if "\x00" in text:
-        raise InvalidResult(name, "must not contain the NUL character (\\u0000)")
+        return "must not contain the NUL character (\\u0000)"
+    if not text.isascii():
+        try:
+            text.encode()
+        except UnicodeEncodeError as error:
+            return f"must be valid Unicode: a lone surrogate {text[error.start]!r} is at position {error.start}"
+    return None
 
 
 def _as_utc(moment: object) -> datetime:

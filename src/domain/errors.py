@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import reprlib
 from datetime import datetime
 
 
@@ -9,9 +10,17 @@ class DomainError(Exception):
     """Base of every rule the domain refuses to break."""
 
 
+_SHOWN = reprlib.Repr()
+_SHOWN.maxlevel, _SHOWN.maxdict, _SHOWN.maxlist, _SHOWN.maxstring, _SHOWN.maxother = 3, 4, 4, 200, 200
+
+
 def shown(value: object, limit: int = 80) -> str:
-    """A value as it appears in a message: its repr, cut short so a huge input cannot flood a reply."""
-    text = repr(value)
+    """A value as it appears in a message: its repr, cut short so a huge input cannot flood a reply.
+
+    Containers are shown a few levels and items deep (reprlib): a value nested thousands deep, or
+    a million items long, costs no more to show than a small one, and never recurses past Python's limit.
+    """
+    text = repr(value) if isinstance(value, (str, int, float, bool)) or value is None else _SHOWN.repr(value)
     return text if len(text) <= limit else f"{text[: limit - 5]}...{text[-1]}"
 
 

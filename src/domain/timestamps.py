@@ -1,14 +1,21 @@
 """ISO 8601 parsing shared by result timestamps and window bounds; every instant becomes UTC.
 
-Rules: a date-time without an offset means UTC; `T`, `Z` may be lower case (as RFC 3339 allows);
-fractions finer than a microsecond are rounded to the nearest microsecond, half up.
+One strict grammar, the ISO 8601 extended format that RFC 3339 profiles (section 5.6), read whole:
+
+    date       = YYYY "-" MM "-" DD                       (window bounds only)
+    date-time  = date ("T" / "t" / " ") HH ":" MM ":" SS [("." / ",") 1*DIGIT] [offset]
+    offset     = "Z" / "z" / ("+" / "-") HH [":"] MM
+
+Digits are ASCII. Hours run 00 to 23, seconds 00 to 59 (no leap second, which no store can hold),
+offsets up to 23:59. A date-time without an offset means UTC. Fractions finer than a microsecond
+are rounded to the nearest microsecond, half up. Anything else (basic format, week or ordinal
+dates, a bare number, a time without seconds) is refused, whatever Python's own parser accepts.
 """
 
 from __future__ import annotations
 
 import re
 from collections.abc import Iterable
-from contextlib import suppress
 from datetime import UTC, date, datetime, time, timedelta
 
 from src.domain.errors import InvalidTimestamp
@@ -20,8 +27,12 @@ _EARLIEST = (datetime.min.replace(tzinfo=UTC) - _UNIX_EPOCH) // _MICROSECOND
 _LATEST = (datetime.max.replace(tzinfo=UTC) - _UNIX_EPOCH) // _MICROSECOND
 _OUTSIDE_THE_CALENDAR = "outside the years 1 to 9999 once converted to UTC"
 
-# "2024-W22-1" and "2024-06-01" are the longest date-only forms; every date-time is longer.
-_LONGEST_DATE = 10
+_DATE = re.compile(r"\d{4}-\d{2}-\d{2}", re.ASCII)
+_DATE_TIME = re.compile(
+    r"\d{4}-\d{2}-\d{2}[Tt ]\d{2}:\d{2}:\d{2}(?:[.,]\d+)?(?:[Zz]|[+-]\d{2}:?\d{2})?",
+    re.ASCII,
+)
+_FORM = "expected a form like 2024-06-01T12:00:00Z or 2024-06-01T14:00:00.250+02:00"
 
 # The digit after the microseconds decides the rounding.
 _SEVENTH_FRACTION_DIGIT = re.compile(r"[.,]\d{6}(\d)")
@@ -104,28 +115,26 @@ def _parse_date_time(text: str) -> datetime:
 
 
 def _from_iso_format(text: str) -> datetime:
-    normalized = text[:-1] + "Z" if text.endswith("z") else text
+    # The grammar decides what is accepted; Python's parser, which accepts far more (a bare run
+    # of digits among them), only builds what the grammar let through.
+    normalized = text
+    if _DATE_TIME.fullmatch(normalized) is None:
+        normalized = _PLUS_DECODED_AS_SPACE.sub("+", text.strip())
+        if _DATE_TIME.fullmatch(normalized) is None:
+            raise InvalidTimestamp(text, _FORM)
+    if normalized.endswith("z"):
+        normalized = normalized[:-1] + "Z"
     try:
         return datetime.fromisoformat(normalized)
     except ValueError as error:
-        repaired = _PLUS_DECODED_AS_SPACE.sub("+", normalized.strip())
-        if repaired != normalized:
-            with suppress(ValueError):
-                return datetime.fromisoformat(repaired)
-        raise InvalidTimestamp(text, _reason(error)) from None
+        # Well formed, but a field is out of its range: "month must be in 1..12", ...
+        raise InvalidTimestamp(text, str(error)) from None
 
 
 def _as_date(text: str) -> date | None:
-    if len(text) > _LONGEST_DATE:
+    if _DATE.fullmatch(text) is None:
         return None
     try:
         return date.fromisoformat(text)
-    except ValueError:
-        return None
-
-
-def _reason(error: ValueError) -> str:
-    message = str(error)
-    if message.startswith("Invalid isoformat string"):
-        return "expected a form like 2024-06-01T12:00:00Z or 2024-06-01T14:00:00+02:00"
-    return message
+    except ValueError as error:
+        raise InvalidTimestamp(text, str(error)) from None

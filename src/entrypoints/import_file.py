@@ -44,7 +44,11 @@ def main(argv: list[str] | None = None) -> int:
                 import_results.store_valid(batch, report, range(first, first + len(batch)))
                 progress.update(len(batch))
     except StoreUnavailable as error:
-        print(f"superbenchmark: import stopped: {error}; run it again to go on", file=sys.stderr)
+        print(
+            f"superbenchmark: import stopped: {error}; before it stopped: stored {report.stored}, "
+            f"already stored {report.already_stored}, rejected {report.rejected}; run it again to go on",
+            file=sys.stderr,
+        )
         return 1
     finally:
         store.close()

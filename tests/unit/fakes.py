@@ -66,18 +66,18 @@ class FakeResultStore(ResultStore):
         more = len(matching) > query.limit
         return ResultPage(matching[: query.limit], PageKey.of(matching[query.limit - 1]) if more else None)
 
-    def add(self, results: Sequence[BenchmarkResult]) -> AddOutcome:
+    def add(self, results: Sequence[BenchmarkResult], *, all_or_nothing: bool = True) -> AddOutcome:
         clashing = [
             r.request_id
             for r in results
             if r.request_id in self.results and not r.same_content(self.results[r.request_id])
         ]
-        if clashing:
+        if clashing and all_or_nothing:
             raise ResultConflict(clashing)
         new = [result for result in results if result.request_id not in self.results]
         self.results.update((result.request_id, result) for result in new)
         self.batches.append([result.request_id for result in results])
-        return AddOutcome(len(new), len(results) - len(new))
+        return AddOutcome(len(new), len(results) - len(new) - len(clashing), tuple(clashing))
 
     def check(self) -> None:
         """Always ready."""

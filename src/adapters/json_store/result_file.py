@@ -8,11 +8,13 @@ and it names the first bad record exactly.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import mmap
 import os
 import re
 from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
 from datetime import datetime
@@ -33,6 +35,7 @@ from src.domain.benchmark_result import (
     MAX_REQUEST_ID_LENGTH,
     MAX_TOKEN_COUNT,
     METRICS,
+    RESERVED_REQUEST_IDS,
     BenchmarkResult,
 )
 from src.domain.errors import DomainError, DuplicateRequestId, InvalidResult, InvalidTimestamp
@@ -59,8 +62,11 @@ class _Record(msgspec.Struct, gc=False):
     prompt_text: str = ""
     generated_text: str = ""
     model: Annotated[str, msgspec.Meta(min_length=1, max_length=MAX_MODEL_LENGTH)] | None = None
-    # None, not {}, when absent: a million empty dicts would cost startup time and memory.
-    labels: Annotated[dict[LabelKey, LabelValue], msgspec.Meta(max_length=MAX_LABELS)] | None = None
+    # UNSET, not {}, when absent: a million empty dicts would cost startup time and memory. An
+    # explicit null is no object, so it is refused, as the domain refuses it.
+    labels: Annotated[dict[LabelKey, LabelValue], msgspec.Meta(max_length=MAX_LABELS)] | msgspec.UnsetType = (
+        msgspec.UNSET
+    )
 
     def as_result(self) -> BenchmarkResult:
         return BenchmarkResult(
@@ -90,13 +96,21 @@ class ResultFileError(Exception):
         super().__init__(f"{path}: {problem}")
 
 
+class ResultFileChanged(ResultFileError):
+    """The file no longer holds the bytes it held when it was first read."""
+
+    def __init__(self, path: Path) -> None:
+        super().__init__(path, "changed since the server started; restart it to serve the new file")
+
+
 @dataclass(frozen=True)
 class ResultColumns:
     """Every result, column by column, in file order: timestamps in UTC microseconds, then one
-    column per metric in METRICS order."""
+    column per metric in METRICS order; `digest` is the SHA-256 of the file's bytes they came from."""
 
     timestamps: npt.NDArray[np.int64]
     metrics: tuple[npt.NDArray[np.float64], ...]
+    digest: bytes = b""
 
 
 Record = _Record | BenchmarkResult
@@ -109,19 +123,31 @@ def as_result(record: Record) -> BenchmarkResult:
 
 def read_result_file(path: Path) -> ResultColumns:
     """The file's results as columns; the records themselves are freed as soon as they are read."""
-    return _read(path, _columns)
+    columns, digest = _read(path, _columns)
+    return ResultColumns(columns.timestamps, columns.metrics, digest)
 
 
-def read_result_records(path: Path) -> Sequence[Record]:
-    """The file's results as records, validated exactly as read_result_file validates them."""
-    return _read(path, _checked)
+def read_result_records(path: Path, digest: bytes | None = None) -> Sequence[Record]:
+    """The file's results as records, validated exactly as read_result_file validates them.
+
+    With `digest` (a ResultColumns.digest), the file must still hold those very bytes; otherwise
+    ResultFileChanged is raised, whatever its size and modification time say.
+    """
+    records, found = _read(path, _checked)
+    if digest is not None and found != digest:
+        raise ResultFileChanged(path)
+    return records
 
 
-def _read(path: Path, shape: Callable[[Sequence[Record]], T]) -> T:
-    with _mapped(path) as content:
+def _read(path: Path, shape: Callable[[Sequence[Record]], T]) -> tuple[T, bytes]:
+    """The file read into `shape`, and the SHA-256 digest of its bytes."""
+    with _mapped(path) as content, ThreadPoolExecutor(max_workers=1) as hashing:
+        # hashlib releases the GIL on large inputs: the digest is computed on another core while
+        # msgspec decodes, so it costs startup almost no time.
+        digest = hashing.submit(lambda: hashlib.sha256(content).digest())
         start = len(_UTF8_BOM) if content[: len(_UTF8_BOM)] == _UTF8_BOM else 0
         with content[start:] as document:
-            return _read_document(path, document, shape)
+            return _read_document(path, document, shape), digest.result()
 
 
 def _read_document(path: Path, document: memoryview, shape: Callable[[Sequence[Record]], T]) -> T:
@@ -131,7 +157,7 @@ def _read_document(path: Path, document: memoryview, shape: Callable[[Sequence[R
                 # NUL can only reach a string through this escape; msgspec has no cheap check for it.
                 raise msgspec.ValidationError("a string may hold NUL")
             return shape(msgspec.json.decode(document, type=_ResultFile).benchmarking_results)
-        except (msgspec.MsgspecError, UnicodeDecodeError, InvalidTimestamp):
+        except (msgspec.MsgspecError, UnicodeDecodeError, InvalidTimestamp, RecursionError):
             # msgspec refused the file, or accepted an instant the domain refuses: the domain decides.
             return shape(_validate_with_domain(path, bytes(document)))
     except DomainError as error:
@@ -163,6 +189,9 @@ def _validate_with_domain(path: Path, raw: bytes) -> list[BenchmarkResult]:
         raise ResultFileError(
             path, f"not valid JSON: {error.msg} at line {error.lineno} column {error.colno}"
         ) from None
+    except RecursionError:
+        # No result nests more than two levels; a document thousands deep is refused, not a crash.
+        raise ResultFileError(path, "arrays or objects are nested too deeply to be a result file") from None
     if not isinstance(document, dict) or not isinstance(document.get(RESULTS_KEY), list):
         raise ResultFileError(path, f'expected a JSON object with a "{RESULTS_KEY}" array')
     results = []
@@ -181,6 +210,7 @@ def _checked(records: Sequence[Record]) -> Sequence[Record]:
 
 
 def _columns(records: Sequence[Record]) -> ResultColumns:
+    _refuse_unreadable_ids(records)
     _refuse_duplicate_ids(records)
     return ResultColumns(
         timestamps=np.array(instants_in_microseconds(map(attrgetter("timestamp"), records)), dtype=np.int64),
@@ -188,6 +218,14 @@ def _columns(records: Sequence[Record]) -> ResultColumns:
             np.fromiter(map(attrgetter(metric), records), dtype=np.float64, count=len(records)) for metric in METRICS
         ),
     )
+
+
+def _refuse_unreadable_ids(records: Sequence[Record]) -> None:
+    # msgspec's constraints cannot say "one path segment, not a reserved name" cheaply; one pass
+    # over the ids can, and the domain's reader then names the record exactly.
+    for request_id in map(attrgetter("request_id"), records):
+        if "/" in request_id or request_id in RESERVED_REQUEST_IDS:
+            raise msgspec.ValidationError(f"request_id {request_id!r} cannot be read back")
 
 
 def _refuse_duplicate_ids(records: Sequence[_Record | BenchmarkResult]) -> None:

@@ -44,17 +44,16 @@ class JsonFileResultStore(ResultStore):
     records, which are read again on first use: keeping them from startup would cost every
     server their memory, for questions a DEBUG session may never ask."""
 
-    def __init__(self, path: Path, columns: ResultColumns, version: tuple[int, int]) -> None:
+    def __init__(self, path: Path, columns: ResultColumns) -> None:
         self._path = path
-        self._version = version
+        self._digest = columns.digest
         self._index = WindowIndex(columns)
 
     @classmethod
     def load(cls, path: Path | str) -> JsonFileResultStore:
         """Read and validate the whole file, then index it; raises ResultFileError on any problem."""
         path = Path(path)
-        version = _version(path)
-        return cls(path, read_result_file(path), version)
+        return cls(path, read_result_file(path))
 
     def aggregate(self, window: TimeWindow | None = None) -> ResultAggregate:
         if window is None:
@@ -123,7 +122,7 @@ class JsonFileResultStore(ResultStore):
             found.append(result)
         return ResultPage(found, None)
 
-    def add(self, results: Sequence[BenchmarkResult]) -> AddOutcome:
+    def add(self, results: Sequence[BenchmarkResult], *, all_or_nothing: bool = True) -> AddOutcome:
         raise StoreIsReadOnly()
 
     def check(self) -> None:
@@ -133,10 +132,9 @@ class JsonFileResultStore(ResultStore):
     @cached_property
     def _records(self) -> Sequence[Record]:
         # The index was built from the file as it was at startup; the records must be the same ones.
-        if _version(self._path) != self._version:
-            raise StoreUnavailable(f"{self._path} changed since the server started; restart it to serve the new file")
+        # Size and modification time cannot tell (cp -p, rsync -t and tar restore them), the bytes can.
         try:
-            return read_result_records(self._path)
+            return read_result_records(self._path, self._digest)
         except ResultFileError as error:
             raise StoreUnavailable(str(error)) from None
 
@@ -164,7 +162,7 @@ class JsonFileResultStore(ResultStore):
         """Every result's model and labels, in time order: what filters and groups read."""
         records = self._records
         in_time_order = [records[position] for position in self._index.order.tolist()]
-        return [record.model for record in in_time_order], [record.labels for record in in_time_order]
+        return [record.model for record in in_time_order], [record.labels or None for record in in_time_order]
 
     def _position_after(self, key: PageKey) -> int:
         order, timestamps = self._listing, self._index.timestamps
@@ -178,11 +176,3 @@ class JsonFileResultStore(ResultStore):
         ):
             position += 1
         return position
-
-
-def _version(path: Path) -> tuple[int, int]:
-    try:
-        status = path.stat()
-    except OSError:
-        return (-1, -1)
-    return (status.st_size, status.st_mtime_ns)

@@ -216,7 +216,7 @@ class SqlResultStore(ResultStore):
             return ResultPage(found[: query.limit], PageKey.of(found[query.limit - 1]))
         return ResultPage(found, None)
 
-    def add(self, batch: Sequence[BenchmarkResult]) -> AddOutcome:
+    def add(self, batch: Sequence[BenchmarkResult], *, all_or_nothing: bool = True) -> AddOutcome:
         if not batch:
             return AddOutcome(0, 0)
         # One order for every writer: overlapping batches then lock rows in the same order.
@@ -224,7 +224,11 @@ class SqlResultStore(ResultStore):
         for attempt in range(1, _WRITE_ATTEMPTS + 1):
             try:
                 with self._writing() as connection:
-                    return self._add(connection, ordered)
+                    outcome = self._add(connection, ordered)
+                    if outcome.conflicting and all_or_nothing:
+                        # Raised inside the transaction, so that it rolls back whole.
+                        raise ResultConflict(list(outcome.conflicting))
+                    return outcome
             except IntegrityError:
                 # Another writer stored one of these ids after we looked: look again.
                 logger.info("write attempt %d collided with a concurrent writer; retrying", attempt)
@@ -246,15 +250,13 @@ class SqlResultStore(ResultStore):
             for result in batch
             if result.request_id in stored and not result.same_content(stored[result.request_id])
         ]
-        if clashing:
-            raise ResultConflict(clashing)
         new = [result for result in batch if result.request_id not in stored]
         if new:
             placeholders = ", ".join("?" for _ in results.columns)
             connection.exec_driver_sql(f"INSERT INTO results VALUES ({placeholders})", [_row(r) for r in new])
             connection.execute(_ADD_IDS_TO_ROLLUPS, {"ids": [result.request_id for result in new]})
             connection.exec_driver_sql(ADD_TO_PACKS, packs(new))
-        return AddOutcome(stored=len(new), already_stored=len(batch) - len(new))
+        return AddOutcome(len(new), len(batch) - len(new) - len(clashing), tuple(clashing))
 
     def _add_to_postgres(self, connection: Connection, batch: list[BenchmarkResult]) -> AddOutcome:
         cursor = connection.connection.driver_connection.cursor()  # type: ignore[union-attr]
@@ -265,9 +267,7 @@ class SqlResultStore(ResultStore):
             raise IntegrityError("bulk insert", None, error) from error
         except psycopg.OperationalError as error:
             raise OperationalError("bulk insert", None, error) from error
-        if clashing:
-            raise ResultConflict(clashing)
-        return AddOutcome(stored=stored, already_stored=len(batch) - stored)
+        return AddOutcome(stored, len(batch) - stored - len(clashing), tuple(clashing))
 
     def _read(self, work: Callable[[Connection], T]) -> T:
         """`work` on a pooled connection, outside any transaction: one statement needs none.

@@ -69,6 +69,9 @@ class AddOutcome:
     """Results that were new and are now stored."""
     already_stored: int
     """Results identical to ones already stored: nothing was written for them."""
+    conflicting: tuple[str, ...] = ()
+    """request_ids already naming stored results with other content; nothing was written for them.
+    Only an add that keeps the others (all_or_nothing=False) returns any."""
 
 
 class ResultStore(ABC):
@@ -109,11 +112,14 @@ class ResultStore(ABC):
         """Up to `query.limit` matching results in (timestamp, request_id) order, after `query.after`."""
 
     @abstractmethod
-    def add(self, results: Sequence[BenchmarkResult]) -> AddOutcome:
-        """Store results with distinct request_ids, all or nothing.
+    def add(self, results: Sequence[BenchmarkResult], *, all_or_nothing: bool = True) -> AddOutcome:
+        """Store results with distinct request_ids in one transaction.
 
-        A result identical to a stored one is counted as already stored; one that reuses a stored
-        request_id with other content raises ResultConflict naming every such id, and nothing is stored.
+        A result identical to a stored one is counted as already stored. A result that reuses a
+        stored request_id with other content is a conflict: all or nothing, any conflict raises
+        ResultConflict naming every such id, and nothing is stored; otherwise the others are
+        stored and the conflicting ids are returned. Either way the outcome is exactly what was
+        committed, whatever concurrent writers did meanwhile.
         """
 
     async def aclose(self) -> None:  # noqa: B027 - an optional hook: most stores hold nothing to release

@@ -61,13 +61,22 @@ class HttpProblem(Exception):
     """A refusal that belongs to HTTP itself (access, body size, media type), not to the domain."""
 
     def __init__(
-        self, status: HTTPStatus, kind: str, title: str, detail: str, headers: Mapping[str, str] | None = None
+        self,
+        status: HTTPStatus,
+        kind: str,
+        title: str,
+        detail: str,
+        headers: Mapping[str, str] | None = None,
+        *,
+        extensions: Mapping[str, object] | None = None,
     ) -> None:
+        """`extensions` are further members of the problem body (RFC 9457, section 3.2)."""
         self.status = status
         self.kind = kind
         self.title = title
         self.detail = detail
         self.headers = headers
+        self.extensions = extensions
         super().__init__(detail)
 
 
@@ -156,7 +165,15 @@ async def _domain_error(request: Request, error: Exception) -> ProblemResponse:
 
 async def _http_problem(request: Request, error: Exception) -> ProblemResponse:
     assert isinstance(error, HttpProblem)
-    return problem(request, error.status, error.detail, kind=error.kind, title=error.title, headers=error.headers)
+    return problem(
+        request,
+        error.status,
+        error.detail,
+        kind=error.kind,
+        title=error.title,
+        headers=error.headers,
+        extensions=error.extensions,
+    )
 
 
 async def _http_error(request: Request, error: Exception) -> ProblemResponse:

@@ -19,11 +19,12 @@ from src.application.ports.result_store import MAX_PAGE_SIZE, PageKey, ResultQue
 from src.application.read_results import GetResult, ListResults
 from src.application.store_results import MAX_BATCH_SIZE, ImportReport, ImportResults, StoreResults
 from src.domain.benchmark_result import METRICS, TEXT_FIELDS, BenchmarkResult
-from src.domain.errors import InvalidPageCursor, InvalidResult, InvalidResults, InvalidTimestamp
+from src.domain.errors import InvalidPageCursor, InvalidResult, InvalidResults, InvalidTimestamp, StoreUnavailable
 from src.domain.time_window import TimeWindow
 from src.domain.timestamps import parse_timestamp
 from src.entrypoints.http.access import Access
 from src.entrypoints.http.csv_export import CSV_RESPONSE, csv_response, wants_csv
+from src.entrypoints.http.json_lines import decode_json
 from src.entrypoints.http.problems import READ_PROBLEMS, HttpProblem, documented_problems, rejection
 from src.entrypoints.http.schemas import ImportReportBody, ResultBody, ResultIn, ResultPageBody, StoredBody
 
@@ -105,18 +106,19 @@ def add_result_routes(
                 # Even an empty import asks the store once, so that a read-only store says so.
                 storing = await store_after_previous(batch)
             await storing
+        except (HttpProblem, StoreUnavailable) as stopped:
+            # Batches committed before the stop stay stored: the refusal says how far the import
+            # got, so the client knows what is stored (re-sending the whole import is safe).
+            if storing is not None:
+                await asyncio.gather(storing, return_exceptions=True)
+            if not report.stored and not report.already_stored and not report.rejected:
+                raise
+            raise _interrupted(stopped, _report_body(report)) from None
         finally:
             # A failure leaves no batch being stored behind the answer.
             if storing is not None:
                 await asyncio.gather(storing, return_exceptions=True)
-        return _json(
-            {
-                "stored": report.stored,
-                "already_stored": report.already_stored,
-                "rejected": report.rejected,
-                "errors": [rejection(error, "line") for error in report.errors],
-            }
-        )
+        return _json(_report_body(report))
 
     @app.get(
         "/results/{request_id}",
@@ -169,6 +171,32 @@ def add_result_routes(
                 "next_cursor": None if page.next is None else _cursor(page.next),
             }
         )
+
+
+def _report_body(report: ImportReport) -> dict[str, object]:
+    return {
+        "stored": report.stored,
+        "already_stored": report.already_stored,
+        "rejected": report.rejected,
+        "errors": [rejection(error, "line") for error in report.errors],
+    }
+
+
+def _interrupted(stopped: HttpProblem | StoreUnavailable, done: dict[str, object]) -> HttpProblem:
+    """The refusal that stopped an import, carrying what its committed batches did (`done`)."""
+    if isinstance(stopped, StoreUnavailable):
+        stopped = HttpProblem(
+            HTTPStatus.SERVICE_UNAVAILABLE, "database-unavailable", "Database unavailable", str(stopped)
+        )
+    return HttpProblem(
+        stopped.status,
+        stopped.kind,
+        stopped.title,
+        f"{stopped.detail}; the import stopped there, after storing {done['stored']} result(s) "
+        "(listed under `done`); sending it again stores the rest",
+        stopped.headers,
+        extensions={**(stopped.extensions or {}), "done": done},
+    )
 
 
 def result_body(result: BenchmarkResult) -> dict[str, Any]:
@@ -269,8 +297,8 @@ def _too_large(limit: int, what: str = "body") -> HttpProblem:
 
 def _decoded(body: bytes) -> object:
     try:
-        document = msgspec.json.decode(body)
-    except msgspec.DecodeError as error:
+        document = decode_json(body)
+    except ValueError as error:
         raise InvalidResults([InvalidResult(None, f"the body is not valid JSON: {error}")]) from None
     if not isinstance(document, (dict, list)):
         raise InvalidResults([InvalidResult(None, "the body must be a result object or an array of them")])
