@@ -127,31 +127,31 @@ class ImportResults:
 
         `numbers` gives each result's line (or position) so that a rejection can say where it was.
         The batch is one transaction that stores every result not in conflict, and the report
-        counts exactly what it committed: where a request_id repeats, its first line is the one
-        stored, an identical repeat shares its fate, and a repeat with other content is rejected.
+        counts exactly what it committed, as if the lines were taken one at a time: a line whose
+        request_id is new is stored; a line saying what its id already names (in the store or on
+        an earlier line) is already stored; any other line is rejected. Raises StoreUnavailable.
         """
         first: dict[str, tuple[BenchmarkResult, int]] = {}
-        repeats: dict[str, list[int]] = {}
+        later: list[tuple[BenchmarkResult, int]] = []
         for result, number in zip(valid, numbers, strict=True):
-            earlier = first.setdefault(result.request_id, (result, number))
-            if earlier[0] is result:
-                continue
-            if earlier[0].same_content(result):
-                repeats.setdefault(result.request_id, []).append(number)
-            else:
-                report.reject(_conflict(result.request_id, number, f"an earlier one of this import, at {earlier[1]}"))
+            if first.setdefault(result.request_id, (result, number))[0] is not result:
+                later.append((result, number))
         # Conflicts with stored results are returned, not raised, so that the same transaction
         # stores the rest: a second attempt could meet new conflicts from concurrent writers.
         outcome = self._results.add([result for result, _ in first.values()], all_or_nothing=False)
         report.stored += outcome.stored
         report.already_stored += outcome.already_stored
-        conflicting = set(outcome.conflicting)
+        # What each id names now: its first line, unless a stored result already held the id.
+        kept: dict[str, BenchmarkResult | None] = {request_id: result for request_id, (result, _) in first.items()}
         for request_id in outcome.conflicting:
-            for number in (first[request_id][1], *repeats.get(request_id, ())):
-                report.reject(_conflict(request_id, number, "a stored result"))
-        report.already_stored += sum(
-            len(lines) for request_id, lines in repeats.items() if request_id not in conflicting
-        )
+            report.reject(_conflict(request_id, first[request_id][1], "a stored result"))
+            kept[request_id] = self._results.get(request_id)
+        for result, number in later:
+            keeper = kept[result.request_id]
+            if keeper is not None and keeper.same_content(result):
+                report.already_stored += 1
+            else:
+                report.reject(_conflict(result.request_id, number, "a stored result or an earlier line"))
 
 
 def _conflict(request_id: str, index: int, other: str) -> InvalidResult:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 from pathlib import Path
 from typing import Literal
 
@@ -17,6 +18,8 @@ _FALSE = frozenset({"false", "0", "no"})
 # Read by the test suite, not by the service; they may share its environment.
 TEST_SETTINGS = frozenset({ENV_PREFIX + "TEST_DATABASE_URL", ENV_PREFIX + "REQUIRE_POSTGRES"})
 MIN_API_KEY_LENGTH = 16
+_B64TOKEN_CHARACTER = re.compile(r"[A-Za-z0-9\-._~+/]", re.ASCII)
+_B64TOKEN = re.compile(r"[A-Za-z0-9\-._~+/]+=*", re.ASCII)
 
 
 class SettingsError(Exception):
@@ -81,10 +84,20 @@ class Settings(BaseSettings):
 
     @field_validator("api_keys")
     @classmethod
-    def _long_enough_to_guess_at_length(cls, value: str) -> str:
-        short = [key for key in _split(value) if len(key) < MIN_API_KEY_LENGTH]
-        if short:
-            raise ValueError(f"every key needs at least {MIN_API_KEY_LENGTH} characters; one has {len(short[0])}")
+    def _keys_a_client_can_send(cls, value: str) -> str:
+        # A key is sent as `Authorization: Bearer <key>`, whose token is a b64token (RFC 6750,
+        # section 2.1): ASCII only. A key outside it could never match, since a header arrives as
+        # Latin-1 bytes; it is refused here rather than left to fail every request. The message
+        # shows the offending character, never the key.
+        for key in _split(value):
+            if len(key) < MIN_API_KEY_LENGTH:
+                raise ValueError(f"every key needs at least {MIN_API_KEY_LENGTH} characters; one has {len(key)}")
+            if _B64TOKEN.fullmatch(key) is None:
+                offending = next((c for c in key if _B64TOKEN_CHARACTER.fullmatch(c) is None), "=")
+                raise ValueError(
+                    "a key may hold only ASCII letters, digits and - . _ ~ + / and end in = "
+                    f"(an RFC 6750 bearer token); one holds {offending!r}"
+                )
         return value
 
     @field_validator("max_body_bytes", "import_batch_rows", "max_statistics_results")

@@ -5,8 +5,10 @@ that does not match the schema fails the run. The one left out, positive_data_ac
 every schema-valid request to succeed; a reversed window is two valid strings that rightly get a
 422, and a schema cannot relate one path parameter to another.
 
-Two apps are fuzzed: the DEBUG app on the seed file, without a key (writes are refused), and the
-production app on a SQLite database, with a key, so that writes reach the store.
+Three apps are fuzzed: the DEBUG app on the seed file, without a key (writes are refused), and the
+production app on SQLite and on PostgreSQL, with a key, so that writes reach the store. The hooks
+add what a schema never generates: NUL, dates at the ends of the calendar, numbers posing as
+timestamps, and JSON nested thousands deep.
 """
 
 from __future__ import annotations
@@ -17,9 +19,9 @@ import sys
 import tempfile
 from pathlib import Path
 
-from src.adapters.sql_store.database import connect, database_url, migrate
 from src.entrypoints.http.app import create_app
 from src.entrypoints.settings import Settings
+from tests.databases import SQL_KINDS, scratch_database
 from tests.support import SEED_FILE, serving
 
 SCHEMATHESIS = Path(sys.executable).with_name("st")
@@ -49,16 +51,15 @@ def main() -> int:
     max_examples = int(sys.argv[1]) if len(sys.argv) > 1 else 150
     with serving(create_app(Settings(debug=True, data_file=SEED_FILE))) as base_url:
         debug_outcome = fuzz(base_url, max_examples)
+    outcomes = [debug_outcome]
     with tempfile.TemporaryDirectory() as directory:
-        url = database_url(f"sqlite:///{Path(directory) / 'fuzz.db'}")
-        engine = connect(url, pool_size=1)
-        migrate(engine)
-        engine.dispose()
-        app = create_app(Settings(debug=False, database_url=str(url), api_keys=KEY))
-        with serving(app) as base_url:
-            production_outcome = fuzz(base_url, max_examples, f"Authorization: Bearer {KEY}")
-        app.state.container.result_store().close()
-    return debug_outcome or production_outcome
+        for kind in SQL_KINDS:
+            with scratch_database(kind, Path(directory)) as url:
+                app = create_app(Settings(debug=False, database_url=url, api_keys=KEY))
+                with serving(app) as base_url:
+                    outcomes.append(fuzz(base_url, max_examples, f"Authorization: Bearer {KEY}"))
+                app.state.container.result_store().close()
+    return next((outcome for outcome in outcomes if outcome), 0)
 
 
 if __name__ == "__main__":

@@ -84,3 +84,24 @@ def test_no_debug_selects_the_production_placeholder() -> None:
     container = Container()
     container.config.from_pydantic(Settings(debug=False, data_file=Path("does-not-exist.json")))
     assert isinstance(container.result_store(), ProductionPlaceholderStore)
+
+
+@pytest.mark.parametrize(
+    ("keys", "shown"),
+    [("clé-0123456789abcdef", "'é'"), ("key with spaces 0123", "' '"), ("abc=def0123456789abc", "'='")],
+)
+def test_a_key_no_bearer_header_can_carry_stops_startup_without_showing_it(
+    monkeypatch: pytest.MonkeyPatch, keys: str, shown: str
+) -> None:
+    # A header arrives as Latin-1 bytes and a key was compared as UTF-8: such a key never matched.
+    monkeypatch.setenv("SUPERBENCHMARK_API_KEYS", f"good-key-0123456789,{keys}")
+    with pytest.raises(SettingsError, match=r"^SUPERBENCHMARK_API_KEYS: a key may hold only ASCII") as refused:
+        load_settings()
+    assert shown in str(refused.value)
+    assert keys not in str(refused.value)
+
+
+def test_keys_of_the_bearer_token_alphabet_are_accepted(monkeypatch: pytest.MonkeyPatch) -> None:
+    key = "Az09-._~+/Az09-._~+/=="
+    monkeypatch.setenv("SUPERBENCHMARK_API_KEYS", key)
+    assert load_settings().api_key_set == (key,)

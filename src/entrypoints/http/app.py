@@ -9,6 +9,7 @@ from fastapi import FastAPI
 
 from src.entrypoints.container import Container
 from src.entrypoints.http.access import Access
+from src.entrypoints.http.docs_routes import add_docs_routes
 from src.entrypoints.http.health_routes import add_health_routes
 from src.entrypoints.http.problems import install_problem_handlers
 from src.entrypoints.http.result_routes import add_result_routes
@@ -36,7 +37,16 @@ def create_app(settings: Settings | None = None, container: Container | None = N
         yield
         await container.result_store().aclose()
 
-    app = FastAPI(title="SuperBenchmark", version="1.0.0", description=DESCRIPTION, lifespan=lifespan)
+    # The description routes are added below, behind the same access rule as every read.
+    app = FastAPI(
+        title="SuperBenchmark",
+        version="1.0.0",
+        description=DESCRIPTION,
+        lifespan=lifespan,
+        openapi_url=None,
+        docs_url=None,
+        redoc_url=None,
+    )
     app.state.container = container
     access = Access(settings.api_key_set, settings.read_requires_key)
     # The averages come first: /results/average must not be read as a request_id.
@@ -60,5 +70,6 @@ def create_app(settings: Settings | None = None, container: Container | None = N
         import_batch_rows=settings.import_batch_rows,
     )
     add_health_routes(app, check_readiness=container.check_readiness())
+    add_docs_routes(app, access=access)
     install_problem_handlers(app)
     return app

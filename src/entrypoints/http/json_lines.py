@@ -3,7 +3,11 @@ the standard library here, with every refusal a ValueError that says why."""
 
 from __future__ import annotations
 
+import json
+
 import msgspec
+
+_TOO_DEEP = "arrays or objects are nested too deeply (a result nests at most 2 levels)"
 
 
 def decode_json(text: bytes) -> object:
@@ -16,6 +20,20 @@ def decode_json(text: bytes) -> object:
     try:
         return msgspec.json.decode(text)
     except msgspec.DecodeError as error:
-        raise ValueError(str(error)) from None
+        raise ValueError(_why_not_json(text, error)) from None
     except RecursionError:
-        raise ValueError("arrays or objects are nested too deeply (a result nests at most 2 levels)") from None
+        raise ValueError(_TOO_DEEP) from None
+
+
+def _why_not_json(text: bytes, refusal: msgspec.DecodeError) -> str:
+    # Only refused input comes here, so a second, slower reading costs nothing in the common case;
+    # the standard library names a line and column, and reads what msgspec rightly refuses.
+    try:
+        json.loads(text)
+    except json.JSONDecodeError as error:
+        return f"{error.msg} at line {error.lineno} column {error.colno}"
+    except (UnicodeDecodeError, RecursionError, ValueError):
+        return str(refusal)
+    return (
+        f"{refusal}: it holds NaN, Infinity or a lone surrogate escape such as \\ud800, which JSON (RFC 8259) excludes"
+    )
