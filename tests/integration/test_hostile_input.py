@@ -4,6 +4,7 @@ every store answers with a clear refusal, loses nothing, and reports exactly wha
 from __future__ import annotations
 
 import json
+import random
 import os
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
@@ -59,10 +60,16 @@ def test_a_repeated_id_keeps_its_first_line(api: httpx.Client) -> None:
 
 
 def test_concurrent_conflicting_imports_each_report_exactly_what_they_stored(api: httpx.Client) -> None:
-    # Four importers send the same ids, each with its own token_count: every id is stored once, by
-    # one of them, and each report's `stored` is exactly the number of rows carrying its content.
-    ids, importers = 1_000, 4
-    bodies = [ndjson([item | {"token_count": sender} for item in many(ids)]) for sender in range(importers)]
+    # Four importers send the same ids, each with its own token_count and in its own order: every
+    # id is stored once, by one of them, and each report's `stored` is exactly the number of rows
+    # carrying its content. Orders differ so that a batch meets conflicts from several writers,
+    # some of them committed while it was being stored.
+    ids, importers = 2_000, 4
+    bodies = []
+    for sender in range(importers):
+        lines = [item | {"token_count": sender} for item in many(ids)]
+        random.Random(sender).shuffle(lines)
+        bodies.append(ndjson(lines))
     with ThreadPoolExecutor(importers) as pool:
         responses = list(
             pool.map(lambda body: api.post("/results/import", content=body, headers=WRITER | NDJSON), bodies)
