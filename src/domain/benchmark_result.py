@@ -171,9 +171,15 @@ def _checked_labels(labels: object) -> dict[str, str]:
     return dict(sorted(labels.items()))
 
 
+def storable_text(text: str) -> bool:
+    """Whether a result's text (id, model, label key or value) may be `text`: no stored text holds
+    NUL, so a question naming one (a filter, a grouping, an id) names nothing stored."""
+    return "\x00" not in text
+
+
 def _refuse_nul(name: str, text: str) -> None:
     # Text columns of PostgreSQL cannot hold it; refusing it everywhere keeps every store accepting the same results.
-    if "\x00" in text:
+    if not storable_text(text):
         raise InvalidResult(name, "must not contain the NUL character (\\u0000)")
 
 

@@ -140,6 +140,10 @@ def row_columns_statement(
 
 
 def conditions(selection: ResultFilter, *, postgres: bool) -> list[Any]:
+    """WHERE clauses selecting `selection`'s results: every client text bound as a parameter."""
+    if selection.selects_nothing:
+        # PostgreSQL refuses a text holding NUL outright; no stored text holds one, so nothing matches.
+        return [false()]
     at = results.c.recorded_at_us
     conditions = []
     if selection.window is not None:
@@ -154,6 +158,9 @@ def conditions(selection: ResultFilter, *, postgres: bool) -> list[Any]:
 
 
 def _group_expression(grouping: Grouping, *, postgres: bool) -> Any:
+    if grouping.always_none:
+        # As in conditions: a label key no result holds is not sent to the database, which may refuse it.
+        return literal(None, Text)
     return results.c.model if grouping.label_key is None else _label_value(grouping.label_key, postgres=postgres)
 
 

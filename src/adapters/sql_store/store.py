@@ -72,7 +72,7 @@ from src.application.ports.result_store import (
     SummaryKey,
     SummaryQuery,
 )
-from src.domain.benchmark_result import METRICS, BenchmarkResult
+from src.domain.benchmark_result import METRICS, BenchmarkResult, storable_text
 from src.domain.errors import ResultConflict, StoreUnavailable
 from src.domain.result_aggregate import ResultAggregate
 from src.domain.result_selection import Grouping, ResultFilter
@@ -196,6 +196,8 @@ class SqlResultStore(ResultStore):
         return split_rows(rows, grouped=group_by is not None, bucketed=bucket_width is not None)
 
     def get(self, request_id: str) -> BenchmarkResult | None:
+        if not storable_text(request_id):
+            return None  # no stored id holds it, and PostgreSQL would refuse it as a parameter
         statement = select(results).where(results.c.request_id == request_id)
         row = self._read(lambda connection: connection.execute(statement).first())
         return None if row is None else _result(row)
