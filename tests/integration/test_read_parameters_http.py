@@ -7,9 +7,13 @@ import base64
 import json
 from collections.abc import Iterator
 from contextlib import ExitStack, contextmanager
+from datetime import UTC, datetime, timedelta
+from itertools import pairwise
 
 import httpx
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from src.entrypoints.http.app import create_app
 from src.entrypoints.settings import Settings
@@ -62,6 +66,12 @@ _SAME_EVERYWHERE = [
     ("/results/stats?model=%ED%A0%80", 200),
     ("/results/stats?label=k:%FF", 200),
     ("/results/stats?group_by=label:%ED%A0%80", 200),
+    # The ends of the calendar, in every question that takes a window.
+    ("/results/average/0001-01-01/9999-12-31", 200),
+    ("/results?start=0001-01-01T00:00:00Z&end=9999-12-31T23:59:59.999999Z", 200),
+    ("/results/stats?start=0001-01-01&end=9999-12-31&group_by=model", 200),
+    ("/results/compare?baseline_start=0001-01-01&baseline_end=2024-06-01&candidate_end=9999-12-31", 200),
+    ("/results/timeseries?start=9999-12-31T23:59:59.999999Z&end=9999-12-31T23:59:59.999999Z&bucket=99999d", 200),
     ("/results?cursor=" + base64.urlsafe_b64encode(b'["2024-06-01T12:00:00Z","a\\ud800"]').decode().rstrip("="), 422),
 ]
 
@@ -106,3 +116,118 @@ def test_the_texts_still_find_what_they_name(apis: dict[str, httpx.Client]) -> N
         assert (
             len(client.get("/results", params={"cursor": _cursor("2024-06-01T12:00:00Z", "1")}).json()["results"]) == 4
         )
+
+
+_FIRST_INSTANT, _LAST_INSTANT = "0001-01-01T00:00:00Z", "9999-12-31T23:59:59.999999Z"
+
+
+@pytest.mark.parametrize("store", STORES)
+def test_a_time_series_over_the_whole_calendar(apis: dict[str, httpx.Client], store: str) -> None:
+    response = apis[store].get("/results/timeseries?start=0001-01-01&end=9999-12-31")
+    assert response.status_code == 200, response.text
+    body = response.json()
+    # 3,652,059 days, auto: ceil(3,652,059 / 200) = 18,261-day buckets, from bucket
+    # floor(-719,162 / 18,261) = -40 (0001-01-01 is day -719,162 of the epoch) to
+    # floor(2,932,896 / 18,261) = 160 (9999-12-31 is day 2,932,896): 201 buckets.
+    assert (body["bucket"], body["bucket_seconds"]) == ("18261d", 18_261 * 86_400)
+    (series,) = body["series"]
+    buckets = series["buckets"]
+    assert len(buckets) == 201
+    # Bucket -40 would start on day -730,440, before the calendar: it starts at its first instant.
+    assert (buckets[0]["start"], buckets[0]["end"]) == (_FIRST_INSTANT, "0020-02-14T00:00:00Z")
+    # Bucket 160 would end on day 2,940,021, after the calendar: it ends at, and includes, its last instant.
+    assert (buckets[-1]["start"], buckets[-1]["end"]) == ("9969-07-05T00:00:00Z", _LAST_INSTANT)
+    # The seed's five results (June 1st and 2nd, 2024: day 19,875) sit in bucket 1, days 18,261 to 36,522.
+    assert [(b["start"], b["end"], b["count"]) for b in buckets if b["count"]] == [
+        ("2019-12-31T00:00:00Z", "2069-12-29T00:00:00Z", 5)
+    ]
+
+
+@pytest.mark.parametrize(
+    ("bucket", "first", "last"),
+    [
+        # 7-day buckets start on multiples of 7 days: day -719,162 lies in the one from day -719,166.
+        ("7d", (_FIRST_INSTANT, "0001-01-04T00:00:00Z"), ("9999-12-30T00:00:00Z", _LAST_INSTANT)),
+        ("1d", (_FIRST_INSTANT, "0001-01-02T00:00:00Z"), ("9999-12-31T00:00:00Z", _LAST_INSTANT)),
+    ],
+)
+def test_buckets_at_both_ends_of_the_calendar(
+    apis: dict[str, httpx.Client], bucket: str, first: tuple[str, str], last: tuple[str, str]
+) -> None:
+    for store in STORES:
+        for start, end, expected in [("0001-01-01", "0001-01-10", first), ("9999-12-25", "9999-12-31", last)]:
+            params = {"start": start, "end": end, "bucket": bucket}
+            response = apis[store].get("/results/timeseries", params=params)
+            assert response.status_code == 200, (store, response.text)
+            buckets = response.json()["series"][0]["buckets"]
+            edge = buckets[0] if start.startswith("0001") else buckets[-1]
+            assert (edge["start"], edge["end"]) == expected, store
+
+
+_UTC_MIN, _UTC_MAX = datetime.min.replace(tzinfo=UTC), datetime.max.replace(tzinfo=UTC)
+_instants = st.one_of(
+    st.sampled_from([_UTC_MIN, _UTC_MAX]),
+    st.datetimes(max_value=datetime(1, 3, 1), timezones=st.just(UTC)),
+    st.datetimes(min_value=datetime(9999, 10, 1), timezones=st.just(UTC)),
+    st.datetimes(timezones=st.just(UTC)),
+)
+_WIDTHS = {"1m": 60, "5m": 300, "15m": 900, "1h": 3_600, "1d": 86_400}
+_buckets = st.one_of(
+    st.sampled_from([*_WIDTHS, "auto", "7d", "99999d"]), st.integers(1, 99_999).map(lambda days: f"{days}d")
+)
+
+
+@st.composite
+def _calendar_windows(draw: st.DrawFn) -> tuple[datetime, datetime]:
+    """Windows anywhere in the calendar, often at one of its ends, from an instant to a year long or longer."""
+    start = draw(_instants)
+    room = (_UTC_MAX - start) // timedelta(microseconds=1)
+    span = draw(st.one_of(st.integers(0, min(room, 400 * 86_400 * 10**6)), st.integers(0, room)))
+    end = draw(st.one_of(_instants, st.just(start + timedelta(microseconds=span))))
+    return min(start, end), max(start, end)
+
+
+def _iso(moment: datetime) -> str:
+    return moment.isoformat().replace("+00:00", "Z")
+
+
+_SEED_TIMES = [datetime.fromisoformat(item["timestamp"]).replace(tzinfo=UTC) for item in seed_records()]
+
+
+@pytest.mark.parametrize("store", STORES)
+@settings(max_examples=60, deadline=None)
+@given(window=_calendar_windows(), bucket=_buckets)
+def test_time_series_buckets_tile_any_window_of_the_calendar(
+    apis: dict[str, httpx.Client], store: str, window: tuple[datetime, datetime], bucket: str
+) -> None:
+    start, end = window
+    params = {"start": _iso(start), "end": _iso(end), "bucket": bucket, "metric": "token_count", "percentiles": "50"}
+    response = apis[store].get("/results/timeseries", params=params)
+    seconds = _WIDTHS.get(bucket) or (int(bucket[:-1]) * 86_400 if bucket != "auto" else None)
+    epoch = datetime(1970, 1, 1, tzinfo=UTC)
+    if response.status_code == 422:
+        # The documented refusal: an explicit width cutting the window into more than 10,000 buckets.
+        assert response.json()["parameter"] == "bucket", response.text
+        assert seconds is not None
+        first, last = ((moment - epoch) // timedelta(seconds=seconds) for moment in (start, end))
+        assert last - first + 1 > 10_000
+        return
+    assert response.status_code == 200, response.text
+    body = response.json()
+    (series,) = body["series"]
+    bounds = [(datetime.fromisoformat(b["start"]), datetime.fromisoformat(b["end"])) for b in series["buckets"]]
+    # The buckets tile the window: each ends where the next starts, the first holds its start, and
+    # the last holds its end (past it, or at the calendar's last instant, which it then includes).
+    assert all(earlier[1] == later[0] for earlier, later in pairwise(bounds))
+    assert all(first < past for first, past in bounds)
+    assert bounds[0][0] <= start < bounds[0][1] or bounds[0][1] == _UTC_MAX
+    assert bounds[-1][0] <= end < bounds[-1][1] or bounds[-1][1] == _UTC_MAX
+    assert bounds[0][0] >= _UTC_MIN
+    width = timedelta(seconds=body["bucket_seconds"])
+    if seconds is not None:
+        assert body["bucket"] == bucket
+        assert width == timedelta(seconds=seconds)
+    # Every bucket is aligned to its width from the epoch, but where the calendar cuts it short.
+    assert all((first - epoch) % width == timedelta(0) for first, _ in bounds[1:])
+    assert all(past - first == width for first, past in bounds[1:-1])
+    assert sum(b["count"] for b in series["buckets"]) == sum(start <= moment <= end for moment in _SEED_TIMES)
