@@ -9,6 +9,8 @@ from collections.abc import Iterator
 from contextlib import ExitStack, contextmanager
 from datetime import UTC, datetime, timedelta
 from itertools import pairwise
+from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
@@ -19,21 +21,30 @@ from src.entrypoints.http.app import create_app
 from src.entrypoints.settings import Settings
 from tests.databases import SQL_KINDS, scratch_database
 from tests.integration.test_ingestion_http import WRITER, sql_api
-from tests.support import SEED_FILE, seed_records, serving
+from tests.support import record, seed_records, serving, write_result_file
 
 STORES = ("json_file", *SQL_KINDS)
 
 
-@pytest.fixture(scope="module")
-def apis(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, httpx.Client]]:
-    """A client per store, each store holding the seed's five results."""
+@contextmanager
+def _every_store(records: list[dict[str, Any]], directory: Path) -> Iterator[dict[str, httpx.Client]]:
+    """A client per store, each store holding `records`: the DEBUG store reads them from a file,
+    SQLite and PostgreSQL are sent them over HTTP."""
     with ExitStack() as stack:
-        base_url = stack.enter_context(serving(create_app(Settings(debug=True, data_file=SEED_FILE))))
+        data_file = write_result_file(directory / "results.json", records)
+        base_url = stack.enter_context(serving(create_app(Settings(debug=True, data_file=data_file))))
         clients = {"json_file": stack.enter_context(httpx.Client(base_url=base_url, timeout=60))}
         for kind in SQL_KINDS:
-            url = stack.enter_context(scratch_database(kind, tmp_path_factory.mktemp(kind)))
+            url = stack.enter_context(scratch_database(kind, directory))
             clients[kind] = stack.enter_context(contextmanager(sql_api)(url))
-            assert clients[kind].post("/results", json=seed_records(), headers=WRITER).status_code == 201
+            assert clients[kind].post("/results", json=records, headers=WRITER).status_code == 201
+        yield clients
+
+
+@pytest.fixture(scope="module")
+def apis(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, httpx.Client]]:
+    """Every store holding the seed's five results."""
+    with _every_store(seed_records(), tmp_path_factory.mktemp("seed")) as clients:
         yield clients
 
 
@@ -231,3 +242,38 @@ def test_time_series_buckets_tile_any_window_of_the_calendar(
     assert all((first - epoch) % width == timedelta(0) for first, _ in bounds[1:])
     assert all(past - first == width for first, past in bounds[1:-1])
     assert sum(b["count"] for b in series["buckets"]) == sum(start <= moment <= end for moment in _SEED_TIMES)
+
+
+@pytest.fixture(scope="module")
+def crowded_apis(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, httpx.Client]]:
+    """Every store holding 1,001 results, each with its own value of the label run and its own model."""
+    records = [
+        record(f"r{i:04d}", f"2024-06-01T12:{i // 60 % 60:02d}:{i % 60:02d}Z")
+        | {"model": f"m{i}", "labels": {"run": f"{i}"}}
+        for i in range(1001)
+    ]
+    with _every_store(records, tmp_path_factory.mktemp("crowded")) as clients:
+        yield clients
+
+
+@pytest.mark.parametrize("store", STORES)
+@pytest.mark.parametrize(
+    "target",
+    [
+        "/results/stats?group_by=label:run",
+        "/results/stats?group_by=model",
+        "/results/timeseries?start=2024-06-01&end=2024-06-01&bucket=1d&group_by=label:run",
+    ],
+)
+def test_more_groups_than_an_answer_holds_are_refused(
+    crowded_apis: dict[str, httpx.Client], store: str, target: str
+) -> None:
+    response = crowded_apis[store].get(target)
+    assert response.status_code == 422, response.text
+    body = response.json()
+    assert (body["type"], body["parameter"]) == ("urn:superbenchmark:problem:invalid-parameter", "group_by")
+    assert "more than 1000" in body["detail"]
+    # One group fewer is answered: the refusal is about the groups, not the results.
+    answered = crowded_apis[store].get("/results/stats?group_by=label:run&end=2024-06-01T12:16:39Z")
+    assert answered.status_code == 200
+    assert len(answered.json()["groups"]) == 1000

@@ -292,12 +292,23 @@ def test_labels_with_awkward_keys_filter_and_group(make_store: StoreFactory) -> 
         assert {k: v.count for k, v in grouped.items()} == {(f"v{i}", None): 1, (None, None): len(keys) - 1}, key
 
 
-def test_more_groups_than_an_answer_holds_are_refused_by_the_store(make_store: StoreFactory) -> None:
+@pytest.mark.parametrize("grouping", [Grouping(), Grouping("run")], ids=["model", "label"])
+def test_more_groups_than_an_answer_holds_are_refused_by_the_store(
+    make_store: StoreFactory, grouping: Grouping
+) -> None:
     moment = parse_timestamp("2024-06-01T12:00:00Z")
-    store = make_store([BenchmarkResult(f"r{i}", 1, 1.0, 1.0, 1.0, moment, model=f"m{i}") for i in range(1001)])
+    store = make_store(
+        [BenchmarkResult(f"r{i}", 1, 1.0, 1.0, 1.0, moment, model=f"m{i}", labels={"run": f"{i}"}) for i in range(1001)]
+    )
     with pytest.raises(InvalidStatisticsQuery) as refused:
-        store.summarize(SummaryQuery(group_by=Grouping()))
+        store.summarize(SummaryQuery(group_by=grouping))
     assert refused.value.parameter == "group_by"
+    # 1,000 groups are answered: 999 values and the null group of the result without one.
+    store = make_store(
+        [BenchmarkResult(f"r{i}", 1, 1.0, 1.0, 1.0, moment, model=f"m{i}", labels={"run": f"{i}"}) for i in range(999)]
+        + [BenchmarkResult("r-none", 1, 1.0, 1.0, 1.0, moment)]
+    )
+    assert len(store.summarize(SummaryQuery(group_by=grouping))) == 1000
 
 
 _NUL = "a\x00b"

@@ -217,6 +217,22 @@ def summary_statement(query: SummaryQuery) -> Any:
     return statement.group_by(*grouped_by) if grouped_by else statement
 
 
+def group_count_statement(selection: ResultFilter, grouping: Grouping, at_most: int) -> Any:
+    """PostgreSQL: how many groups (the null group included) the selected results fall into,
+    counted no further than `at_most`.
+
+    It reads the selected rows once, without the per-group sorts of percentile_cont that make
+    summary_statement cost about 35 µs a group: it lets a store refuse too many groups first.
+    """
+    keys = (
+        select(_group_expression(grouping, postgres=True).label("group_key"))
+        .where(*conditions(selection, postgres=True))
+        .distinct()
+        .limit(at_most)
+    )
+    return select(func.count()).select_from(keys.subquery())
+
+
 _PER_METRIC = 6
 """Columns of summary_statement per metric, as _metric_aggregates lists them."""
 

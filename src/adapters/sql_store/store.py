@@ -56,6 +56,7 @@ from src.adapters.sql_store.statistics import (
     ADD_TO_PACKS,
     Selected,
     conditions,
+    group_count_statement,
     packed_columns,
     packs,
     row_columns_statement,
@@ -77,6 +78,7 @@ from src.domain.errors import ResultConflict, StoreUnavailable
 from src.domain.result_aggregate import ResultAggregate
 from src.domain.result_selection import Grouping, ResultFilter
 from src.domain.statistics import (
+    MAX_GROUPS,
     ResultSummary,
     refuse_oversized_answer,
 )
@@ -169,6 +171,11 @@ class SqlResultStore(ResultStore):
 
     def summarize(self, query: SummaryQuery) -> dict[SummaryKey, ResultSummary]:
         if self._postgres:
+            if query.group_by is not None:
+                # Refused before the work: a summary statement over 100,000 groups costs PostgreSQL
+                # seconds (a sort per group and metric) only to be refused; counting costs a scan.
+                counting = group_count_statement(query.selection, query.group_by, MAX_GROUPS + 1)
+                refuse_oversized_answer(self._read(lambda connection: connection.execute(counting).scalar_one()), 0)
             statement = summary_statement(query)
             summaries = self._read(lambda connection: connection.execute(statement).all())
             refuse_oversized_answer(len({row.group_key for row in summaries}), len(summaries))
