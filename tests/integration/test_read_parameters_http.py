@@ -1,5 +1,6 @@
-"""Read parameters every store must answer alike, over real HTTP: the DEBUG store, SQLite and PostgreSQL
-serve the same seed results, and each URL below gets the same status and body from all three."""
+"""Read parameters every store must answer alike, over real HTTP: the DEBUG store, SQLite and
+PostgreSQL serve the same results, and get the same questions: texts holding NUL, the ends of the
+calendar, and groupings past the 1,000 groups an answer holds."""
 
 from __future__ import annotations
 
