@@ -214,6 +214,12 @@ def _unstorable_text(text: str) -> str | None:
     return None
 
 
+def storable_text(text: str) -> bool:
+    """Whether `text` could be a stored result's text (id, model, label key or value). A question
+    naming a text that could not be stored (a filter, a grouping, an id) names nothing stored."""
+    return _unstorable_text(text) is None
+
+
 def _as_utc(moment: object) -> datetime:
     if not isinstance(moment, datetime):
         raise InvalidResult("timestamp", f"must be a date-time, got {_json_kind(moment)}")

@@ -11,6 +11,7 @@ from src.domain.benchmark_result import (
     MAX_LABEL_VALUE_LENGTH,
     MAX_LABELS,
     BenchmarkResult,
+    storable_text,
 )
 from src.domain.errors import InvalidStatisticsQuery, shown
 from src.domain.time_window import TimeWindow
@@ -23,6 +24,13 @@ class ResultFilter:
     window: TimeWindow | None = None
     model: str | None = None
     labels: tuple[tuple[str, str], ...] = ()
+
+    @property
+    def selects_nothing(self) -> bool:
+        """True when the model or a label names a text no stored result holds (NUL): then no result
+        matches, whatever the store, and a store need not ask a database that would refuse the text."""
+        texts = [text for key, value in self.labels for text in (key, value)]
+        return not all(map(storable_text, texts if self.model is None else [self.model, *texts]))
 
     def matches(self, result: BenchmarkResult) -> bool:
         return (self.window is None or result.timestamp in self.window) and self.admits(result.model, result.labels)
@@ -74,6 +82,12 @@ class Grouping:
         if kind == "label" and key and LABEL_SEPARATOR not in key and len(key) <= MAX_LABEL_KEY_LENGTH:
             return cls(key)
         raise InvalidStatisticsQuery("group_by", f"{shown(text)} is neither model nor label:<key>")
+
+    @property
+    def always_none(self) -> bool:
+        """True when the label named holds a text no stored result's label key holds (NUL): every
+        result then falls in the None group."""
+        return self.label_key is not None and not storable_text(self.label_key)
 
     @property
     def name(self) -> str:

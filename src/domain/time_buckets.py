@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
 from src.domain.errors import InvalidStatisticsQuery, shown
-from src.domain.time_window import TimeWindow
+from src.domain.time_window import EARLIEST, LATEST, TimeWindow
 from src.domain.timestamps import microseconds_since_epoch
 
 _MINUTE = 60 * 1_000_000
@@ -21,6 +21,10 @@ BUCKET_PATTERN = r"^(1m|5m|15m|1h|auto|[1-9][0-9]{0,4}d)$"
 AUTO_TARGET_BUCKETS = 200
 MAX_BUCKETS = 10_000
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+# Buckets are cut at multiples of their width from the epoch, so the first and last buckets of
+# the calendar may reach past it; their bounds are clamped to the instants a datetime holds.
+_FIRST_INSTANT = microseconds_since_epoch(EARLIEST)
+_LAST_INSTANT = microseconds_since_epoch(LATEST)
 
 
 @dataclass(frozen=True, slots=True)
@@ -28,7 +32,8 @@ class Bucketing:
     """Buckets [k·width, (k+1)·width) microseconds after the epoch, for the k the window touches.
 
     Widths divide a day, or are whole days, so every bucket starts on a UTC minute, hour or midnight
-    (N-day buckets start on multiples of N days since 1970-01-01, a Thursday).
+    (N-day buckets start on multiples of N days since 1970-01-01, a Thursday). At the ends of the
+    calendar a bucket's bounds are clamped to it (see start_of and end_of).
     """
 
     name: str
@@ -68,7 +73,17 @@ class Bucketing:
         return self.last - self.first + 1
 
     def start_of(self, index: int) -> datetime:
-        return _EPOCH + timedelta(microseconds=index * self.width)
+        """Where bucket `index` starts (included); never before the calendar's first instant."""
+        return _instant(max(index * self.width, _FIRST_INSTANT))
+
+    def end_of(self, index: int) -> datetime:
+        """Where bucket `index` ends: excluded, except that a bucket reaching past the calendar's
+        last instant ends at that instant, which it then includes."""
+        return _instant(min((index + 1) * self.width, _LAST_INSTANT))
+
+
+def _instant(microseconds: int) -> datetime:
+    return _EPOCH + timedelta(microseconds=microseconds)
 
 
 def _auto_width(span: int) -> tuple[str, int]:

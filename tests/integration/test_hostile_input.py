@@ -4,8 +4,8 @@ every store answers with a clear refusal, loses nothing, and reports exactly wha
 from __future__ import annotations
 
 import json
-import random
 import os
+import random
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path

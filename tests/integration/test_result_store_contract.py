@@ -14,7 +14,7 @@ from hypothesis import strategies as st
 from src.adapters.json_store.store import JsonFileResultStore
 from src.adapters.sql_store.database import database_url
 from src.adapters.sql_store.store import SqlResultStore
-from src.application.ports.result_store import PageKey, ResultQuery, ResultStore, SummaryQuery
+from src.application.ports.result_store import PageKey, ResultPage, ResultQuery, ResultStore, SummaryQuery
 from src.domain.benchmark_result import METRICS, BenchmarkResult
 from src.domain.errors import InvalidStatisticsQuery
 from src.domain.result_aggregate import AverageSummary
@@ -292,9 +292,56 @@ def test_labels_with_awkward_keys_filter_and_group(make_store: StoreFactory) -> 
         assert {k: v.count for k, v in grouped.items()} == {(f"v{i}", None): 1, (None, None): len(keys) - 1}, key
 
 
-def test_more_groups_than_an_answer_holds_are_refused_by_the_store(make_store: StoreFactory) -> None:
+@pytest.mark.parametrize("grouping", [Grouping(), Grouping("run")], ids=["model", "label"])
+def test_more_groups_than_an_answer_holds_are_refused_by_the_store(
+    make_store: StoreFactory, grouping: Grouping
+) -> None:
     moment = parse_timestamp("2024-06-01T12:00:00Z")
-    store = make_store([BenchmarkResult(f"r{i}", 1, 1.0, 1.0, 1.0, moment, model=f"m{i}") for i in range(1001)])
+    store = make_store(
+        [BenchmarkResult(f"r{i}", 1, 1.0, 1.0, 1.0, moment, model=f"m{i}", labels={"run": f"{i}"}) for i in range(1001)]
+    )
     with pytest.raises(InvalidStatisticsQuery) as refused:
-        store.summarize(SummaryQuery(group_by=Grouping()))
+        store.summarize(SummaryQuery(group_by=grouping))
     assert refused.value.parameter == "group_by"
+    # 1,000 groups are answered: 999 values and the null group of the result without one.
+    store = make_store(
+        [BenchmarkResult(f"r{i}", 1, 1.0, 1.0, 1.0, moment, model=f"m{i}", labels={"run": f"{i}"}) for i in range(999)]
+        + [BenchmarkResult("r-none", 1, 1.0, 1.0, 1.0, moment)]
+    )
+    assert len(store.summarize(SummaryQuery(group_by=grouping))) == 1000
+
+
+_NUL = "a\x00b"
+
+
+@pytest.mark.parametrize(
+    "selection",
+    [ResultFilter(model=_NUL), ResultFilter(labels=(("run", _NUL),)), ResultFilter(labels=((_NUL, "a"),))],
+    ids=["model", "label value", "label key"],
+)
+def test_a_filter_holding_nul_matches_nothing(make_store: StoreFactory, selection: ResultFilter) -> None:
+    # No stored text holds NUL, so these select nothing; PostgreSQL refuses the text as a parameter.
+    moment = parse_timestamp("2024-06-01T12:00:00Z")
+    store = make_store([BenchmarkResult("r", 1, 1.0, 1.0, 1.0, moment, model="a", labels={"run": "a"})])
+    assert store.summarize(SummaryQuery(selection)) == {}
+    assert store.summarize(SummaryQuery(selection, group_by=Grouping("run"), bucket_width=60_000_000)) == {}
+    assert all(values == [] for values in store.sorted_values(selection).values())
+    if not selection.labels:
+        assert store.page(ResultQuery(model=selection.model)) == ResultPage([], None)
+
+
+def test_grouping_by_a_label_key_holding_nul_puts_every_result_in_the_null_group(make_store: StoreFactory) -> None:
+    moment = parse_timestamp("2024-06-01T12:00:00Z")
+    store = make_store(
+        [BenchmarkResult(f"r{i}", i, 1.0, 1.0, 1.0, moment, labels={"a": "v", "b": "w"}) for i in range(1, 4)]
+    )
+    grouped = store.summarize(SummaryQuery(group_by=Grouping(_NUL)))
+    assert {key: summary.count for key, summary in grouped.items()} == {(None, None): 3}
+    bucketed = store.summarize(SummaryQuery(group_by=Grouping(_NUL), bucket_width=3_600_000_000))
+    # 2024-06-01T12:00Z is hour 477,012 since the epoch: 19,875 days · 24 + 12.
+    assert {key: summary.count for key, summary in bucketed.items()} == {(None, 477_012): 3}
+
+
+def test_getting_an_id_holding_nul_finds_nothing(seed_store: ResultStore) -> None:
+    assert seed_store.get(_NUL) is None
+    assert seed_store.get("1\x00") is None

@@ -140,6 +140,10 @@ def row_columns_statement(
 
 
 def conditions(selection: ResultFilter, *, postgres: bool) -> list[Any]:
+    """WHERE clauses selecting `selection`'s results: every client text bound as a parameter."""
+    if selection.selects_nothing:
+        # PostgreSQL refuses a text holding NUL outright; no stored text holds one, so nothing matches.
+        return [false()]
     at = results.c.recorded_at_us
     conditions = []
     if selection.window is not None:
@@ -154,6 +158,9 @@ def conditions(selection: ResultFilter, *, postgres: bool) -> list[Any]:
 
 
 def _group_expression(grouping: Grouping, *, postgres: bool) -> Any:
+    if grouping.always_none:
+        # As in conditions: a label key no result holds is not sent to the database, which may refuse it.
+        return literal(None, Text)
     return results.c.model if grouping.label_key is None else _label_value(grouping.label_key, postgres=postgres)
 
 
@@ -208,6 +215,22 @@ def summary_statement(query: SummaryQuery) -> Any:
     statement = select(*keys, *aggregates).where(*conditions(query.selection, postgres=True))
     grouped_by = [key for key, used in zip(keys, (query.group_by, query.bucket_width), strict=True) if used is not None]
     return statement.group_by(*grouped_by) if grouped_by else statement
+
+
+def group_count_statement(selection: ResultFilter, grouping: Grouping, at_most: int) -> Any:
+    """PostgreSQL: how many groups (the null group included) the selected results fall into,
+    counted no further than `at_most`.
+
+    It reads the selected rows once, without the per-group sorts of percentile_cont that make
+    summary_statement cost about 35 µs a group: it lets a store refuse too many groups first.
+    """
+    keys = (
+        select(_group_expression(grouping, postgres=True).label("group_key"))
+        .where(*conditions(selection, postgres=True))
+        .distinct()
+        .limit(at_most)
+    )
+    return select(func.count()).select_from(keys.subquery())
 
 
 _PER_METRIC = 6

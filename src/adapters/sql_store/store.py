@@ -56,6 +56,7 @@ from src.adapters.sql_store.statistics import (
     ADD_TO_PACKS,
     Selected,
     conditions,
+    group_count_statement,
     packed_columns,
     packs,
     row_columns_statement,
@@ -72,11 +73,12 @@ from src.application.ports.result_store import (
     SummaryKey,
     SummaryQuery,
 )
-from src.domain.benchmark_result import METRICS, BenchmarkResult
+from src.domain.benchmark_result import METRICS, BenchmarkResult, storable_text
 from src.domain.errors import ResultConflict, StoreUnavailable
 from src.domain.result_aggregate import ResultAggregate
 from src.domain.result_selection import Grouping, ResultFilter
 from src.domain.statistics import (
+    MAX_GROUPS,
     ResultSummary,
     refuse_oversized_answer,
 )
@@ -169,6 +171,11 @@ class SqlResultStore(ResultStore):
 
     def summarize(self, query: SummaryQuery) -> dict[SummaryKey, ResultSummary]:
         if self._postgres:
+            if query.group_by is not None:
+                # Refused before the work: a summary statement over 100,000 groups costs PostgreSQL
+                # seconds (a sort per group and metric) only to be refused; counting costs a scan.
+                counting = group_count_statement(query.selection, query.group_by, MAX_GROUPS + 1)
+                refuse_oversized_answer(self._read(lambda connection: connection.execute(counting).scalar_one()), 0)
             statement = summary_statement(query)
             summaries = self._read(lambda connection: connection.execute(statement).all())
             refuse_oversized_answer(len({row.group_key for row in summaries}), len(summaries))
@@ -196,6 +203,8 @@ class SqlResultStore(ResultStore):
         return split_rows(rows, grouped=group_by is not None, bucketed=bucket_width is not None)
 
     def get(self, request_id: str) -> BenchmarkResult | None:
+        if not storable_text(request_id):
+            return None  # no stored id holds it, and PostgreSQL would refuse it as a parameter
         statement = select(results).where(results.c.request_id == request_id)
         row = self._read(lambda connection: connection.execute(statement).first())
         return None if row is None else _result(row)

@@ -18,7 +18,7 @@ from starlette.concurrency import run_in_threadpool
 from src.application.ports.result_store import MAX_PAGE_SIZE, PageKey, ResultQuery
 from src.application.read_results import GetResult, ListResults
 from src.application.store_results import MAX_BATCH_SIZE, ImportReport, ImportResults, StoreResults
-from src.domain.benchmark_result import METRICS, TEXT_FIELDS, BenchmarkResult
+from src.domain.benchmark_result import METRICS, TEXT_FIELDS, BenchmarkResult, storable_text
 from src.domain.errors import InvalidPageCursor, InvalidResult, InvalidResults, InvalidTimestamp, StoreUnavailable
 from src.domain.time_window import TimeWindow
 from src.domain.timestamps import parse_timestamp
@@ -249,7 +249,8 @@ def _cursor(key: PageKey) -> str:
 def _page_key(cursor: str) -> PageKey:
     try:
         moment, request_id = msgspec.json.decode(base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)))
-        if not isinstance(request_id, str):
+        # An id no result can hold was never handed out; every store refuses it alike.
+        if not isinstance(request_id, str) or not request_id or not storable_text(request_id):
             raise InvalidPageCursor(cursor)
         return PageKey(parse_timestamp(moment), request_id)
     except (binascii.Error, msgspec.DecodeError, ValueError, TypeError, InvalidTimestamp):

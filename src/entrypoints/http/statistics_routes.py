@@ -154,7 +154,7 @@ def add_statistics_routes(
             series.setdefault(point.group, []).append(
                 {
                     "start": iso_utc(bucketing.start_of(point.bucket)),
-                    "end": iso_utc(bucketing.start_of(point.bucket + 1)),
+                    "end": iso_utc(bucketing.end_of(point.bucket)),
                     **_summary_body(point.summary, query, metrics),
                 }
             )
@@ -420,7 +420,7 @@ def _timeseries_csv(
     rows = (
         [
             iso_utc(bucketing.start_of(point.bucket)),
-            iso_utc(bucketing.start_of(point.bucket + 1)),
+            iso_utc(bucketing.end_of(point.bucket)),
             point.group,
             point.summary.count,
             *row,
