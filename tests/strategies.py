@@ -4,11 +4,14 @@ from __future__ import annotations
 
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta, timezone
+from typing import TypeVar
 
 from hypothesis import strategies as st
 
-from src.domain.benchmark_result import MAX_MILLISECONDS, MAX_TOKEN_COUNT, BenchmarkResult
+from src.domain.benchmark_result import MAX_MILLISECONDS, MAX_TOKEN_COUNT, BenchmarkResult, request_id_problem
 from src.domain.time_window import TimeWindow
+
+T = TypeVar("T")
 
 offsets = st.integers(min_value=-14 * 60, max_value=14 * 60).map(lambda minutes: timezone(timedelta(minutes=minutes)))
 
@@ -26,16 +29,32 @@ milliseconds = st.one_of(
 _texts = st.sampled_from(["", "a", "ü 漢字", "line\nbreak", '"quoted"'])
 
 
+request_ids = st.text(st.characters(exclude_characters="\x00"), min_size=1, max_size=8).filter(
+    lambda text: request_id_problem(text) is None
+)
+token_counts = st.integers(min_value=0, max_value=MAX_TOKEN_COUNT)
+
+
+def _maybe(values: st.SearchStrategy[T]) -> st.SearchStrategy[T | None]:
+    """Mostly a value, sometimes undefined (None)."""
+    return st.one_of(values, values, values, st.none())
+
+
 @st.composite
 def results(draw: st.DrawFn, request_id: str | None = None, described: bool = False) -> BenchmarkResult:
-    """A valid result; `described` adds texts, a model and labels, which the averaging rules never read."""
+    """A valid result, now and then a failed one or one with undefined metrics (TTFT, TPOT, input
+    tokens); `described` adds texts, a model and labels, which the averaging rules never read."""
+    failed = draw(st.integers(0, 5)) == 0
+    first, last = sorted([draw(milliseconds), draw(milliseconds)])
     metrics = BenchmarkResult(
-        request_id=request_id or draw(st.text(st.characters(exclude_characters="\x00"), min_size=1, max_size=8)),
-        token_count=draw(st.integers(min_value=0, max_value=MAX_TOKEN_COUNT)),
-        time_to_first_token=draw(milliseconds),
-        time_per_output_token=draw(milliseconds),
-        total_generation_time=draw(milliseconds),
+        request_id=request_id or draw(request_ids),
+        token_count=draw(_maybe(token_counts) if failed else token_counts),
+        time_to_first_token=draw(_maybe(st.just(first))),
+        time_per_output_token=draw(_maybe(milliseconds)),
+        total_generation_time=draw(_maybe(st.just(last)) if failed else st.just(last)),
         timestamp=draw(moments),
+        prompt_token_count=draw(_maybe(token_counts)),
+        error=draw(st.sampled_from(["Internal Server Error", "timeout"])) if failed else None,
     )
     if not described:
         return metrics

@@ -97,7 +97,7 @@ def assert_same_summaries(found: dict[SummaryKey, ResultSummary], expected: dict
     assert found.keys() == expected.keys()
     for key, want in expected.items():
         got = found[key]
-        assert (got.count, got.goodput) == (want.count, want.goodput), key
+        assert (got.count, got.failed, got.goodput) == (want.count, want.failed, want.goodput), key
         for metric, stats in want.metrics.items():
             other = got.metrics[metric]
             if stats is None:

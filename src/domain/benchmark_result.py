@@ -19,8 +19,16 @@ MAX_MILLISECONDS = 1e12
 TIME_FIELDS = ("time_to_first_token", "time_per_output_token", "total_generation_time")
 # The metrics that are averaged, in the order every aggregate and column set keeps them.
 METRICS = ("token_count", *TIME_FIELDS)
+# Every stored metric: the averaged ones, then the input tokens, which statistics summarise too.
+STORED_METRICS = (*METRICS, "prompt_token_count")
 TEXT_FIELDS = ("prompt_text", "generated_text")
-REQUIRED_FIELDS = ("request_id", "token_count", *TIME_FIELDS, "timestamp")
+# Every result names itself and its instant; a successful one also its output and its duration.
+# The other metrics may be undefined even on a success: TTFT without streaming, TPOT at one output
+# token or none, the input tokens when the tool did not count them.
+REQUIRED_FIELDS = ("request_id", "timestamp")
+REQUIRED_FOR_SUCCESS = ("token_count", "total_generation_time")
+# A tool's error message or code; a traceback is cut to this by the importers.
+MAX_ERROR_LENGTH = 4096
 
 # Bounds that keep an id usable as a database key and a label set small enough to group by.
 MAX_REQUEST_ID_LENGTH = 256
@@ -43,18 +51,26 @@ class BenchmarkResult:
 
     Results are the same result when their `request_id` is the same; `same_content` tells whether
     two of them also say the same thing. `model` and `labels` are optional, kept for grouping.
+
+    A result with an `error` (the tool's message or code) is a failed request: it may leave any
+    metric out, and no statistic reads its metrics. A successful one (`error` None) has its
+    `token_count` and `total_generation_time`; its TTFT, TPOT and `prompt_token_count` are None
+    where they are undefined (no streaming; one output token or none; not counted). None is never
+    stored as 0, and a first token after the last (TTFT > end-to-end) is refused.
     """
 
     request_id: str
-    token_count: int
-    time_to_first_token: float
-    time_per_output_token: float
-    total_generation_time: float
+    token_count: int | None
+    time_to_first_token: float | None
+    time_per_output_token: float | None
+    total_generation_time: float | None
     timestamp: datetime
     prompt_text: str = ""
     generated_text: str = ""
     model: str | None = None
     labels: Mapping[str, str] = field(default_factory=dict)
+    prompt_token_count: int | None = None
+    error: str | None = None
 
     def __post_init__(self) -> None:
         if not isinstance(self.request_id, str) or not self.request_id:
@@ -62,13 +78,26 @@ class BenchmarkResult:
         problem = request_id_problem(self.request_id)
         if problem is not None:
             raise InvalidResult("request_id", problem)
-        _check_token_count(self.token_count)
+        _check_error(self.error)
+        for name in ("token_count", "prompt_token_count"):
+            if getattr(self, name) is not None:
+                _check_token_count(name, getattr(self, name))
         for name in TIME_FIELDS:
             value = getattr(self, name)
             # The common case, a positive float in range, is settled in one comparison (NaN fails it
             # too); zero goes the long way, which turns -0.0 into 0.0.
-            if type(value) is not float or not 0.0 < value <= MAX_MILLISECONDS:
+            if value is not None and (type(value) is not float or not 0.0 < value <= MAX_MILLISECONDS):
                 object.__setattr__(self, name, _check_milliseconds(name, value))
+        if self.error is None:
+            for name in REQUIRED_FOR_SUCCESS:
+                if getattr(self, name) is None:
+                    raise InvalidResult(name, "is missing: a successful result needs it (a failed one carries an error)")
+        first, last = self.time_to_first_token, self.total_generation_time
+        if first is not None and last is not None and first > last:
+            raise InvalidResult(
+                "time_to_first_token",
+                f"{first:g} ms exceeds total_generation_time {last:g} ms: no clock sees the first token after the last",
+            )
         for name in TEXT_FIELDS:
             if not isinstance(getattr(self, name), str):
                 raise InvalidResult(name, f"must be a string, got {_json_kind(getattr(self, name))}")
@@ -78,9 +107,15 @@ class BenchmarkResult:
         _check_model(self.model)
         object.__setattr__(self, "labels", _checked_labels(self.labels))
 
+    @property
+    def succeeded(self) -> bool:
+        """Whether the request succeeded: only then do its metrics reach a statistic."""
+        return self.error is None
+
     @classmethod
     def from_mapping(cls, record: object) -> BenchmarkResult:
-        """A result from a decoded JSON object; unknown keys are ignored, texts may be absent."""
+        """A result from a decoded JSON object; unknown keys are ignored, texts may be absent, and
+        an absent or null metric is undefined (see the class)."""
         if not isinstance(record, Mapping):
             raise InvalidResult(None, f"must be a JSON object, got {_json_kind(record)}")
         missing = [name for name in REQUIRED_FIELDS if name not in record]
@@ -89,16 +124,18 @@ class BenchmarkResult:
         timestamp = parse_result_timestamp(record["timestamp"])
         return cls(
             request_id=record["request_id"],
-            token_count=record["token_count"],
-            time_to_first_token=record["time_to_first_token"],
-            time_per_output_token=record["time_per_output_token"],
-            total_generation_time=record["total_generation_time"],
+            token_count=record.get("token_count"),
+            time_to_first_token=record.get("time_to_first_token"),
+            time_per_output_token=record.get("time_per_output_token"),
+            total_generation_time=record.get("total_generation_time"),
             timestamp=timestamp,
             prompt_text=record.get("prompt_text", ""),
             generated_text=record.get("generated_text", ""),
             model=record.get("model"),
             # Only an object is labels: null, "", 0 or [] is a mistake, not "no labels".
             labels=record.get("labels", {}),
+            prompt_token_count=record.get("prompt_token_count"),
+            error=record.get("error"),
         )
 
     def same_content(self, other: BenchmarkResult) -> bool:
@@ -114,7 +151,7 @@ class BenchmarkResult:
         return hash(self.request_id)
 
 
-CONTENT_FIELDS = (*REQUIRED_FIELDS, *TEXT_FIELDS, "model", "labels")
+CONTENT_FIELDS = (*REQUIRED_FIELDS, *STORED_METRICS, *TEXT_FIELDS, "model", "labels", "error")
 
 
 def parse_result_timestamp(text: object) -> datetime:
@@ -139,13 +176,23 @@ def request_id_problem(request_id: str) -> str | None:
     return _unstorable_text(request_id)
 
 
-def _check_token_count(value: Any) -> int:
+def _check_token_count(name: str, value: Any) -> int:
     # bool is an int in Python, but `true` is not a token count.
     if not isinstance(value, int) or isinstance(value, bool):
-        raise InvalidResult("token_count", f"must be an integer, got {_json_kind(value)}")
+        raise InvalidResult(name, f"must be an integer, got {_json_kind(value)}")
     if not 0 <= value <= MAX_TOKEN_COUNT:
-        raise InvalidResult("token_count", f"must be between 0 and {MAX_TOKEN_COUNT}, got {shown(value)}")
+        raise InvalidResult(name, f"must be between 0 and {MAX_TOKEN_COUNT}, got {shown(value)}")
     return value
+
+
+def _check_error(error: object) -> None:
+    if error is None:
+        return
+    if not isinstance(error, str) or not error:
+        raise InvalidResult("error", f"must be a non-empty string, or null for a success, got {_json_kind(error)}")
+    if len(error) > MAX_ERROR_LENGTH:
+        raise InvalidResult("error", f"must be at most {MAX_ERROR_LENGTH} characters long")
+    _refuse_unstorable("error", error)
 
 
 def _check_milliseconds(name: str, value: Any) -> float:

@@ -15,7 +15,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from enum import Enum
 
-from src.domain.benchmark_result import METRICS, TIME_FIELDS, BenchmarkResult
+from src.domain.benchmark_result import STORED_METRICS, TIME_FIELDS, BenchmarkResult
 from src.domain.errors import InvalidStatisticsQuery
 
 DEFAULT_PERCENTILES = (50.0, 90.0, 95.0, 99.0)
@@ -31,10 +31,11 @@ MIN_THROUGHPUT_MILLISECONDS = 0.001
 
 OUTPUT_THROUGHPUT = "output_throughput"
 # Every summarised metric: the stored ones, then the derived throughput, in the order answers keep.
-STATISTIC_METRICS = (*METRICS, OUTPUT_THROUGHPUT)
+STATISTIC_METRICS = (*STORED_METRICS, OUTPUT_THROUGHPUT)
 UNITS = {
     "token_count": "tokens",
     **dict.fromkeys(TIME_FIELDS, "ms"),
+    "prompt_token_count": "tokens",
     OUTPUT_THROUGHPUT: "tokens/s",
 }
 # The metrics a comparison judges, and which way is better: shorter times, more tokens per second.
@@ -56,18 +57,31 @@ class MetricStats:
 
 @dataclass(frozen=True, slots=True)
 class ResultSummary:
-    """What a set of results looks like: their count, each metric's summary (None where no result
-    has a value: throughput is undefined for requests that took no time), and, when an objective
-    was given, how many results met it (goodput)."""
+    """What a set of results looks like: how many succeeded (`count`) and failed, each metric's
+    summary over the successes that have it (None where none has: TTFT of a non-streaming run,
+    throughput of requests that took no time), and, when an objective was given, how many
+    successes met it (goodput)."""
 
     count: int
     metrics: dict[str, MetricStats | None]
     goodput: int | None = None
+    failed: int = 0
+
+    @property
+    def total(self) -> int:
+        """Every result, successful or failed."""
+        return self.count + self.failed
 
     @property
     def goodput_share(self) -> float | None:
-        """The share of results meeting the objective; None without an objective or results."""
-        return self.goodput / self.count if self.goodput is not None and self.count else None
+        """The share of all results, failed ones included, that succeeded and met the objective
+        (vLLM's and GenAI-Perf's goodput over every request sent); None without an objective or results."""
+        return self.goodput / self.total if self.goodput is not None and self.total else None
+
+    @property
+    def error_rate(self) -> float | None:
+        """Failed results over all results (AIPerf's error share); None without results."""
+        return self.failed / self.total if self.total else None
 
 
 def refuse_oversized_answer(groups: int, summaries: int) -> None:
@@ -107,9 +121,9 @@ def percentile_name(q: float) -> str:
 
 
 def metric_values(result: BenchmarkResult) -> dict[str, float | None]:
-    """A result's value of every summarised metric."""
+    """A successful result's value of every summarised metric; None where it is undefined."""
     return {
-        **{metric: float(getattr(result, metric)) for metric in METRICS},
+        **{metric: None if (value := getattr(result, metric)) is None else float(value) for metric in STORED_METRICS},
         OUTPUT_THROUGHPUT: output_throughput(result),
     }
 
@@ -119,8 +133,10 @@ def summarize(
     percentiles: Sequence[float] = DEFAULT_PERCENTILES,
     objective: ServiceLevelObjective | None = None,
 ) -> ResultSummary:
-    """The reference summary of some results, to which every store's own computation is held."""
-    chosen = list(results)
+    """The reference summary of some results, to which every store's own computation is held:
+    metrics over the successful results only, each over those that have it."""
+    collected = list(results)
+    chosen = [result for result in collected if result.succeeded]
     values = [metric_values(result) for result in chosen]
     return ResultSummary(
         count=len(chosen),
@@ -129,6 +145,7 @@ def summarize(
             for metric in STATISTIC_METRICS
         },
         goodput=None if objective is None else sum(1 for result in chosen if objective.met_by(result)),
+        failed=len(collected) - len(chosen),
     )
 
 
@@ -171,10 +188,12 @@ def describe(values: Iterable[float], percentiles: Sequence[float] = DEFAULT_PER
 
 def output_throughput(result: BenchmarkResult) -> float | None:
     """Output tokens per second over the whole request (token_count / total_generation_time), as
-    llmperf's per-user throughput; None for requests shorter than MIN_THROUGHPUT_MILLISECONDS."""
-    if result.total_generation_time < MIN_THROUGHPUT_MILLISECONDS:
+    llmperf's per-user throughput; None for requests shorter than MIN_THROUGHPUT_MILLISECONDS, and
+    for a failed request or one missing either figure."""
+    tokens, milliseconds = result.token_count, result.total_generation_time
+    if not result.succeeded or tokens is None or milliseconds is None or milliseconds < MIN_THROUGHPUT_MILLISECONDS:
         return None
-    return result.token_count / (result.total_generation_time / MILLISECONDS_PER_SECOND)
+    return tokens / (milliseconds / MILLISECONDS_PER_SECOND)
 
 
 @dataclass(frozen=True, slots=True)
@@ -198,8 +217,11 @@ class ServiceLevelObjective:
         }
 
     def met_by(self, result: BenchmarkResult) -> bool:
-        """Whether the result meets every given bound, as vLLM and GenAI-Perf count goodput."""
-        return all(getattr(result, name) <= bound for name, bound in self.bounds().items())
+        """Whether the result succeeded and meets every given bound, as vLLM and GenAI-Perf count
+        goodput; a bound on a metric the result does not have (TTFT without streaming) is not met."""
+        return result.succeeded and all(
+            (value := getattr(result, name)) is not None and value <= bound for name, bound in self.bounds().items()
+        )
 
 
 def mann_whitney_p_value(first: Iterable[float], second: Iterable[float]) -> float:

@@ -125,13 +125,15 @@ def test_random_results_and_windows_give_the_exact_means(
     store = make_store(results)
     inside = [result for result in results if window.start <= result.timestamp <= window.end]
     summary = store.aggregate(window).summary()
-    assert summary.count == len(inside)
+    assert summary.count == sum(result.succeeded for result in inside)
+    assert summary.failed == len(inside) - summary.count
     for metric in METRICS:
         average = getattr(summary, f"average_{metric}")
-        if not inside:
+        values = [value for result in inside if result.succeeded and (value := getattr(result, metric)) is not None]
+        if not values:
             assert average is None
             continue
-        exact = sum((Fraction(getattr(result, metric)) for result in inside), Fraction(0)) / len(inside)
+        exact = sum((Fraction(value) for value in values), Fraction(0)) / len(values)
         # Below 2^-1022 floats are evenly spaced (subnormal): the nearest one to a tiny mean may
         # be a whole step of 2^-1074 away, so no store can do better than that step there.
         assert abs(Fraction(average) - exact) <= exact / 10**9 + Fraction(math.ulp(0.0))
@@ -345,3 +347,147 @@ def test_grouping_by_a_label_key_holding_nul_puts_every_result_in_the_null_group
 def test_getting_an_id_holding_nul_finds_nothing(seed_store: ResultStore) -> None:
     assert seed_store.get(_NUL) is None
     assert seed_store.get("1\x00") is None
+
+
+# Failed requests and undefined metrics: the field's known faults (see the importers' field-bug
+# log), each with its value computed by hand.
+
+
+def _request(request_id: str, minute: int, **fields: Any) -> BenchmarkResult:
+    values: dict[str, Any] = {
+        "token_count": 10,
+        "time_to_first_token": 100.0,
+        "time_per_output_token": 20.0,
+        "total_generation_time": 300.0,
+    } | fields
+    return BenchmarkResult(
+        request_id=request_id,
+        timestamp=parse_timestamp(f"2024-06-01T12:{minute:02d}:00Z"),
+        model="m",
+        labels={"run": "a"},
+        **values,
+    )
+
+
+def _failure(request_id: str, minute: int, **fields: Any) -> BenchmarkResult:
+    empty = dict.fromkeys(("token_count", "time_to_first_token", "time_per_output_token", "total_generation_time"))
+    return _request(request_id, minute, **(empty | {"error": "500 Internal Server Error"} | fields))
+
+
+def test_a_failed_request_never_reaches_a_latency_figure(make_store: StoreFactory) -> None:
+    # llmperf #55: OK1 ttft 100 e2e 900, OK2 ttft 300 e2e 1100, FAIL with zeros: avg TTFT 200, not 133.3.
+    store = make_store(
+        [
+            _request("ok1", 0, time_to_first_token=100.0, total_generation_time=900.0, token_count=50),
+            _request("ok2", 1, time_to_first_token=300.0, total_generation_time=1100.0, token_count=50),
+            _failure("fail", 2, token_count=0, time_to_first_token=0.0, total_generation_time=0.0),
+        ]
+    )
+    averages = store.aggregate().summary()
+    assert (averages.count, averages.failed) == (2, 1)
+    assert (averages.average_time_to_first_token, averages.average_total_generation_time) == (200.0, 1000.0)
+    for query in (SummaryQuery(), SummaryQuery(group_by=Grouping("run")), SummaryQuery(bucket_width=3_600_000_000)):
+        (summary,) = store.summarize(query).values()
+        assert (summary.count, summary.failed) == (2, 1)
+        assert summary.error_rate == pytest.approx(1 / 3)
+        ttft = summary.metrics["time_to_first_token"]
+        assert ttft is not None
+        assert (ttft.count, ttft.mean, ttft.minimum) == (2, 200.0, 100.0)
+        throughput = summary.metrics["output_throughput"]
+        assert throughput is not None
+        assert throughput.count == 2
+    assert store.sorted_values(ResultFilter())["time_to_first_token"] == [100.0, 300.0]
+
+
+def test_undefined_metrics_count_only_where_defined(make_store: StoreFactory) -> None:
+    # llm-load-test #93 and vLLM #3397: TPOT is undefined at one output token or none.
+    store = make_store(
+        [
+            _request(
+                "r1",
+                0,
+                time_to_first_token=120.0,
+                total_generation_time=120.0,
+                token_count=1,
+                time_per_output_token=None,
+            ),
+            _request("r2", 1, time_to_first_token=100.0, total_generation_time=480.0, token_count=20),
+            _request(
+                "s1", 2, time_to_first_token=40.0, total_generation_time=50.0, token_count=0, time_per_output_token=None
+            ),
+            _request(
+                "n1", 3, time_to_first_token=None, total_generation_time=280.0, token_count=10, prompt_token_count=7
+            ),
+        ]
+    )
+    averages = store.aggregate().summary()
+    assert averages.count == 4
+    assert averages.average_time_per_output_token == 20.0  # r2 only
+    assert averages.average_time_to_first_token == pytest.approx(260.0 / 3)  # n1 has none
+    assert averages.average_token_count == 31 / 4
+    (summary,) = store.summarize(SummaryQuery()).values()
+    counts = {metric: stats.count for metric, stats in summary.metrics.items() if stats is not None}
+    assert counts == {
+        "token_count": 4,
+        "time_to_first_token": 3,
+        "time_per_output_token": 1,
+        "total_generation_time": 4,
+        "prompt_token_count": 1,
+        "output_throughput": 4,
+    }
+    prompt = summary.metrics["prompt_token_count"]
+    assert prompt is not None
+    assert prompt.mean == 7.0
+
+
+def test_percentiles_of_successes_come_with_the_failures_beside_them(make_store: StoreFactory) -> None:
+    # AIPerf #688: nine successes with TTFT 100..900 and one failure: p95 860, failed 1, error rate 0.1.
+    store = make_store(
+        [_request(f"ok{i}", i, time_to_first_token=100.0 * i, total_generation_time=1000.0) for i in range(1, 10)]
+        + [_failure("bad", 30)]
+    )
+    (summary,) = store.summarize(SummaryQuery(percentiles=(95.0,))).values()
+    assert (summary.count, summary.failed, summary.error_rate) == (9, 1, 0.1)
+    assert _percentiles(summary, "time_to_first_token") == pytest.approx([860.0], rel=1e-12)
+
+
+def test_goodput_counts_successes_meeting_the_objective_over_all_results(make_store: StoreFactory) -> None:
+    store = make_store(
+        [
+            _request("fast", 0, time_to_first_token=50.0),
+            _request("slow", 1, time_to_first_token=250.0),
+            _request("unstreamed", 2, time_to_first_token=None),
+            _failure("failed", 3, time_to_first_token=10.0, token_count=0, total_generation_time=10.0),
+        ]
+    )
+    (summary,) = store.summarize(SummaryQuery(objective=ServiceLevelObjective(time_to_first_token=200))).values()
+    assert (summary.goodput, summary.count, summary.failed) == (1, 3, 1)
+    assert summary.goodput_share == 0.25
+
+
+def test_a_bucket_or_group_holding_only_failures_is_still_reported(make_store: StoreFactory) -> None:
+    store = make_store([_request("ok", 0), _failure("f1", 30), _failure("f2", 31)])
+    minutes = store.summarize(SummaryQuery(bucket_width=60_000_000))
+    assert {key[1]: (summary.count, summary.failed) for key, summary in minutes.items()} == {
+        28_620_720: (1, 0),
+        28_620_750: (0, 1),
+        28_620_751: (0, 1),
+    }
+    empty = minutes[(None, 28_620_750)]
+    assert all(stats is None for stats in empty.metrics.values())
+    assert empty.error_rate == 1.0
+
+
+def test_failed_results_and_undefined_metrics_read_back_as_they_were_stored(make_store: StoreFactory) -> None:
+    sent = [
+        _failure("f", 0, prompt_token_count=12),
+        _request("u", 1, time_to_first_token=None, time_per_output_token=None),
+    ]
+    store = make_store(sent)
+    for result in sent:
+        found = store.get(result.request_id)
+        assert found is not None
+        assert found.same_content(result)
+    page = store.page(ResultQuery(None, None, 10, None))
+    assert [result.request_id for result in page.results] == ["f", "u"]
+    assert all(found.same_content(result) for found, result in zip(page.results, sent, strict=True))

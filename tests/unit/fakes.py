@@ -44,7 +44,9 @@ class FakeResultStore(ResultStore):
         return {key: summarize(found, query.percentiles, query.objective) for key, found in keyed.items()}
 
     def sorted_values(self, selection: ResultFilter) -> dict[str, list[float]]:
-        values = [metric_values(result) for result in self.results.values() if selection.matches(result)]
+        values = [
+            metric_values(result) for result in self.results.values() if result.succeeded and selection.matches(result)
+        ]
         return {
             metric: sorted(value for v in values if (value := v[metric]) is not None) for metric in STATISTIC_METRICS
         }

@@ -43,7 +43,12 @@ def test_integers_are_accepted_as_milliseconds_and_stored_as_floats() -> None:
         ("time_to_first_token", math.nan, "finite"),
         ("time_per_output_token", math.inf, "finite"),
         ("total_generation_time", "300", "got a string"),
-        ("total_generation_time", None, "got null"),
+        ("total_generation_time", None, "is missing: a successful result needs it"),
+        ("token_count", None, "is missing: a successful result needs it"),
+        ("prompt_token_count", -3, "between 0 and"),
+        ("error", "", "non-empty string"),
+        ("error", 500, "non-empty string"),
+        ("time_to_first_token", 301.0, "exceeds total_generation_time 300 ms"),
         ("total_generation_time", False, "got a boolean"),
         ("total_generation_time", 10**400, "between 0 and"),
         ("total_generation_time", MAX_MILLISECONDS * 2, "between 0 and"),
@@ -63,10 +68,40 @@ def test_a_broken_rule_names_the_field_and_the_reason(field: str, value: Any, re
 
 def test_a_missing_field_is_named() -> None:
     data = record("1", "2024-06-01T12:00:00")
-    del data["time_per_output_token"]
+    del data["timestamp"]
     with pytest.raises(InvalidResult) as refused:
         BenchmarkResult.from_mapping(data)
-    assert (refused.value.field, refused.value.reason) == ("time_per_output_token", "is missing")
+    assert (refused.value.field, refused.value.reason) == ("timestamp", "is missing")
+
+
+def test_undefined_metrics_of_a_success_stay_undefined_never_zero() -> None:
+    data = record("1", "2024-06-01T12:00:00", token_count=1)
+    del data["time_to_first_token"]
+    data["time_per_output_token"] = None
+    result = BenchmarkResult.from_mapping(data)
+    assert (result.time_to_first_token, result.time_per_output_token, result.prompt_token_count) == (None, None, None)
+    assert result.succeeded
+
+
+def test_a_failed_result_may_leave_every_metric_out() -> None:
+    failed = BenchmarkResult.from_mapping(
+        {
+            "request_id": "f",
+            "timestamp": "2024-06-01T12:00:00Z",
+            "error": "Internal Server Error",
+            "prompt_token_count": 7,
+        }
+    )
+    assert not failed.succeeded
+    assert (failed.token_count, failed.total_generation_time, failed.prompt_token_count) == (None, None, 7)
+
+
+def test_content_includes_the_error_and_the_input_tokens() -> None:
+    base = record("1", "2024-06-01T12:00:00")
+    first = BenchmarkResult.from_mapping(base)
+    assert not first.same_content(BenchmarkResult.from_mapping(base | {"prompt_token_count": 3}))
+    assert not first.same_content(BenchmarkResult.from_mapping(base | {"error": "timeout"}))
+    assert first.same_content(BenchmarkResult.from_mapping(base))
 
 
 def test_a_record_that_is_not_an_object_is_refused() -> None:
@@ -89,7 +124,9 @@ def test_results_with_the_same_request_id_are_the_same_result() -> None:
 
 @pytest.mark.parametrize("value", [-0.0, 0.0, 0, 5e-324, MAX_MILLISECONDS, 1.5])
 def test_edge_milliseconds_are_kept_as_plain_floats(value: float) -> None:
-    result = BenchmarkResult.from_mapping(record("1", "2024-06-01T12:00:00", total_generation_time=value))
+    result = BenchmarkResult.from_mapping(
+        record("1", "2024-06-01T12:00:00", total_generation_time=value, time_to_first_token=0.0)
+    )
     assert type(result.total_generation_time) is float
     assert result.total_generation_time == value
     assert math.copysign(1.0, result.total_generation_time) == 1.0  # -0.0 is stored as 0.0

@@ -34,16 +34,23 @@ def test_a_negative_count_is_refused() -> None:
         ResultAggregate(count=-1)
 
 
+def defined(results: list[BenchmarkResult], metric: str) -> list[float]:
+    """The metric's values over the successful results that have it: what an average reads."""
+    return [value for result in results if result.succeeded and (value := getattr(result, metric)) is not None]
+
+
 @given(result_sets(max_size=60))
 def test_every_average_is_the_exact_mean_within_1e_9(results: list[BenchmarkResult]) -> None:
     summary = ResultAggregate.of(results).summary()
-    assert summary.count == len(results)
+    assert summary.count == sum(result.succeeded for result in results)
+    assert summary.failed == len(results) - summary.count
     for metric in METRICS:
         average = average_of(summary, metric)
-        if not results:
+        values = defined(results, metric)
+        if not values:
             assert average is None
             continue
-        exact = sum((Fraction(getattr(result, metric)) for result in results), Fraction(0)) / len(results)
+        exact = sum((Fraction(value) for value in values), Fraction(0)) / len(values)
         assert average is not None
         # Among subnormal floats the nearest to a tiny mean may be a whole step of 2^-1074 away.
         assert abs(Fraction(average) - exact) <= Fraction(1, 10**9) * exact + Fraction(math.ulp(0.0))
@@ -53,7 +60,7 @@ def test_every_average_is_the_exact_mean_within_1e_9(results: list[BenchmarkResu
 def test_each_average_lies_between_the_smallest_and_largest_value(results: list[BenchmarkResult]) -> None:
     summary = ResultAggregate.of(results).summary()
     for metric in METRICS:
-        values = [getattr(result, metric) for result in results]
+        values = defined(results, metric)
         average = average_of(summary, metric)
         if not values:
             assert average is None
@@ -71,7 +78,7 @@ def test_aggregates_of_two_disjoint_windows_merge_into_the_aggregate_of_their_un
     after = [result for result in results if result.timestamp >= cut]
     merged = ResultAggregate.of(before).merge(ResultAggregate.of(after))
     union = ResultAggregate.of(results)
-    assert merged.count == union.count
+    assert (merged.count, merged.failed, merged.counts) == (union.count, union.failed, union.counts)
     for metric in METRICS:
         assert getattr(merged, metric) == pytest.approx(getattr(union, metric), rel=1e-12, abs=0)
 
