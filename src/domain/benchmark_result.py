@@ -27,6 +27,7 @@ TEXT_FIELDS = ("prompt_text", "generated_text")
 # token or none, the input tokens when the tool did not count them.
 REQUIRED_FIELDS = ("request_id", "timestamp")
 REQUIRED_FOR_SUCCESS = ("token_count", "total_generation_time")
+_NEEDED_FOR_SUCCESS = "is missing: a successful result needs it (a failed one carries an error)"
 # A tool's error message or code; a traceback is cut to this by the importers.
 MAX_ERROR_LENGTH = 4096
 
@@ -79,6 +80,17 @@ class BenchmarkResult:
         if problem is not None:
             raise InvalidResult("request_id", problem)
         _check_error(self.error)
+        self._check_metrics()
+        for name in TEXT_FIELDS:
+            if not isinstance(getattr(self, name), str):
+                raise InvalidResult(name, f"must be a string, got {_json_kind(getattr(self, name))}")
+            _refuse_unstorable(name, getattr(self, name))
+        if type(self.timestamp) is not datetime or self.timestamp.tzinfo is not UTC:
+            object.__setattr__(self, "timestamp", _as_utc(self.timestamp))
+        _check_model(self.model)
+        object.__setattr__(self, "labels", _checked_labels(self.labels))
+
+    def _check_metrics(self) -> None:
         for name in ("token_count", "prompt_token_count"):
             if getattr(self, name) is not None:
                 _check_token_count(name, getattr(self, name))
@@ -91,21 +103,13 @@ class BenchmarkResult:
         if self.error is None:
             for name in REQUIRED_FOR_SUCCESS:
                 if getattr(self, name) is None:
-                    raise InvalidResult(name, "is missing: a successful result needs it (a failed one carries an error)")
+                    raise InvalidResult(name, _NEEDED_FOR_SUCCESS)
         first, last = self.time_to_first_token, self.total_generation_time
         if first is not None and last is not None and first > last:
             raise InvalidResult(
                 "time_to_first_token",
                 f"{first:g} ms exceeds total_generation_time {last:g} ms: no clock sees the first token after the last",
             )
-        for name in TEXT_FIELDS:
-            if not isinstance(getattr(self, name), str):
-                raise InvalidResult(name, f"must be a string, got {_json_kind(getattr(self, name))}")
-            _refuse_unstorable(name, getattr(self, name))
-        if type(self.timestamp) is not datetime or self.timestamp.tzinfo is not UTC:
-            object.__setattr__(self, "timestamp", _as_utc(self.timestamp))
-        _check_model(self.model)
-        object.__setattr__(self, "labels", _checked_labels(self.labels))
 
     @property
     def succeeded(self) -> bool:

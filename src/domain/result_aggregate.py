@@ -75,7 +75,9 @@ class ResultAggregate:
         """The exact aggregate: fsum rounds each sum once, whatever the order or magnitudes."""
         collected = list(results)
         successes = [result for result in collected if result.succeeded]
-        values = [[value for result in successes if (value := getattr(result, metric)) is not None] for metric in METRICS]
+        values = [
+            [value for result in successes if (value := getattr(result, metric)) is not None] for metric in METRICS
+        ]
         return cls.from_sums(
             len(successes),
             (math.fsum(column) for column in values),
