@@ -166,6 +166,17 @@ def parse_result_timestamp(text: object) -> datetime:
         raise InvalidResult("timestamp", f"must be an ISO 8601 date-time ({error.reason}), got {shown(text)}") from None
 
 
+def derived_time_per_output_token(
+    total_generation_time: float | None, time_to_first_token: float | None, token_count: int | None
+) -> float | None:
+    """TPOT in ms as vLLM, AIPerf and GenAI-Perf define it: (e2e - TTFT) / (output tokens - 1),
+    per request; None when undefined (one output token or none, or a figure missing). Never a
+    tool's own "TPOT" that includes TTFT (guidellm, llm-load-test) or counts chunks (llmperf)."""
+    if total_generation_time is None or time_to_first_token is None or token_count is None or token_count <= 1:
+        return None
+    return (total_generation_time - time_to_first_token) / (token_count - 1)
+
+
 def request_id_problem(request_id: str) -> str | None:
     """Why `request_id` (a non-empty string) cannot name a stored result, or None when it can."""
     if len(request_id) > MAX_REQUEST_ID_LENGTH:

@@ -169,3 +169,21 @@ class EmptySample(DomainError):
     def __init__(self, side: str) -> None:
         self.side = side
         super().__init__(f"the {side} selects no result; widen its window or check its labels")
+
+
+class UnreadableFile(DomainError):
+    """A tool's file cannot be read as the format it was taken for: nothing of it is stored."""
+
+    def __init__(self, file_format: str, reason: str) -> None:
+        self.file_format = file_format
+        self.reason = reason
+        super().__init__(f"cannot read the file as {file_format}: {reason}")
+
+
+class MissingImportOption(DomainError):
+    """An import needs a setting its files cannot supply (`parameter` names it)."""
+
+    def __init__(self, parameter: str, reason: str) -> None:
+        self.parameter = parameter
+        self.reason = reason
+        super().__init__(f"{parameter}: {reason}")

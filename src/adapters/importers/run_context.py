@@ -1,0 +1,207 @@
+"""What every reader shares: building a run's results (labels, model, derived ids, refusals),
+reading JSON documents and lines with clear refusals, and instants from the tools' clocks."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import math
+from collections.abc import Iterator, Mapping, Sequence
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import msgspec
+
+from src.application.ports.result_reader import ImportOptions, ReadEntry, ToolFile
+from src.domain.benchmark_result import (
+    LABEL_SEPARATOR,
+    MAX_ERROR_LENGTH,
+    MAX_LABEL_KEY_LENGTH,
+    MAX_LABEL_VALUE_LENGTH,
+    BenchmarkResult,
+)
+from src.domain.errors import InvalidResult, UnreadableFile
+
+# Instants a load test can have run at. An epoch reading before 2000 is a monotonic clock
+# (perf_counter, monotonic) read as wall time, which vLLM's start_times invite (vLLM PR #32667).
+_EARLIEST_PLAUSIBLE = datetime(2000, 1, 1, tzinfo=UTC)
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+_TRUNCATED = "... (cut)"
+
+
+class RunContext:
+    """One run's shared facts, and the builder of its results.
+
+    Every result carries the labels `run` and `tool`, the run's settings the file records
+    (`settings`), and the user's labels (which win); its model is the file's, else the user's.
+    """
+
+    def __init__(
+        self,
+        tool: str,
+        run: str,
+        options: ImportOptions,
+        settings: Mapping[str, object] | None = None,
+        model: str | None = None,
+    ) -> None:
+        self.tool = tool
+        self.run = run
+        self.model = model or options.model
+        self.labels = {**labels_of(settings or {}), "run": run, "tool": tool, **dict(options.labels)}
+
+    def request_id(self, position: int) -> str:
+        """A request id for a tool that writes none: the run and the position, stable across imports."""
+        return f"{self.run}#{position}"
+
+    def entry(
+        self,
+        position: int,
+        *,
+        timestamp: datetime,
+        request_id: str | None = None,
+        token_count: int | None = None,
+        time_to_first_token: float | None = None,
+        time_per_output_token: float | None = None,
+        total_generation_time: float | None = None,
+        prompt_token_count: int | None = None,
+        prompt_text: str | None = None,
+        generated_text: str | None = None,
+        error: str | None = None,
+        labels: Mapping[str, object] | None = None,
+        model: str | None = None,
+    ) -> ReadEntry:
+        """The request at `position` (1-based) as a result, or the domain's reason for refusing it.
+
+        Times are milliseconds. `error` is the tool's message (None or "" for a success), cut to
+        the domain's longest. `labels` are this request's own (e.g. a status group).
+        """
+        identity = request_id or self.request_id(position)
+        try:
+            result = BenchmarkResult(
+                request_id=identity,
+                token_count=token_count,
+                time_to_first_token=time_to_first_token,
+                time_per_output_token=time_per_output_token,
+                total_generation_time=total_generation_time,
+                timestamp=timestamp,
+                prompt_text=prompt_text or "",
+                generated_text=generated_text or "",
+                model=model or self.model,
+                labels={**self.labels, **labels_of(labels or {})},
+                prompt_token_count=prompt_token_count,
+                error=cut_error(error),
+            )
+        except InvalidResult as refused:
+            return ReadEntry(position, refused.at(position, identity))
+        return ReadEntry(position, result)
+
+    def refused(self, position: int, field: str | None, reason: str, request_id: str | None = None) -> ReadEntry:
+        """A request the reader itself refuses (an impossible clock, a value of the wrong kind)."""
+        return ReadEntry(position, InvalidResult(field, reason, index=position, request_id=request_id))
+
+
+def cut_error(error: object) -> str | None:
+    """A tool's error as the domain keeps it: None for no error, text cut to MAX_ERROR_LENGTH."""
+    if error is None or error == "":
+        return None
+    text = error if isinstance(error, str) else json.dumps(error, ensure_ascii=False)
+    return text if len(text) <= MAX_ERROR_LENGTH else text[: MAX_ERROR_LENGTH - len(_TRUNCATED)] + _TRUNCATED
+
+
+def labels_of(settings: Mapping[str, object]) -> dict[str, str]:
+    """Settings as labels: keys without the filter separator, values as text (numbers as JSON
+    writes them, so 8 stays "8" and 0.5 "0.5"); nulls and empty texts are left out."""
+    labels = {}
+    for key, value in settings.items():
+        if value is None or value == "":
+            continue
+        text = value if isinstance(value, str) else _compact(value)
+        name = str(key).replace(LABEL_SEPARATOR, "_")[:MAX_LABEL_KEY_LENGTH]
+        if name:
+            labels[name] = text[:MAX_LABEL_VALUE_LENGTH]
+    return labels
+
+
+def _compact(value: object) -> str:
+    if isinstance(value, float) and math.isinf(value):
+        return "inf" if value > 0 else "-inf"
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value))
+    return json.dumps(value, separators=(",", ":"), ensure_ascii=False, default=str)
+
+
+def default_run_name(files: Sequence[ToolFile], file_format: str) -> str:
+    """The run's name when the user gives none: the first file's name without its extensions, or,
+    for a body without a name, the format and the start of the content's SHA-256 (stable)."""
+    for file in files:
+        stem = Path(file.name).name.split(".")[0]
+        if stem:
+            return stem
+    digest = hashlib.sha256()
+    with files[0].path.open("rb") as content:
+        for block in iter(lambda: content.read(1 << 20), b""):
+            digest.update(block)
+    return f"{file_format}-{digest.hexdigest()[:12]}"
+
+
+def load_document(file: ToolFile, file_format: str, *, lenient: bool = False) -> Any:
+    """A whole JSON document. `lenient` also takes the NaN and Infinity tokens that Python's
+    json.dumps writes and strict JSON excludes (sglang writes a request rate of inf so).
+
+    Raises UnreadableFile naming the format when the file is not JSON (truncated, say).
+    """
+    raw = file.path.read_bytes()
+    try:
+        return json.loads(raw) if lenient else msgspec.json.decode(raw)
+    except (msgspec.DecodeError, ValueError) as error:
+        raise UnreadableFile(file_format, f"{file.name or 'the body'} is not JSON ({_first_line(error)})") from None
+    except RecursionError:
+        raise UnreadableFile(file_format, "arrays or objects are nested too deeply") from None
+
+
+def json_lines(file: ToolFile, *, lenient: bool = False) -> Iterator[tuple[int, Any | None, str | None]]:
+    """Each non-blank line as (line number, value, None), or (line number, None, why it is no JSON),
+    reading one line at a time."""
+    with file.path.open("rb") as content:
+        for number, line in enumerate(content, start=1):
+            if not line.strip():
+                continue
+            try:
+                yield number, json.loads(line) if lenient else msgspec.json.decode(line), None
+            except (msgspec.DecodeError, ValueError) as error:
+                yield number, None, f"is not valid JSON: {_first_line(error)}"
+            except RecursionError:
+                yield number, None, "is not valid JSON: arrays or objects are nested too deeply"
+
+
+def _first_line(error: Exception) -> str:
+    return str(error).splitlines()[0] if str(error) else type(error).__name__
+
+
+def epoch_seconds(value: float) -> datetime:
+    """An instant written as seconds since 1970-01-01T00:00:00Z (time.time()), to the microsecond.
+
+    Raises ValueError for a reading no load test can have: before 2000 (a monotonic clock read
+    as wall time) or outside the calendar.
+    """
+    try:
+        return _plausible(_EPOCH + timedelta(seconds=value))
+    except (OverflowError, ValueError) as error:
+        raise ValueError(f"{value} s after 1970-01-01 is no instant of a load test: {error}") from None
+
+
+def epoch_nanoseconds(value: int) -> datetime:
+    """An instant written as nanoseconds since the epoch (time.time_ns()), to the microsecond
+    (half up); ValueError as epoch_seconds."""
+    microseconds, remainder = divmod(value, 1000)
+    try:
+        return _plausible(_EPOCH + timedelta(microseconds=microseconds + (remainder >= 500)))
+    except (OverflowError, ValueError) as error:
+        raise ValueError(f"{value} ns after 1970-01-01 is no instant of a load test: {error}") from None
+
+
+def _plausible(moment: datetime) -> datetime:
+    if moment < _EARLIEST_PLAUSIBLE:
+        raise ValueError(f"{moment:%Y-%m-%dT%H:%M:%SZ} is before 2000: a monotonic clock read as wall time")
+    return moment

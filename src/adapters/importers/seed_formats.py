@@ -1,0 +1,78 @@
+"""Our own formats: the seed document ({"benchmarking_results": [...]}) and NDJSON, one seed-format
+result per line. Their results are stored as written: no `run` or `tool` label is added (so a file
+imported before keeps its content), only the user's labels, `run` when given, and the model for
+results that name none."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import replace
+
+from src.adapters.importers.run_context import default_run_name, json_lines, load_document
+from src.application.ports.result_reader import ImportOptions, ReadEntry, ResultReader, ToolFile, ToolRun
+from src.domain.benchmark_result import BenchmarkResult
+from src.domain.errors import InvalidResult, UnreadableFile
+
+RESULTS_KEY = "benchmarking_results"
+
+
+def _own_result(record: object, position: int, options: ImportOptions) -> ReadEntry:
+    request_id = record.get("request_id") if isinstance(record, Mapping) else None
+    try:
+        result = BenchmarkResult.from_mapping(record)
+        added = dict(options.labels) | ({"run": options.run} if options.run else {})
+        if added or (options.model and result.model is None):
+            result = replace(result, labels={**result.labels, **added}, model=result.model or options.model)
+    except InvalidResult as refused:
+        return ReadEntry(position, refused.at(position, request_id))
+    return ReadEntry(position, result)
+
+
+class NdjsonReader(ResultReader):
+    """One seed-format result per line (`application/x-ndjson`); positions are line numbers."""
+
+    format = "ndjson"
+
+    def recognizes(self, head: bytes, name: str) -> bool:
+        first = head.lstrip().split(b"\n", 1)[0]
+        return first.startswith(b"{") and b'"request_id"' in first and b'"timestamp"' in first
+
+    def read(self, files: Sequence[ToolFile], options: ImportOptions) -> ToolRun:
+        (file,) = _one(files, self.format)
+        return ToolRun(
+            "superbenchmark",
+            self.format,
+            options.run or default_run_name(files, self.format),
+            self._entries(file, options),
+        )
+
+    def _entries(self, file: ToolFile, options: ImportOptions) -> Iterator[ReadEntry]:
+        for number, value, problem in json_lines(file):
+            if problem is not None:
+                yield ReadEntry(number, InvalidResult(None, problem, index=number))
+            else:
+                yield _own_result(value, number, options)
+
+
+class SeedReader(ResultReader):
+    """The seed document; positions are 1-based places in its `benchmarking_results` array."""
+
+    format = "seed"
+
+    def recognizes(self, head: bytes, name: str) -> bool:
+        return head.lstrip(b"\xef\xbb\xbf \t\r\n").startswith(b"{") and f'"{RESULTS_KEY}"'.encode() in head[:4096]
+
+    def read(self, files: Sequence[ToolFile], options: ImportOptions) -> ToolRun:
+        (file,) = _one(files, self.format)
+        document = load_document(file, self.format)
+        records = document.get(RESULTS_KEY) if isinstance(document, dict) else None
+        if not isinstance(records, list):
+            raise UnreadableFile(self.format, f'expected a JSON object with a "{RESULTS_KEY}" array')
+        entries = (_own_result(record, index, options) for index, record in enumerate(records, start=1))
+        return ToolRun("superbenchmark", self.format, options.run or default_run_name(files, self.format), entries)
+
+
+def _one(files: Sequence[ToolFile], file_format: str) -> Sequence[ToolFile]:
+    if len(files) != 1:
+        raise UnreadableFile(file_format, f"takes one file, got {len(files)}")
+    return files

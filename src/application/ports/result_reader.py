@@ -1,0 +1,91 @@
+"""The seam between a benchmark tool's files and the import use case: one reader per file format.
+
+A reader turns a tool's files, exactly as the tool wrote them, into domain results, one entry per
+request in file order, each either a result or the reason it was refused. It owns the format's
+knowledge (field names, units, clocks, failure shapes, version differences); the use case owns
+batching, storing and the report.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+from typing import ClassVar
+
+from src.domain.benchmark_result import BenchmarkResult
+from src.domain.errors import InvalidResult
+
+# How much of a file `recognizes` sees: enough for any tool's leading keys.
+HEAD_BYTES = 64 * 1024
+
+
+@dataclass(frozen=True, slots=True)
+class ToolFile:
+    """One file of a run: the name its user gave it (no directories; may be empty) and where its
+    bytes are. Readers stream from `path`, so a file far larger than memory imports in bounded memory."""
+
+    name: str
+    path: Path
+
+
+@dataclass(frozen=True, slots=True)
+class ImportOptions:
+    """What the user says about a run, beyond its files (the query parameters of POST /results/import)."""
+
+    run: str | None = None
+    """The run's name; None: derived from the files, the same for the same files."""
+    model: str | None = None
+    """The model, for files that name none; a model the file names wins."""
+    labels: tuple[tuple[str, str], ...] = ()
+    """Labels added to every result."""
+    timezone: str | None = None
+    """IANA name of the zone of a file's naive local clock (vLLM's `date`); None: UTC, with a warning."""
+    timestamp: datetime | None = None
+    """The run's instant (UTC) for files with no clock at all; such a file without it is refused."""
+
+
+@dataclass(frozen=True, slots=True)
+class ReadEntry:
+    """One request of a file: its 1-based position (line, or place in the file's request list)
+    and the result it became, or why the domain refused it (located at that position)."""
+
+    position: int
+    outcome: BenchmarkResult | InvalidResult
+
+
+@dataclass
+class ToolRun:
+    """What a reader found: the tool, the format (and version) it read, the run's name, its
+    requests (read lazily, in file order), and warnings for the report. `warnings` may grow while
+    `entries` is consumed (an estimated token count is only seen on the request that has one)."""
+
+    tool: str
+    format: str
+    run: str
+    entries: Iterator[ReadEntry]
+    warnings: list[str] = field(default_factory=list)
+
+
+class ResultReader(ABC):
+    """Reads one file format. Stateless: one instance serves every import."""
+
+    format: ClassVar[str]
+    """The format's name as `format=` takes it (vllm, llmperf, ...)."""
+
+    @abstractmethod
+    def recognizes(self, head: bytes, name: str) -> bool:
+        """Whether a file whose first HEAD_BYTES bytes are `head`, named `name`, is of this format.
+        Cheap and certain: it looks at leading keys, never at the whole file."""
+
+    @abstractmethod
+    def read(self, files: Sequence[ToolFile], options: ImportOptions) -> ToolRun:
+        """The run in `files` (one file, or the files a tool writes together for one run).
+
+        Raises UnreadableFile when the files cannot be read as this format at all (wrong format,
+        truncated, not JSON): nothing of them is stored then. Raises MissingImportOption when the
+        files need an option the user did not give (`timestamp` for a file with no clock). A
+        single request the domain refuses is an entry with its InvalidResult, not an exception.
+        """
