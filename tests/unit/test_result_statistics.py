@@ -30,8 +30,11 @@ def test_grouping_partitions_the_count(results: list[BenchmarkResult], grouping:
     everything = describe(SummaryQuery(ResultFilter(window)))
     groups = describe(SummaryQuery(ResultFilter(window), group_by=grouping))
     assert sum(entry.summary.count for entry in groups) == everything[0].summary.count
+    assert sum(entry.summary.failed for entry in groups) == everything[0].summary.failed
     assert len({entry.group for entry in groups}) == len(groups)
-    assert [entry.summary.count for entry in groups] == sorted((entry.summary.count for entry in groups), reverse=True)
+    # Largest group first, failed results counted in its size.
+    sizes = [entry.summary.total for entry in groups]
+    assert sizes == sorted(sizes, reverse=True)
 
 
 @given(result_sets(described=True), windows(), st.sampled_from([*BUCKET_WIDTHS, AUTO]), st.booleans())
@@ -43,6 +46,7 @@ def test_bucket_counts_sum_to_the_windows_count(
     bucketing = Bucketing.choose(bucket, window)
     points = FollowResultsOverTime(store)(query, bucketing)
     assert sum(point.summary.count for point in points) == store.aggregate(window).count
+    assert sum(point.summary.failed for point in points) == store.aggregate(window).failed
     # Every bucket of the window appears, once per series, in time order.
     series = {point.group for point in points}
     assert len(points) == bucketing.count * len(series)

@@ -18,7 +18,7 @@ from starlette.concurrency import run_in_threadpool
 from src.application.ports.result_store import MAX_PAGE_SIZE, PageKey, ResultQuery
 from src.application.read_results import GetResult, ListResults
 from src.application.store_results import MAX_BATCH_SIZE, ImportReport, ImportResults, StoreResults
-from src.domain.benchmark_result import METRICS, TEXT_FIELDS, BenchmarkResult, storable_text
+from src.domain.benchmark_result import STORED_METRICS, TEXT_FIELDS, BenchmarkResult, storable_text
 from src.domain.errors import InvalidPageCursor, InvalidResult, InvalidResults, InvalidTimestamp, StoreUnavailable
 from src.domain.time_window import TimeWindow
 from src.domain.timestamps import parse_timestamp
@@ -207,6 +207,8 @@ def result_body(result: BenchmarkResult) -> dict[str, Any]:
         "time_to_first_token": result.time_to_first_token,
         "time_per_output_token": result.time_per_output_token,
         "total_generation_time": result.total_generation_time,
+        "prompt_token_count": result.prompt_token_count,
+        "error": result.error,
         "prompt_text": result.prompt_text,
         "generated_text": result.generated_text,
         "model": result.model,
@@ -218,7 +220,8 @@ RESULT_COLUMNS = (
     "request_id",
     "timestamp",
     "model",
-    *METRICS,
+    *STORED_METRICS,
+    "error",
     "labels",
     *TEXT_FIELDS,
 )
@@ -230,7 +233,8 @@ def _result_row(result: BenchmarkResult) -> list[object]:
         result.request_id,
         iso_utc(result.timestamp),
         result.model,
-        *(getattr(result, metric) for metric in METRICS),
+        *(getattr(result, metric) for metric in STORED_METRICS),
+        result.error,
         labels,
         *(getattr(result, field) for field in TEXT_FIELDS),
     ]

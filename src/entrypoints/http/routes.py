@@ -90,6 +90,7 @@ def _response(summary: AverageSummary) -> Response:
                 "average_time_per_output_token": summary.average_time_per_output_token,
                 "average_total_generation_time": summary.average_total_generation_time,
                 "count": summary.count,
+                "failed": summary.failed,
             }
         ),
         media_type="application/json",

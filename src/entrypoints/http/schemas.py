@@ -6,7 +6,8 @@ from pydantic import BaseModel, ConfigDict, Field
 
 
 class AverageBody(BaseModel):
-    """The first version's field names, plus `count`."""
+    """The first version's field names, plus `count` (successful results) and `failed`. Each average is
+    over the successful results that have its metric (TTFT and TPOT may be undefined)."""
 
     model_config = ConfigDict(
         json_schema_extra={
@@ -17,6 +18,7 @@ class AverageBody(BaseModel):
                     "average_time_per_output_token": 27.6,
                     "average_total_generation_time": 485.2,
                     "count": 5,
+                    "failed": 0,
                 }
             ]
         }
@@ -24,15 +26,16 @@ class AverageBody(BaseModel):
 
     average_token_count: float | None = Field(description="Mean output tokens per result; null when count is 0.")
     average_time_to_first_token: float | None = Field(
-        description="Mean time to first token, in milliseconds; null when count is 0."
+        description="Mean time to first token, in milliseconds, over the results that have one; null when none has."
     )
     average_time_per_output_token: float | None = Field(
-        description="Mean time per output token, in milliseconds; null when count is 0."
+        description="Mean time per output token, in milliseconds, over the results that have one; null when none has."
     )
     average_total_generation_time: float | None = Field(
         description="Mean total generation time (end-to-end latency), in milliseconds; null when count is 0."
     )
-    count: int = Field(ge=0, description="How many results the averages cover.")
+    count: int = Field(ge=0, description="How many successful results the averages cover.")
+    failed: int = Field(ge=0, description="Failed results in the window; no average reads them.")
 
 
 class ProblemBody(BaseModel):
@@ -51,10 +54,33 @@ class ResultIn(BaseModel):
     request_id: str = Field(
         min_length=1, max_length=256, description="Unique id of the request; re-sending it is safe."
     )
-    token_count: int = Field(ge=0, le=10**9, description="Output tokens generated.")
-    time_to_first_token: float = Field(ge=0, le=1e12, description="Milliseconds until the first token.")
-    time_per_output_token: float = Field(ge=0, le=1e12, description="Milliseconds per output token after the first.")
-    total_generation_time: float = Field(ge=0, le=1e12, description="Milliseconds from request to last token.")
+    token_count: int | None = Field(
+        None, ge=0, le=10**9, description="Output tokens generated; required unless `error` is given."
+    )
+    time_to_first_token: float | None = Field(
+        None,
+        ge=0,
+        le=1e12,
+        description="Milliseconds until the first token; absent or null when undefined (no streaming). "
+        "At most total_generation_time.",
+    )
+    time_per_output_token: float | None = Field(
+        None,
+        ge=0,
+        le=1e12,
+        description="Milliseconds per output token after the first, (e2e - TTFT) / (tokens - 1); "
+        "absent or null when undefined (one output token or none).",
+    )
+    total_generation_time: float | None = Field(
+        None, ge=0, le=1e12, description="Milliseconds from request to last token; required unless `error` is given."
+    )
+    prompt_token_count: int | None = Field(None, ge=0, le=10**9, description="Input tokens; null when not counted.")
+    error: str | None = Field(
+        None,
+        min_length=1,
+        max_length=4096,
+        description="The tool's error message or code for a failed request; absent or null for a success.",
+    )
     timestamp: str = Field(description="ISO 8601 date-time with a time of day; without an offset it means UTC.")
     prompt_text: str = Field("", description="The prompt sent.")
     generated_text: str = Field("", description="The text generated.")
@@ -97,7 +123,10 @@ class MetricStatsBody(BaseModel):
 
     model_config = ConfigDict(extra="allow", json_schema_extra={"additionalProperties": {"type": "number"}})
 
-    count: int = Field(description="Values summarised (throughput leaves out requests shorter than 1 µs).")
+    count: int = Field(
+        description="Values summarised: the successful results that have this metric "
+        "(throughput also leaves out requests shorter than 1 µs)."
+    )
     mean: float
     min: float
     max: float
@@ -105,12 +134,14 @@ class MetricStatsBody(BaseModel):
 
 
 class GoodputBody(BaseModel):
-    count: int = Field(description="Results meeting every given SLO.")
-    share: float | None = Field(description="count / results; null when there are no results.")
+    count: int = Field(description="Successful results meeting every given SLO.")
+    share: float | None = Field(description="count / all results, failed ones included; null when there are none.")
 
 
 class SummaryBody(BaseModel):
-    count: int = Field(description="Results summarised.")
+    count: int = Field(description="Successful results summarised.")
+    failed: int = Field(description="Failed results: counted here, read by no metric.")
+    error_rate: float | None = Field(description="failed / (count + failed); null when there are no results.")
     goodput: GoodputBody | None = Field(description="Present when an SLO parameter was given.")
     metrics: dict[str, MetricStatsBody | None] = Field(description="By metric name; null where there is no value.")
 
@@ -174,7 +205,8 @@ class MetricComparisonBody(BaseModel):
 
 
 class CompareSideBody(SelectionBody):
-    count: int
+    count: int = Field(description="Successful results on this side; the metrics compare them.")
+    failed: int = Field(description="Failed results on this side.")
 
 
 class CompareBody(BaseModel):

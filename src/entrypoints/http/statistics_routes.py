@@ -323,6 +323,8 @@ def _summary_body(
     goodput = None if summary.goodput is None else {"count": summary.goodput, "share": summary.goodput_share}
     return {
         "count": summary.count,
+        "failed": summary.failed,
+        "error_rate": summary.error_rate,
         "goodput": goodput,
         "metrics": {metric: _stats_body(summary.metrics[metric]) for metric in metrics},
     }
@@ -367,8 +369,12 @@ def _comparison_body(
             "verdict": None if found is None else found.verdict.value,
         }
     return {
-        "baseline": {**_selection_body(baseline), "count": report.baseline_count},
-        "candidate": {**_selection_body(candidate), "count": report.candidate_count},
+        "baseline": {**_selection_body(baseline), "count": report.baseline_count, "failed": report.baseline_failed},
+        "candidate": {
+            **_selection_body(candidate),
+            "count": report.candidate_count,
+            "failed": report.candidate_failed,
+        },
         "relative_threshold": relative_threshold,
         "significance": significance,
         "units": {entry.metric: UNITS[entry.metric] for entry in report.metrics},
@@ -404,9 +410,9 @@ def _summary_rows(summary: ResultSummary, query: SummaryQuery, metrics: tuple[st
 
 
 def _stats_csv(query: SummaryQuery, groups: list[GroupSummary]) -> Response:
-    header = ["group", "result_count", *_summary_columns(query)]
+    header = ["group", "result_count", "failed_count", "error_rate", *_summary_columns(query)]
     rows = (
-        [entry.group, entry.summary.count, *row]
+        [entry.group, entry.summary.count, entry.summary.failed, entry.summary.error_rate, *row]
         for entry in groups
         for row in _summary_rows(entry.summary, query, STATISTIC_METRICS)
     )
@@ -416,13 +422,23 @@ def _stats_csv(query: SummaryQuery, groups: list[GroupSummary]) -> Response:
 def _timeseries_csv(
     query: SummaryQuery, bucketing: Bucketing, points: list[SeriesPoint], metrics: tuple[str, ...]
 ) -> Response:
-    header = ["bucket_start", "bucket_end", "group", "result_count", *_summary_columns(query)]
+    header = [
+        "bucket_start",
+        "bucket_end",
+        "group",
+        "result_count",
+        "failed_count",
+        "error_rate",
+        *_summary_columns(query),
+    ]
     rows = (
         [
             iso_utc(bucketing.start_of(point.bucket)),
             iso_utc(bucketing.end_of(point.bucket)),
             point.group,
             point.summary.count,
+            point.summary.failed,
+            point.summary.error_rate,
             *row,
         ]
         for point in points
