@@ -39,10 +39,11 @@ run: $(RUNTIME_STAMP)
 migrate: $(RUNTIME_STAMP)
 	$(PYTHON) -m src.entrypoints.migrate
 
-# Load a seed-format file into SUPERBENCHMARK_DATABASE_URL; running it again stores nothing twice.
+# Import a benchmark tool's file (any format the importers read) into SUPERBENCHMARK_DATABASE_URL;
+# running it again stores nothing twice.
 import: $(RUNTIME_STAMP)
 	@test -n "$(FILE)" || { echo "usage: make import FILE=path/to/results.json" >&2; exit 2; }
-	$(PYTHON) -m src.entrypoints.import_file "$(FILE)"
+	$(VENV)/bin/superbenchmark import $(FILE)
 
 test: $(DEV_STAMP)
 	$(PYTHON) -m pytest tests/unit tests/integration

@@ -4,14 +4,15 @@ from __future__ import annotations
 
 from dependency_injector import containers, providers
 
+from src.adapters.importers.seed_formats import NdjsonReader, SeedReader
 from src.adapters.json_store.store import JsonFileResultStore
 from src.adapters.production_placeholder import ProductionPlaceholderStore
 from src.application.average_results import AverageOverAllResults, AverageOverWindow
+from src.application.import_results import ImportResults
 from src.application.ports.result_store import ResultStore
 from src.application.read_results import CheckReadiness, GetResult, ListResults
 from src.application.result_statistics import CompareResults, DescribeResults, FollowResultsOverTime
-from src.application.store_results import ImportResults, StoreResults
-from src.entrypoints.http.json_lines import decode_json
+from src.application.store_results import StoreResults
 
 
 def open_sql_store(url: str) -> ResultStore:
@@ -47,4 +48,11 @@ class Container(containers.DeclarativeContainer):
     )
     check_readiness = providers.Singleton(CheckReadiness, results=result_store)
     store_results = providers.Singleton(StoreResults, results=result_store)
-    import_results = providers.Singleton(ImportResults, results=result_store, decode=providers.Object(decode_json))
+    # Auto-detection tries the readers in this order; each recognizes its format by leading keys.
+    readers = providers.List(
+        providers.Singleton(SeedReader),
+        providers.Singleton(NdjsonReader),
+    )
+    import_results = providers.Singleton(
+        ImportResults, results=result_store, readers=readers, batch_rows=config.import_batch_rows
+    )

@@ -17,6 +17,8 @@ _TRUE = frozenset({"true", "1", "yes"})
 _FALSE = frozenset({"false", "0", "no"})
 # Read by the test suite, not by the service; they may share its environment.
 TEST_SETTINGS = frozenset({ENV_PREFIX + "TEST_DATABASE_URL", ENV_PREFIX + "REQUIRE_POSTGRES"})
+# Read by the command line (its key for a server), not by the service, which may share its environment.
+CLIENT_SETTINGS = frozenset({ENV_PREFIX + "API_KEY"})
 MIN_API_KEY_LENGTH = 16
 _B64TOKEN_CHARACTER = re.compile(r"[A-Za-z0-9\-._~+/]", re.ASCII)
 _B64TOKEN = re.compile(r"[A-Za-z0-9\-._~+/]+=*", re.ASCII)
@@ -47,6 +49,9 @@ class Settings(BaseSettings):
 
     max_body_bytes: int = 32 * 1024 * 1024
     """The largest POST /results body, and the longest line of an import, in bytes."""
+
+    max_import_bytes: int = 4 * 1024**3
+    """The largest POST /results/import body, in bytes: it is spooled to disk, not held in memory."""
 
     import_batch_rows: int = 5000
     """Lines of an import stored per transaction: the memory an import holds and the work a failure undoes."""
@@ -100,7 +105,7 @@ class Settings(BaseSettings):
                 )
         return value
 
-    @field_validator("max_body_bytes", "import_batch_rows", "max_statistics_results")
+    @field_validator("max_body_bytes", "max_import_bytes", "import_batch_rows", "max_statistics_results")
     @classmethod
     def _positive(cls, value: int) -> int:
         if value < 1:
@@ -131,7 +136,9 @@ def load_settings() -> Settings:
     unknown = sorted(
         name
         for name in given
-        if name.upper().startswith(ENV_PREFIX) and name.upper() not in known and name.upper() not in TEST_SETTINGS
+        if name.upper().startswith(ENV_PREFIX)
+        and name.upper() not in known
+        and name.upper() not in TEST_SETTINGS | CLIENT_SETTINGS
     )
     if unknown:
         raise SettingsError(f"{unknown[0]}: unknown setting; known settings are {', '.join(sorted(known))}")

@@ -1,4 +1,4 @@
-"""`make migrate` and `make import`: the commands an operator runs against the configured database."""
+"""`make migrate` and `superbenchmark import`: the commands an operator runs against the configured database."""
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ from src.application.ports.result_store import SummaryQuery
 from src.domain.benchmark_result import BenchmarkResult
 from src.domain.result_aggregate import AverageSummary
 from src.domain.result_selection import Grouping
-from src.entrypoints import import_file, migrate
+from src.entrypoints import cli, migrate
 from tests.support import SEED_FILE, assert_same_summaries, record, write_result_file
 from tests.unit.fakes import FakeResultStore
 
@@ -33,10 +33,12 @@ def test_migrate_then_import_twice_stores_the_seed_once(sqlite_url: str, capsys:
     assert migrate.main() == 0
     assert capsys.readouterr().out.strip() == "schema at revision 0002"
 
-    assert import_file.main([str(SEED_FILE)]) == 0
-    assert capsys.readouterr().out.strip() == "stored 5, already stored 0, rejected 0"
-    assert import_file.main([str(SEED_FILE)]) == 0
-    assert capsys.readouterr().out.strip() == "stored 0, already stored 5, rejected 0"
+    assert cli.main(["import", str(SEED_FILE)]) == 0
+    stored_once = "run test_database (seed): stored 5, already stored 0, rejected 0, failed requests 0"
+    assert capsys.readouterr().out.strip() == stored_once
+    assert cli.main(["import", str(SEED_FILE)]) == 0
+    stored_before = "run test_database (seed): stored 0, already stored 5, rejected 0, failed requests 0"
+    assert capsys.readouterr().out.strip() == stored_before
 
     store = SqlResultStore.open(database_url(sqlite_url))
     assert store.aggregate().summary() == AverageSummary(5, 10.2, 216.0, 27.6, 485.2)
@@ -47,7 +49,7 @@ def test_an_import_that_conflicts_names_the_result_and_fails(
     sqlite_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
     assert migrate.main() == 0
-    assert import_file.main([str(SEED_FILE)]) == 0
+    assert cli.main(["import", str(SEED_FILE)]) == 0
     changed = write_result_file(
         tmp_path / "changed.json",
         [
@@ -58,20 +60,20 @@ def test_an_import_that_conflicts_names_the_result_and_fails(
     )
     monkeypatch.setenv("SUPERBENCHMARK_IMPORT_BATCH_ROWS", "2")
     capsys.readouterr()
-    assert import_file.main([str(changed)]) == 1
+    assert cli.main(["import", str(changed)]) == 1
     captured = capsys.readouterr()
-    assert captured.out.strip() == "stored 2, already stored 0, rejected 1"
-    # Its index in the file, though it is the first of the second batch.
-    assert "result at index 2 request_id '1': request_id already names a different result" in captured.err
+    assert captured.out.strip() == "run changed (seed): stored 2, already stored 0, rejected 1, failed requests 0"
+    # Its position in the file (the third result), though it is the first of the second batch.
+    assert "rejected at 3: request_id already names a different result" in captured.err
 
 
 def test_a_bad_file_or_no_database_is_one_line(
     sqlite_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    assert import_file.main([str(tmp_path / "absent.json")]) == 1
-    assert "cannot import: " in capsys.readouterr().err
+    assert cli.main(["import", str(tmp_path / "absent.json")]) == 2
+    assert "absent.json: no such file" in capsys.readouterr().err
     monkeypatch.delenv("SUPERBENCHMARK_DATABASE_URL")
-    assert import_file.main([str(SEED_FILE)]) == 1
+    assert cli.main(["import", str(SEED_FILE)]) == 2
     assert "SUPERBENCHMARK_DATABASE_URL" in capsys.readouterr().err
     assert migrate.main() == 1
 

@@ -9,7 +9,7 @@ from datetime import UTC, datetime
 from hypothesis import given
 from hypothesis import strategies as st
 
-from src.application.store_results import ImportReport, ImportResults
+from src.application.import_results import ImportReport, store_valid
 from src.domain.benchmark_result import BenchmarkResult
 from tests.unit.fakes import FakeResultStore
 
@@ -51,11 +51,11 @@ def test_the_report_counts_what_was_stored_line_by_line(
     already: dict[str, int], lines: list[tuple[str, int]], batch_rows: int
 ) -> None:
     store = FakeResultStore([result(request_id, tokens) for request_id, tokens in already.items()])
-    importer, report = ImportResults(store), ImportReport()
+    report = ImportReport()
     numbered = [(number, result(request_id, tokens)) for number, (request_id, tokens) in enumerate(lines, start=1)]
     for first in range(0, len(numbered), batch_rows):
         batch = numbered[first : first + batch_rows]
-        importer.store_valid([item for _, item in batch], report, [number for number, _ in batch])
+        store_valid(store, [item for _, item in batch], report, [number for number, _ in batch])
 
     reference = dict(already)
     expected = one_line_at_a_time(reference, lines)
@@ -68,8 +68,8 @@ def test_the_report_counts_what_was_stored_line_by_line(
 def test_a_repeated_id_keeps_its_first_line_and_an_identical_third_line_is_already_stored() -> None:
     # The reported fault: lines 1 and 3 equal, line 2 other content; once nothing was stored at all.
     store, report = FakeResultStore([]), ImportReport()
-    ImportResults(store).store_valid([result("x", 1), result("x", 2), result("x", 1)], report, [1, 2, 3])
+    store_valid(store, [result("x", 1), result("x", 2), result("x", 1)], report, [1, 2, 3])
     assert (report.stored, report.already_stored, report.rejected) == (1, 1, 1)
     assert report.errors[0].index == 2
-    assert "earlier line" in report.errors[0].reason
+    assert "earlier request" in report.errors[0].reason
     assert store.results["x"].token_count == 1

@@ -11,6 +11,7 @@ from src.entrypoints.container import Container
 from src.entrypoints.http.access import Access
 from src.entrypoints.http.docs_routes import add_docs_routes
 from src.entrypoints.http.health_routes import add_health_routes
+from src.entrypoints.http.import_routes import add_import_routes
 from src.entrypoints.http.problems import install_problem_handlers
 from src.entrypoints.http.result_routes import add_result_routes
 from src.entrypoints.http.routes import add_average_routes
@@ -52,6 +53,9 @@ def create_app(settings: Settings | None = None, container: Container | None = N
     # The averages come first: /results/average must not be read as a request_id.
     add_average_routes(app, container.average_over_all(), container.average_over_window(), access=access)
     # Fixed paths go before /results/{request_id}, which would read them as request_ids.
+    add_import_routes(
+        app, access=access, import_results=container.import_results(), max_import_bytes=settings.max_import_bytes
+    )
     add_statistics_routes(
         app,
         access=access,
@@ -63,11 +67,9 @@ def create_app(settings: Settings | None = None, container: Container | None = N
         app,
         access=access,
         store_results=container.store_results(),
-        import_results=container.import_results(),
         get_result=container.get_result(),
         list_results=container.list_results(),
         max_body_bytes=settings.max_body_bytes,
-        import_batch_rows=settings.import_batch_rows,
     )
     add_health_routes(app, check_readiness=container.check_readiness())
     add_docs_routes(app, access=access)

@@ -22,11 +22,13 @@ from src.domain.errors import (
     InvalidStatisticsQuery,
     InvalidTimestamp,
     InvalidTimeWindow,
+    MissingImportOption,
     ProductionStoreNotConfigured,
     ResultConflict,
     ResultNotFound,
     StoreIsReadOnly,
     StoreUnavailable,
+    UnreadableFile,
     WindowTooLarge,
 )
 from src.entrypoints.http.schemas import ProblemBody
@@ -48,6 +50,8 @@ _DOMAIN_PROBLEMS: dict[type[Exception], tuple[HTTPStatus, str, str]] = {
     InvalidResults: (HTTPStatus.UNPROCESSABLE_ENTITY, "invalid-results", "Invalid results"),
     InvalidPageCursor: (HTTPStatus.UNPROCESSABLE_ENTITY, "invalid-cursor", "Invalid cursor"),
     InvalidStatisticsQuery: (HTTPStatus.UNPROCESSABLE_ENTITY, "invalid-parameter", "Invalid parameter"),
+    MissingImportOption: (HTTPStatus.UNPROCESSABLE_ENTITY, "invalid-parameter", "Invalid parameter"),
+    UnreadableFile: (HTTPStatus.UNPROCESSABLE_ENTITY, "unreadable-file", "The file cannot be read as its format"),
     WindowTooLarge: (HTTPStatus.UNPROCESSABLE_ENTITY, "window-too-large", "Window too large for one request"),
     EmptySample: (HTTPStatus.UNPROCESSABLE_ENTITY, "empty-sample", "Nothing to compare"),
     ResultConflict: (HTTPStatus.CONFLICT, "request-id-conflict", "Request id already names another result"),
@@ -155,8 +159,10 @@ async def _domain_error(request: Request, error: Exception) -> ProblemResponse:
         extensions["errors"] = [rejection(item, "index") for item in error.errors]
     if isinstance(error, ResultConflict):
         extensions["request_ids"] = error.request_ids
-    if isinstance(error, InvalidStatisticsQuery):
+    if isinstance(error, InvalidStatisticsQuery | MissingImportOption):
         extensions["parameter"] = error.parameter
+    if isinstance(error, UnreadableFile):
+        extensions["format"] = error.file_format
     if isinstance(error, WindowTooLarge):
         extensions |= {"count": error.count, "limit": error.limit}
     headers = {"Allow": "GET"} if isinstance(error, StoreIsReadOnly) else None

@@ -2,10 +2,8 @@
 
 from __future__ import annotations
 
-import asyncio
 import base64
 import binascii
-from collections.abc import AsyncIterator
 from datetime import datetime
 from http import HTTPStatus
 from typing import Annotated, Any
@@ -17,18 +15,16 @@ from starlette.concurrency import run_in_threadpool
 
 from src.application.ports.result_store import MAX_PAGE_SIZE, PageKey, ResultQuery
 from src.application.read_results import GetResult, ListResults
-from src.application.store_results import MAX_BATCH_SIZE, ImportReport, ImportResults, StoreResults
+from src.application.store_results import MAX_BATCH_SIZE, StoreResults
 from src.domain.benchmark_result import STORED_METRICS, TEXT_FIELDS, BenchmarkResult, storable_text
-from src.domain.errors import InvalidPageCursor, InvalidResult, InvalidResults, InvalidTimestamp, StoreUnavailable
+from src.domain.errors import InvalidPageCursor, InvalidResult, InvalidResults, InvalidTimestamp
 from src.domain.time_window import TimeWindow
 from src.domain.timestamps import parse_timestamp
 from src.entrypoints.http.access import Access
 from src.entrypoints.http.csv_export import CSV_RESPONSE, csv_response, wants_csv
 from src.entrypoints.http.json_lines import decode_json
-from src.entrypoints.http.problems import READ_PROBLEMS, HttpProblem, documented_problems, rejection
-from src.entrypoints.http.schemas import ImportReportBody, ResultBody, ResultIn, ResultPageBody, StoredBody
-
-NDJSON_TYPES = ("application/x-ndjson", "application/jsonl", "application/json-seq")
+from src.entrypoints.http.problems import READ_PROBLEMS, HttpProblem, documented_problems
+from src.entrypoints.http.schemas import ResultBody, ResultIn, ResultPageBody, StoredBody
 
 
 def add_result_routes(
@@ -36,11 +32,9 @@ def add_result_routes(
     *,
     access: Access,
     store_results: StoreResults,
-    import_results: ImportResults,
     get_result: GetResult,
     list_results: ListResults,
     max_body_bytes: int,
-    import_batch_rows: int,
 ) -> None:
     @app.post(
         "/results",
@@ -62,63 +56,6 @@ def add_result_routes(
         # 201 when something new was stored; 200 when every result was already there.
         status = HTTPStatus.CREATED if outcome.stored else HTTPStatus.OK
         return _json({"stored": outcome.stored, "already_stored": outcome.already_stored}, status)
-
-    @app.post(
-        "/results/import",
-        tags=["results"],
-        summary="Stream results as NDJSON, one result per line, stored in bounded transactions",
-        response_model=ImportReportBody,
-        responses=documented_problems(401, 403, 405, 413, 415, 503),
-        dependencies=access.writers(),
-        openapi_extra={"requestBody": {"required": True, "content": {NDJSON_TYPES[0]: {"schema": _lines_schema()}}}},
-    )
-    async def import_stream(request: Request) -> Response:
-        media_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
-        if media_type not in NDJSON_TYPES:
-            raise HttpProblem(
-                HTTPStatus.UNSUPPORTED_MEDIA_TYPE,
-                "unsupported-media-type",
-                "Unsupported media type",
-                f"send one JSON result per line as {NDJSON_TYPES[0]}, not {media_type or 'no Content-Type'}",
-            )
-        report = ImportReport()
-        # While the database stores one batch, the next is validated on another thread, so that
-        # both cores work. Batches are stored one after another, in line order: where a request_id
-        # repeats, its first line is the one stored, as if the lines were taken one by one.
-        storing: asyncio.Future[None] | None = None
-
-        async def store_after_previous(batch: list[tuple[int, bytes]]) -> asyncio.Future[None]:
-            part = ImportReport()
-            valid, numbers = await run_in_threadpool(import_results.validate, batch, part)
-            if storing is not None:
-                await storing
-            report.merge(part)
-            return asyncio.ensure_future(run_in_threadpool(import_results.store_valid, valid, report, numbers))
-
-        try:
-            batch: list[tuple[int, bytes]] = []
-            async for number, line in _lines(request.stream(), max_body_bytes):
-                batch.append((number, line))
-                if len(batch) == import_batch_rows:
-                    storing = await store_after_previous(batch)
-                    batch = []
-            if batch or storing is None:
-                # Even an empty import asks the store once, so that a read-only store says so.
-                storing = await store_after_previous(batch)
-            await storing
-        except (HttpProblem, StoreUnavailable) as stopped:
-            # Batches committed before the stop stay stored: the refusal says how far the import
-            # got, so the client knows what is stored (re-sending the whole import is safe).
-            if storing is not None:
-                await asyncio.gather(storing, return_exceptions=True)
-            if not report.stored and not report.already_stored and not report.rejected:
-                raise
-            raise _interrupted(stopped, _report_body(report)) from None
-        finally:
-            # A failure leaves no batch being stored behind the answer.
-            if storing is not None:
-                await asyncio.gather(storing, return_exceptions=True)
-        return _json(_report_body(report))
 
     @app.get(
         "/results/{request_id}",
@@ -171,32 +108,6 @@ def add_result_routes(
                 "next_cursor": None if page.next is None else _cursor(page.next),
             }
         )
-
-
-def _report_body(report: ImportReport) -> dict[str, object]:
-    return {
-        "stored": report.stored,
-        "already_stored": report.already_stored,
-        "rejected": report.rejected,
-        "errors": [rejection(error, "line") for error in report.errors],
-    }
-
-
-def _interrupted(stopped: HttpProblem | StoreUnavailable, done: dict[str, object]) -> HttpProblem:
-    """The refusal that stopped an import, carrying what its committed batches did (`done`)."""
-    if isinstance(stopped, StoreUnavailable):
-        stopped = HttpProblem(
-            HTTPStatus.SERVICE_UNAVAILABLE, "database-unavailable", "Database unavailable", str(stopped)
-        )
-    return HttpProblem(
-        stopped.status,
-        stopped.kind,
-        stopped.title,
-        f"{stopped.detail}; the import stopped there, after storing {done['stored']} result(s) "
-        "(listed under `done`); sending it again stores the rest",
-        stopped.headers,
-        extensions={**(stopped.extensions or {}), "done": done},
-    )
 
 
 def result_body(result: BenchmarkResult) -> dict[str, Any]:
@@ -274,22 +185,6 @@ async def _body(request: Request, limit: int) -> bytes:
     return b"".join(chunks)
 
 
-async def _lines(chunks: AsyncIterator[bytes], limit: int) -> AsyncIterator[tuple[int, bytes]]:
-    """Non-blank lines with their 1-based numbers, holding at most one partial line in memory."""
-    pending, number = b"", 0
-    async for chunk in chunks:
-        *complete, pending = (pending + chunk).split(b"\n")
-        for line in (*complete, pending):
-            if len(line) > limit:
-                raise _too_large(limit, "line")
-        for line in complete:
-            number += 1
-            if line.strip():
-                yield number, line
-    if pending.strip():
-        yield number + 1, pending
-
-
 def _too_large(limit: int, what: str = "body") -> HttpProblem:
     return HttpProblem(
         HTTPStatus.REQUEST_ENTITY_TOO_LARGE,
@@ -312,11 +207,6 @@ def _decoded(body: bytes) -> object:
 
 def _json(content: object, status: int = HTTPStatus.OK) -> Response:
     return Response(msgspec.json.encode(content), status_code=status, media_type="application/json")
-
-
-def _lines_schema() -> dict[str, Any]:
-    # Any body is taken: each line is judged on its own and a bad one is reported, not refused.
-    return {"description": "One result per line, each a JSON object shaped as ResultIn; other lines are rejected."}
 
 
 def _batch_schema() -> dict[str, Any]:

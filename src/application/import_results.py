@@ -1,0 +1,190 @@
+"""The import use case: a benchmark tool's files in, stored in bounded batches, and a report that
+says exactly what was committed."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass, field
+
+from src.application.ports.result_reader import HEAD_BYTES, ImportOptions, ResultReader, ToolFile, ToolRun
+from src.application.ports.result_store import ResultStore
+from src.domain.benchmark_result import BenchmarkResult
+from src.domain.errors import InvalidResult, MissingImportOption, UnreadableFile
+
+# An import reports this many rejected requests in detail, and counts the rest.
+REPORTED_REJECTIONS = 100
+AUTO = "auto"
+
+
+@dataclass
+class ImportReport:
+    """What an import did with each request of its files: stored, already stored (identical), or
+    rejected (the first REPORTED_REJECTIONS with their position and reason); `failed` counts the
+    failed requests among those now stored; `run`, `tool` and `file_format` say what was read."""
+
+    stored: int = 0
+    already_stored: int = 0
+    rejected: int = 0
+    failed: int = 0
+    errors: list[InvalidResult] = field(default_factory=list)
+    run: str | None = None
+    tool: str | None = None
+    file_format: str | None = None
+    warnings: list[str] = field(default_factory=list)
+
+    def reject(self, error: InvalidResult) -> None:
+        self.rejected += 1
+        if len(self.errors) < REPORTED_REJECTIONS:
+            self.errors.append(error)
+
+
+class ImportResults:
+    """Reads a tool's files with the reader of their format and stores their results.
+
+    A request the domain refuses is rejected and reported by its position while the rest is
+    stored; files that cannot be read as their format store nothing (UnreadableFile). Each batch
+    of `batch_rows` results is one transaction; the next batch is read while one is being stored.
+    Importing the same files again stores nothing new.
+    """
+
+    def __init__(self, results: ResultStore, readers: Sequence[ResultReader], batch_rows: int = 5000) -> None:
+        """`readers` in the order auto-detection tries them: the first that recognizes a file reads it."""
+        self._results = results
+        self._readers = {reader.format: reader for reader in readers}
+        self._batch_rows = batch_rows
+
+    @property
+    def formats(self) -> tuple[str, ...]:
+        """The formats `file_format` may name, besides `auto`."""
+        return tuple(self._readers)
+
+    def __call__(
+        self,
+        files: Sequence[ToolFile],
+        options: ImportOptions,
+        file_format: str = AUTO,
+        progress: Callable[[int], None] | None = None,
+    ) -> ImportReport:
+        """Import `files` (one run's files) and report what was stored.
+
+        Raises MissingImportOption (`format` unknown or undetectable, or an option the files
+        need), UnreadableFile, and StoreUnavailable; batches stored before a StoreUnavailable stay
+        stored, and `report` (pass one in to keep it) says how far it got. `progress` is told how
+        many requests each stored batch held.
+        """
+        return self.into(ImportReport(), files, options, file_format, progress)
+
+    def into(
+        self,
+        report: ImportReport,
+        files: Sequence[ToolFile],
+        options: ImportOptions,
+        file_format: str = AUTO,
+        progress: Callable[[int], None] | None = None,
+    ) -> ImportReport:
+        """As calling the use case, adding to `report`, which holds what was done even when it raises."""
+        run = self.reader_for(files, file_format).read(files, options)
+        report.run, report.tool, report.file_format = run.run, run.tool, run.format
+        self._store(run, report, progress or (lambda _count: None))
+        report.warnings.extend(run.warnings)
+        return report
+
+    def reader_for(self, files: Sequence[ToolFile], file_format: str) -> ResultReader:
+        """The reader of `file_format`, or, for `auto`, of the first format a file is recognized as."""
+        if not files:
+            raise UnreadableFile(file_format, "no file was sent")
+        if file_format != AUTO:
+            if file_format not in self._readers:
+                raise MissingImportOption("format", f"{file_format!r} is none of {AUTO}, {', '.join(self._readers)}")
+            return self._readers[file_format]
+        heads = [(file.name, _head(file)) for file in files]
+        for reader in self._readers.values():
+            if any(reader.recognizes(head, name) for name, head in heads):
+                return reader
+        raise MissingImportOption(
+            "format", f"the file is none of the formats this service reads ({', '.join(self._readers)}); name one"
+        )
+
+    def _store(self, run: ToolRun, report: ImportReport, progress: Callable[[int], None]) -> None:
+        # One batch is stored (by the database, mostly off the GIL) while the next is read and
+        # validated here; batches are committed in file order, so a repeated id keeps its first line.
+        with ThreadPoolExecutor(max_workers=1) as storing:
+            pending: Future[None] | None = None
+            for batch in _batches(run, report, self._batch_rows):
+                if pending is not None:
+                    pending.result()
+                pending = storing.submit(self._store_batch, batch, report, progress)
+            if pending is not None:
+                pending.result()
+
+    def _store_batch(
+        self, batch: list[tuple[BenchmarkResult, int]], report: ImportReport, progress: Callable[[int], None]
+    ) -> None:
+        store_valid(self._results, [result for result, _ in batch], report, [position for _, position in batch])
+        progress(len(batch))
+
+
+def _batches(run: ToolRun, report: ImportReport, size: int) -> Iterable[list[tuple[BenchmarkResult, int]]]:
+    batch: list[tuple[BenchmarkResult, int]] = []
+    for entry in run.entries:
+        if isinstance(entry.outcome, InvalidResult):
+            report.reject(entry.outcome)
+            continue
+        batch.append((entry.outcome, entry.position))
+        if len(batch) == size:
+            yield batch
+            batch = []
+    if batch:
+        yield batch
+
+
+def _head(file: ToolFile) -> bytes:
+    with file.path.open("rb") as content:
+        return content.read(HEAD_BYTES)
+
+
+def store_valid(
+    results: ResultStore, valid: Sequence[BenchmarkResult], report: ImportReport, positions: Sequence[int]
+) -> None:
+    """Store one batch of results the domain already accepted, adding what happened to `report`.
+
+    `positions` gives each result's place in its file so that a rejection can say where it was.
+    The batch is one transaction that stores every result not in conflict, and the report counts
+    exactly what it committed, as if the requests were taken one at a time: a request whose
+    request_id is new is stored; one saying what its id already names (in the store or earlier in
+    the file) is already stored; any other is rejected. Raises StoreUnavailable.
+    """
+    first: dict[str, tuple[BenchmarkResult, int]] = {}
+    later: list[tuple[BenchmarkResult, int]] = []
+    for result, position in zip(valid, positions, strict=True):
+        if first.setdefault(result.request_id, (result, position))[0] is not result:
+            later.append((result, position))
+    # Conflicts with stored results are returned, not raised, so that the same transaction
+    # stores the rest: a second attempt could meet new conflicts from concurrent writers.
+    outcome = results.add([result for result, _ in first.values()], all_or_nothing=False)
+    report.stored += outcome.stored
+    report.already_stored += outcome.already_stored
+    # What each id names now: its first line, unless a stored result already held the id.
+    kept: dict[str, BenchmarkResult | None] = {request_id: result for request_id, (result, _) in first.items()}
+    for request_id in outcome.conflicting:
+        report.reject(_conflict(request_id, first[request_id][1], "a stored result"))
+        kept[request_id] = results.get(request_id)
+    report.failed += sum(
+        1
+        for request_id, (result, _) in first.items()
+        if result.error is not None and request_id not in outcome.conflicting
+    )
+    for result, position in later:
+        keeper = kept[result.request_id]
+        if keeper is not None and keeper.same_content(result):
+            report.already_stored += 1
+            report.failed += result.error is not None
+        else:
+            report.reject(_conflict(result.request_id, position, "a stored result or an earlier request"))
+
+
+def _conflict(request_id: str, position: int, other: str) -> InvalidResult:
+    return InvalidResult(
+        "request_id", f"already names a different result ({other})", index=position, request_id=request_id
+    )

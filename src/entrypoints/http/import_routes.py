@@ -1,0 +1,180 @@
+"""POST /results/import: a benchmark tool's files, exactly as the tool wrote them, imported as one run."""
+
+from __future__ import annotations
+
+import shutil
+import tempfile
+import zoneinfo
+from datetime import datetime
+from http import HTTPStatus
+from pathlib import Path
+from typing import Annotated, Any
+
+import msgspec
+from fastapi import FastAPI, Query, Request
+from fastapi.responses import Response
+from starlette.concurrency import run_in_threadpool
+from starlette.datastructures import UploadFile
+
+from src.application.import_results import AUTO, ImportReport, ImportResults
+from src.application.ports.result_reader import ImportOptions, ToolFile
+from src.domain.errors import InvalidTimestamp, MissingImportOption, StoreUnavailable
+from src.domain.result_selection import parse_labels
+from src.domain.timestamps import parse_timestamp
+from src.entrypoints.http.access import Access
+from src.entrypoints.http.problems import HttpProblem, documented_problems, rejection
+from src.entrypoints.http.schemas import ImportReportBody
+
+NDJSON_TYPES = ("application/x-ndjson", "application/jsonl", "application/json-seq")
+MULTIPART = "multipart/form-data"
+# A run's files: llmperf writes two, AIPerf two; a few more leave room without inviting abuse.
+MAX_FILES = 8
+_CHUNK = 1 << 20
+
+
+def add_import_routes(app: FastAPI, *, access: Access, import_results: ImportResults, max_import_bytes: int) -> None:
+    formats = (AUTO, *import_results.formats)
+
+    @app.post(
+        "/results/import",
+        tags=["results"],
+        summary="Import a benchmark tool's result files as one run",
+        description=(
+            "The body is a tool's file exactly as written (any content type), or several files of one run as "
+            f"{MULTIPART}. `format=auto` detects the format from the content; NDJSON content types without "
+            f"`format` mean seed-format lines. Formats: {', '.join(formats)}."
+        ),
+        response_model=ImportReportBody,
+        responses=documented_problems(401, 403, 405, 413, 422, 503),
+        dependencies=access.writers(),
+        openapi_extra={"requestBody": {"required": True, "content": {"application/octet-stream": {"schema": {}}}}},
+    )
+    async def import_files(
+        request: Request,
+        *,
+        file_format: Annotated[
+            str, Query(alias="format", description=f"One of {', '.join(formats)}.", examples=[AUTO])
+        ] = AUTO,
+        run: Annotated[
+            str | None, Query(min_length=1, max_length=1024, description="The run's name; default: the file's.")
+        ] = None,
+        model: Annotated[
+            str | None, Query(min_length=1, max_length=256, description="The model, for files that name none.")
+        ] = None,
+        label: Annotated[list[str], Query(description="key:value, repeatable; added to every result.")] = [],  # noqa: B006 - FastAPI's form of a repeatable parameter
+        timezone: Annotated[
+            str | None, Query(description="IANA zone of a file's naive local clock (vLLM's date); default UTC.")
+        ] = None,
+        timestamp: Annotated[
+            str | None, Query(description="ISO 8601 instant of a run whose files have no clock.")
+        ] = None,
+        filename: Annotated[
+            str | None, Query(max_length=1024, description="The file's name, when the body is one file.")
+        ] = None,
+    ) -> Response:
+        options = ImportOptions(
+            run=run,
+            model=model,
+            labels=parse_labels(label),
+            timezone=_zone(timezone),
+            timestamp=_instant(timestamp),
+        )
+        media_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
+        if file_format == AUTO and media_type in NDJSON_TYPES:
+            file_format = "ndjson"
+        report = ImportReport()
+        with tempfile.TemporaryDirectory(prefix="superbenchmark-import-") as directory:
+            files = await _received(request, media_type, Path(directory), max_import_bytes, filename or "")
+            try:
+                await run_in_threadpool(import_results.into, report, files, options, file_format)
+            except StoreUnavailable as stopped:
+                if not (report.stored or report.already_stored or report.rejected):
+                    raise
+                raise interrupted(stopped, report_body(report)) from None
+        return Response(msgspec.json.encode(report_body(report)), media_type="application/json")
+
+
+def report_body(report: ImportReport) -> dict[str, Any]:
+    """The report as clients read it; `line` repeats `position` for clients of the NDJSON import."""
+    return {
+        "stored": report.stored,
+        "already_stored": report.already_stored,
+        "rejected": report.rejected,
+        "failed": report.failed,
+        "run": report.run,
+        "tool": report.tool,
+        "format": report.file_format,
+        "warnings": report.warnings,
+        "errors": [rejection(error, "position") | {"line": error.index} for error in report.errors],
+    }
+
+
+def interrupted(stopped: StoreUnavailable, done: dict[str, Any]) -> HttpProblem:
+    """The 503 that stopped an import, carrying what its committed batches did (`done`)."""
+    return HttpProblem(
+        HTTPStatus.SERVICE_UNAVAILABLE,
+        "database-unavailable",
+        "Database unavailable",
+        f"{stopped}; the import stopped there, after storing {done['stored']} result(s) (listed under `done`); "
+        "sending it again stores the rest",
+        extensions={"done": done},
+    )
+
+
+async def _received(request: Request, media_type: str, directory: Path, limit: int, name: str) -> list[ToolFile]:
+    """The body's files, written to `directory`: readers stream from disk, so an import of any
+    size holds little memory."""
+    declared = request.headers.get("content-length", "")
+    if declared.isdigit() and int(declared) > limit:
+        raise _too_large(limit)
+    if media_type == MULTIPART:
+        form = await request.form(max_files=MAX_FILES, max_fields=MAX_FILES)
+        uploads = [value for _, value in form.multi_items() if isinstance(value, UploadFile)]
+        files = []
+        for index, upload in enumerate(uploads):
+            name = Path(upload.filename or "").name
+            path = directory / f"{index}-{name or 'file'}"
+            await run_in_threadpool(_copy, upload, path)
+            files.append(ToolFile(name, path))
+        return files
+    path, size = directory / "body", 0
+    with path.open("wb") as body:
+        async for chunk in request.stream():
+            size += len(chunk)
+            if size > limit:
+                raise _too_large(limit)
+            body.write(chunk)
+    return [ToolFile(Path(name).name, path)]
+
+
+def _copy(upload: UploadFile, path: Path) -> None:
+    with path.open("wb") as target:
+        shutil.copyfileobj(upload.file, target, _CHUNK)
+
+
+def _zone(name: str | None) -> str | None:
+    if name is None:
+        return None
+    try:
+        zoneinfo.ZoneInfo(name)
+    except (zoneinfo.ZoneInfoNotFoundError, ValueError):
+        raise MissingImportOption("timezone", f"{name!r} is no IANA time zone (e.g. Europe/Berlin, UTC)") from None
+    return name
+
+
+def _instant(text: str | None) -> datetime | None:
+    if text is None:
+        return None
+    try:
+        return parse_timestamp(text)
+    except InvalidTimestamp as error:
+        raise MissingImportOption("timestamp", str(error)) from None
+
+
+def _too_large(limit: int) -> HttpProblem:
+    return HttpProblem(
+        HTTPStatus.REQUEST_ENTITY_TOO_LARGE,
+        "body-too-large",
+        "Request body too large",
+        f"the import exceeds {limit} bytes (SUPERBENCHMARK_MAX_IMPORT_BYTES); split the run's files",
+    )
