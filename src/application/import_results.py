@@ -84,6 +84,8 @@ class ImportResults:
         progress: Callable[[int], None] | None = None,
     ) -> ImportReport:
         """As calling the use case, adding to `report`, which holds what was done even when it raises."""
+        # An empty batch first, so that a store taking no writes says so before any file is read.
+        self._results.add([])
         run = self.reader_for(files, file_format).read(files, options)
         report.run, report.tool, report.file_format = run.run, run.tool, run.format
         self._store(run, report, progress or (lambda _count: None))

@@ -32,6 +32,7 @@ def test_the_average_over_all_results(debug_api: httpx.Client) -> None:
         "average_time_per_output_token": 27.6,
         "average_total_generation_time": 485.2,
         "count": 5,
+        "failed": 0,
     }
 
 
@@ -43,6 +44,7 @@ def test_the_average_over_a_window(debug_api: httpx.Client) -> None:
         "average_time_per_output_token": 27.5,
         "average_total_generation_time": 325.0,
         "count": 2,
+        "failed": 0,
     }
 
 
@@ -73,6 +75,7 @@ def test_an_empty_window_answers_count_zero_and_null_averages(debug_api: httpx.C
         "average_time_per_output_token": None,
         "average_total_generation_time": None,
         "count": 0,
+        "failed": 0,
     }
 
 

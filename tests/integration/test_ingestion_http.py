@@ -65,6 +65,7 @@ def test_seed_results_posted_give_the_seed_averages(api: httpx.Client) -> None:
         "average_time_per_output_token": 27.6,
         "average_total_generation_time": 485.2,
         "count": 5,
+        "failed": 0,
     }
     assert api.get("/results/average/2024-06-01T12:00:00Z/2024-06-01T13:00:00Z").json()["count"] == 2
 
@@ -73,7 +74,8 @@ def test_one_result_is_stored_and_read_back_in_utc(api: httpx.Client) -> None:
     sent = record("one", "2024-06-01T14:00:00+02:00") | {"model": "llama-3-8b", "labels": {"run": "a", "gpu": "h100"}}
     assert api.post("/results", json=sent, headers=WRITER).status_code == 201
     body = api.get("/results/one").json()
-    assert body == sent | {"timestamp": "2024-06-01T12:00:00Z", "labels": {"gpu": "h100", "run": "a"}}
+    expected = sent | {"timestamp": "2024-06-01T12:00:00Z", "labels": {"gpu": "h100", "run": "a"}}
+    assert body == expected | {"prompt_token_count": None, "error": None}
 
 
 def test_reposting_an_identical_result_stores_nothing_and_says_so(api: httpx.Client) -> None:
@@ -161,7 +163,7 @@ def test_reads_can_require_a_key(database: str) -> None:
 
 
 def test_an_oversized_body_is_a_413_and_stores_nothing(database: str) -> None:
-    for client in sql_api(database, max_body_bytes=1000):
+    for client in sql_api(database, max_body_bytes=1000, max_import_bytes=1500):
         batch = [record(f"big{index}", "2024-06-01T12:00:00Z") for index in range(20)]
         body = assert_problem(client.post("/results", json=batch, headers=WRITER), 413)
         assert "SUPERBENCHMARK_MAX_BODY_BYTES" in body["detail"]
@@ -175,7 +177,11 @@ def test_an_oversized_body_is_a_413_and_stores_nothing(database: str) -> None:
             )
             | {"prompt_text": "x" * 2000}
         ).encode()
-        assert_problem(client.post("/results/import", content=line + b"\n", headers=WRITER | NDJSON), 413)
+        refused = assert_problem(client.post("/results/import", content=line + b"\n", headers=WRITER | NDJSON), 413)
+        assert "SUPERBENCHMARK_MAX_IMPORT_BYTES" in refused["detail"]
+        # Streamed without a Content-Length, an import is counted as it arrives.
+        streamed = client.post("/results/import", content=iter([line, b"\n"]), headers=WRITER | NDJSON)
+        assert_problem(streamed, 413)
         assert client.get("/results/average").json()["count"] == 0
 
 
@@ -203,11 +209,17 @@ def test_an_import_stores_good_lines_and_reports_bad_ones(database: str) -> None
 
 def test_an_empty_import_stores_nothing(api: httpx.Client) -> None:
     response = api.post("/results/import", content=b"\n\n", headers=WRITER | NDJSON)
-    assert response.json() == {"stored": 0, "already_stored": 0, "rejected": 0, "errors": []}
+    report = response.json()
+    assert (report["stored"], report["already_stored"], report["rejected"], report["errors"]) == (0, 0, 0, [])
+    assert (report["format"], report["tool"]) == ("ndjson", "superbenchmark")
 
 
-def test_an_import_needs_ndjson(api: httpx.Client) -> None:
-    assert_problem(api.post("/results/import", content=b"{}", headers=WRITER | {"Content-Type": "text/csv"}), 415)
+def test_an_import_of_no_known_format_names_the_formats(api: httpx.Client) -> None:
+    refused = api.post("/results/import", content=b"a,b\n1,2\n", headers=WRITER | {"Content-Type": "text/csv"})
+    problem = assert_problem(refused, 422, "parameter")
+    assert problem["parameter"] == "format"
+    assert "seed" in problem["detail"]
+    assert "ndjson" in problem["detail"]
 
 
 def test_concurrent_writers_of_overlapping_batches_lose_and_double_nothing(api: httpx.Client) -> None:

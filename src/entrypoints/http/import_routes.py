@@ -52,9 +52,7 @@ def add_import_routes(app: FastAPI, *, access: Access, import_results: ImportRes
     async def import_files(
         request: Request,
         *,
-        file_format: Annotated[
-            str, Query(alias="format", description=f"One of {', '.join(formats)}.", examples=[AUTO])
-        ] = AUTO,
+        file_format: str = Query(AUTO, alias="format", description=f"One of {', '.join(formats)}."),
         run: Annotated[
             str | None, Query(min_length=1, max_length=1024, description="The run's name; default: the file's.")
         ] = None,
