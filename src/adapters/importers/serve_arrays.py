@@ -135,11 +135,13 @@ class RunObjects:
     """The runs of a file that holds one JSON object per run: a single object (also pretty-printed),
     or, as vLLM's --append-result and sglang's --output-file append them, one object per line, read
     one line at a time. Iterating yields (line number, object) and may be repeated; a line that is
-    no JSON object makes the file unreadable (an append cut short), as does an empty file."""
+    no JSON object makes the file unreadable (an append cut short), as does an empty file.
+    `expected` says what a run is, for the refusal of a file of another format."""
 
-    def __init__(self, file: ToolFile, file_format: str, *, lenient: bool = False) -> None:
+    def __init__(self, file: ToolFile, file_format: str, expected: str, *, lenient: bool = False) -> None:
         self._file = file
         self._format = file_format
+        self._expected = expected
         self._lenient = lenient
         self._document: dict[str, Any] | None = None
 
@@ -157,7 +159,7 @@ class RunObjects:
             if problem is not None:
                 raise UnreadableFile(self._format, f"line {number} {problem} (an appended run cut short?)")
             if not isinstance(value, dict):
-                raise UnreadableFile(self._format, f"line {number} must be a JSON object, one run")
+                raise UnreadableFile(self._format, f"line {number}: {self._expected}")
             seen = True
             yield number, value
         if not seen:
@@ -166,7 +168,7 @@ class RunObjects:
     def _whole(self) -> dict[str, Any]:
         document = load_document(self._file, self._format, lenient=self._lenient)
         if not isinstance(document, dict):
-            raise UnreadableFile(self._format, "expected a JSON object per run, got another JSON value")
+            raise UnreadableFile(self._format, self._expected)
         return document
 
 

@@ -19,6 +19,7 @@ _HEAD = re.compile(rb'\A(?:\xef\xbb\xbf)?\s*\{\s*"backend"\s*:\s*"')
 # The backend whose output_lens are the server's count; the others may write the requested
 # length when no usage arrives (sglang #10746).
 SERVER_COUNTED_BACKEND = "sglang"
+EXPECTED = "expected an sglang bench_serving run: a JSON object per line, opening with its backend"
 SETTINGS = ("backend", "dataset_name", "request_rate", "max_concurrency", "sharegpt_output_len")
 _RANDOM_SETTING = re.compile(r"\Arandom_\w+\Z")
 
@@ -38,7 +39,7 @@ class SglangReader(ResultReader):
 
     def read(self, files: Sequence[ToolFile], options: ImportOptions) -> ToolRun:
         file = only_file(files, self.format)
-        objects = RunObjects(file, self.format, lenient=True)
+        objects = RunObjects(file, self.format, EXPECTED, lenient=True)
         backends = [_backend(line, run) for line, run in objects]
         if options.timestamp is None:
             raise MissingImportOption(
@@ -67,7 +68,7 @@ def _backend(line: int, run: dict[str, object]) -> object:
     if "backend" not in run or "date" in run:
         raise UnreadableFile(
             TOOL,
-            f"{where}: expected an sglang bench_serving run, a JSON object opening with its backend"
+            f"{where}: {EXPECTED}"
             + (" (this one has a date: a vllm bench serve result, format vllm)" if "date" in run else ""),
         )
     request_count(run, TOOL, where)

@@ -27,6 +27,10 @@ from src.domain.errors import InvalidResult, MissingImportOption, UnreadableFile
 TOOL = "vllm"
 LEGACY_FORMAT = "vllm (legacy benchmark_serving.py)"
 DATE_FORMAT = "%Y%m%d-%H%M%S"
+EXPECTED = (
+    'expected a vllm bench serve result: a JSON object per run, opening with its date ("date": "YYYYmmdd-HHMMSS"), '
+    "with model_id and the per-request arrays"
+)
 # Every run's object opens with its date (current and legacy writers alike); JSON allows space anywhere.
 _HEAD = re.compile(rb'\A(?:\xef\xbb\xbf)?\s*\{\s*"date"\s*:\s*"\d{8}-\d{6}"')
 # The run settings worth grouping by, besides the --metadata keys.
@@ -99,7 +103,7 @@ class VllmReader(ResultReader):
 
     def read(self, files: Sequence[ToolFile], options: ImportOptions) -> ToolRun:
         file = only_file(files, self.format)
-        objects = RunObjects(file, self.format)
+        objects = RunObjects(file, self.format, EXPECTED)
         zone, warnings = _zone(options)
         found = list(_first_pass(objects))
         base = options.run or default_run_name(files, self.format)
@@ -120,11 +124,7 @@ def _first_pass(objects: RunObjects) -> Iterator[_Run]:
     for line, run in objects:
         where = f"line {line}"
         if not isinstance(run.get("date"), str):
-            raise UnreadableFile(
-                TOOL,
-                f"{where}: expected a vllm bench serve result, a JSON object opening with its date "
-                '("date": "YYYYmmdd-HHMMSS"), model_id and the per-request arrays',
-            )
+            raise UnreadableFile(TOOL, f"{where}: {EXPECTED}")
         _anchor(run, UTC, where)
         yield _Run(
             line=line,
