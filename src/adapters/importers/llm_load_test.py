@@ -38,7 +38,10 @@ class LlmLoadTestReader(ResultReader):
     def read(self, files: Sequence[ToolFile], options: ImportOptions) -> ToolRun:
         file = only_file(files, self.format)
         # Python's json.dumps writes NaN for a pandas mean over nothing.
-        document = load_document(file, self.format, lenient=True)
+        try:
+            document = load_document(file, self.format, lenient=True)
+        except UnreadableFile as unreadable:
+            raise UnreadableFile(self.format, f"{unreadable.reason}; {_EXPECTED}") from None
         if not isinstance(document, dict) or not isinstance(document.get("results"), list):
             raise UnreadableFile(self.format, _EXPECTED)
         config = document.get("config")

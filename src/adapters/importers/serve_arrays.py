@@ -166,7 +166,10 @@ class RunObjects:
             raise UnreadableFile(self._format, "the file holds no run: it is empty")
 
     def _whole(self) -> dict[str, Any]:
-        document = load_document(self._file, self._format, lenient=self._lenient)
+        try:
+            document = load_document(self._file, self._format, lenient=self._lenient)
+        except UnreadableFile as unreadable:
+            raise UnreadableFile(self._format, f"{unreadable.reason}; {self._expected}") from None
         if not isinstance(document, dict):
             raise UnreadableFile(self._format, self._expected)
         return document
