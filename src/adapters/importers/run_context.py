@@ -205,3 +205,10 @@ def _plausible(moment: datetime) -> datetime:
     if moment < _EARLIEST_PLAUSIBLE:
         raise ValueError(f"{moment:%Y-%m-%dT%H:%M:%SZ} is before 2000: a monotonic clock read as wall time")
     return moment
+
+
+def only_file(files: Sequence[ToolFile], file_format: str) -> ToolFile:
+    """The one file of a format that writes a run to a single file; UnreadableFile for more or none."""
+    if len(files) != 1:
+        raise UnreadableFile(file_format, f"takes one file, got {len(files)}")
+    return files[0]

@@ -1,0 +1,180 @@
+"""The per-request arrays of vLLM's serving benchmark (`input_lens`, `output_lens`, `ttfts`, `itls`,
+`latencies`, `start_times`, `generated_texts`, `errors`), which sglang's bench_serving, a fork of
+it, writes too; and the files both write, one run per JSON object, appended one per line."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from src.adapters.importers.run_context import cut_error, json_lines, load_document
+from src.application.ports.result_reader import ToolFile
+from src.domain.benchmark_result import derived_time_per_output_token
+from src.domain.errors import InvalidResult, UnreadableFile
+
+REQUEST_ARRAYS = (
+    "input_lens",
+    "output_lens",
+    "ttfts",
+    "itls",
+    "latencies",
+    "start_times",
+    "queue_times",
+    "generated_texts",
+    "errors",
+)
+# Without these a request has no output tokens, no TTFT and no end: only aggregates are left.
+DETAILED_ARRAYS = ("output_lens", "ttfts")
+MILLISECONDS_PER_SECOND = 1000
+
+
+@dataclass(frozen=True, slots=True)
+class ServeRequest:
+    """One request of a run, times in ms. A failed request (`error`) keeps only its input tokens and
+    its start: the tools write 0.0 latencies and 0 output tokens for it, which are no measurements."""
+
+    error: str | None
+    prompt_token_count: int | None
+    token_count: int | None
+    time_to_first_token: float | None
+    total_generation_time: float | None
+    generated_text: str
+    start: float | None
+    """`start_times[i]`: seconds on the tool's monotonic clock (perf_counter), never an epoch."""
+
+    @property
+    def time_per_output_token(self) -> float | None:
+        """Our TPOT, (e2e - TTFT) / (tokens - 1); never from `itls`, whose gaps are per chunk."""
+        return derived_time_per_output_token(self.total_generation_time, self.time_to_first_token, self.token_count)
+
+    @property
+    def end(self) -> float | None:
+        """When the request ended on the tool's monotonic clock: start + e2e; the start for a failure."""
+        if self.start is None or self.total_generation_time is None:
+            return self.start
+        return self.start + self.total_generation_time / MILLISECONDS_PER_SECOND
+
+
+def request_count(run: Mapping[str, Any], file_format: str, where: str) -> int:
+    """How many requests a run's arrays hold; UnreadableFile when an array is no array or the
+    arrays disagree on the count (a request cannot be told from its neighbour's values then)."""
+    lengths: dict[str, int] = {}
+    for name in REQUEST_ARRAYS:
+        if name not in run or run[name] is None:
+            continue
+        if not isinstance(run[name], list):
+            raise UnreadableFile(file_format, f"{where}: {name} must be an array, one value per request")
+        lengths[name] = len(run[name])
+    if len(set(lengths.values())) > 1:
+        counts = ", ".join(f"{name} {length}" for name, length in lengths.items())
+        raise UnreadableFile(file_format, f"{where}: the per-request arrays differ in length ({counts})")
+    return next(iter(lengths.values()), 0)
+
+
+def has_request_arrays(run: Mapping[str, Any]) -> bool:
+    """Whether a run kept its per-request detail (vLLM --save-detailed, sglang --output-details)."""
+    return all(isinstance(run.get(name), list) for name in DETAILED_ARRAYS)
+
+
+def serve_request(run: Mapping[str, Any], index: int) -> ServeRequest:
+    """The request at 0-based `index`; InvalidResult naming our field when a value is of the wrong kind.
+
+    e2e is `latencies[i]`, else `ttfts[i] + sum(itls[i])` (what vLLM's own timeline uses; equal to
+    the latency for its OpenAI backends). A request failed iff `errors[i]` is a non-empty text.
+    """
+    error = cut_error(_at(run, "errors", index))
+    prompt_tokens = _at(run, "input_lens", index)
+    start = _seconds(run, "start_times", index, "timestamp")
+    if error is not None:
+        return ServeRequest(error, prompt_tokens, None, None, None, "", start)
+    first = _seconds(run, "ttfts", index, "time_to_first_token")
+    latency = _seconds(run, "latencies", index, "total_generation_time")
+    if latency is None and first is not None and isinstance(run.get("itls"), list):
+        gaps = run["itls"][index]
+        if not isinstance(gaps, list) or not all(_is_number(gap) for gap in gaps):
+            raise InvalidResult("total_generation_time", f"itls[{index}] must be an array of seconds")
+        latency = first + math.fsum(gaps)
+    text = _at(run, "generated_texts", index)
+    return ServeRequest(
+        None,
+        prompt_tokens,
+        _at(run, "output_lens", index),
+        _milliseconds(first),
+        _milliseconds(latency),
+        text if isinstance(text, str) else "",
+        start,
+    )
+
+
+def _at(run: Mapping[str, Any], name: str, index: int) -> Any:
+    values = run.get(name)
+    return values[index] if isinstance(values, list) else None
+
+
+def _seconds(run: Mapping[str, Any], name: str, index: int, field: str) -> float | None:
+    value = _at(run, name, index)
+    if value is None:
+        return None
+    if not _is_number(value) or not math.isfinite(value):
+        raise InvalidResult(field, f"{name}[{index}] must be a finite number of seconds, got {value!r:.40}")
+    return float(value)
+
+
+def _is_number(value: object) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool)
+
+
+def _milliseconds(seconds: float | None) -> float | None:
+    # Rounded to the nanosecond: the tools' clocks resolve no finer, and 0.1843 s stays 184.3 ms.
+    return None if seconds is None else round(seconds * MILLISECONDS_PER_SECOND, 6)
+
+
+class RunObjects:
+    """The runs of a file that holds one JSON object per run: a single object (also pretty-printed),
+    or, as vLLM's --append-result and sglang's --output-file append them, one object per line, read
+    one line at a time. Iterating yields (line number, object) and may be repeated; a line that is
+    no JSON object makes the file unreadable (an append cut short), as does an empty file.
+    `expected` says what a run is, for the refusal of a file of another format."""
+
+    def __init__(self, file: ToolFile, file_format: str, expected: str, *, lenient: bool = False) -> None:
+        self._file = file
+        self._format = file_format
+        self._expected = expected
+        self._lenient = lenient
+        self._document: dict[str, Any] | None = None
+
+    def __iter__(self) -> Iterator[tuple[int, dict[str, Any]]]:
+        if self._document is not None:
+            yield 1, self._document
+            return
+        seen = False
+        for number, value, problem in json_lines(self._file, lenient=self._lenient):
+            if problem is not None and not seen:
+                # A first line that is no JSON on its own: one object written across lines, or cut short.
+                self._document = self._whole()
+                yield 1, self._document
+                return
+            if problem is not None:
+                raise UnreadableFile(self._format, f"line {number} {problem} (an appended run cut short?)")
+            if not isinstance(value, dict):
+                raise UnreadableFile(self._format, f"line {number}: {self._expected}")
+            seen = True
+            yield number, value
+        if not seen:
+            raise UnreadableFile(self._format, "the file holds no run: it is empty")
+
+    def _whole(self) -> dict[str, Any]:
+        try:
+            document = load_document(self._file, self._format, lenient=self._lenient)
+        except UnreadableFile as unreadable:
+            raise UnreadableFile(self._format, f"{unreadable.reason}; {self._expected}") from None
+        if not isinstance(document, dict):
+            raise UnreadableFile(self._format, self._expected)
+        return document
+
+
+def run_names(base: str, count: int) -> list[str]:
+    """The runs' names in a file of `count` runs: `base` for one, `base-1` ... `base-count` for more."""
+    return [base] if count == 1 else [f"{base}-{k}" for k in range(1, count + 1)]

@@ -1,0 +1,1 @@
+"""Tests of the importers: each reader on files written from its tool's specification."""
