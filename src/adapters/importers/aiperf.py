@@ -7,6 +7,8 @@ from __future__ import annotations
 from collections.abc import Iterator, Mapping, Sequence
 from typing import Any
 
+import msgspec
+
 from src.adapters.importers.run_context import (
     RunContext,
     as_object,
@@ -22,6 +24,7 @@ from src.application.ports.result_reader import HEAD_BYTES, ImportOptions, ReadE
 from src.domain.errors import InvalidResult, UnreadableFile, shown
 
 PROFILING = "profiling"
+_TAIL_BLOCK = 64 * 1024
 # Milliseconds per unit of a time metric; AIPerf writes display units (ms by default).
 _MILLISECONDS = {"ms": 1.0, "s": 1000.0, "sec": 1000.0, "us": 1e-3, "µs": 1e-3, "ns": 1e-6}
 _TOKENS = ("tokens", "", None)
@@ -54,6 +57,7 @@ class AiperfReader(ResultReader):
         records = [file for file in files if self._holds_records(file)]
         if len(records) != 1:
             raise UnreadableFile(self.format, _EXPECTED if not records else "takes one profile_export.jsonl, got two")
+        _refuse_truncated(records[0], self.format)
         others = next((file for file in files if file is not records[0]), None)
         config = _input_config(others, self.format) if others is not None else {}
         run = run_name(records, self.format, options, generic=("profile_export",))
@@ -69,6 +73,26 @@ class AiperfReader(ResultReader):
         with file.path.open("rb") as content:
             head = content.read(HEAD_BYTES)
         return self.recognizes(head, file.name)
+
+
+def _refuse_truncated(file: ToolFile, file_format: str) -> None:
+    """Refuse a file whose last line is cut short (a run killed while writing, a partial copy):
+    read from the end, so a large file costs one block, not a pass."""
+    with file.path.open("rb") as content:
+        end = content.seek(0, 2)
+        tail = b""
+        while end > 0 and b"\n" not in tail.rstrip():
+            start = max(0, end - _TAIL_BLOCK)
+            content.seek(start)
+            tail = content.read(end - start) + tail
+            end = start
+    last = tail.rstrip().rsplit(b"\n", 1)[-1]
+    try:
+        msgspec.json.decode(last)
+    except msgspec.DecodeError:
+        raise UnreadableFile(
+            file_format, f"the last line of {file.name or 'the file'} is cut short: the file is truncated"
+        ) from None
 
 
 def _input_config(file: ToolFile, file_format: str) -> Mapping[str, Any]:
