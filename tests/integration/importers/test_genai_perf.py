@@ -28,7 +28,9 @@ TEXT = "你好，世界 ☕ café — ok"
 
 def sse(*chunks: object) -> dict[str, str]:
     """One recorded response: server-sent events as the server wrote them (JSON with \\u escapes)."""
-    return {"response": "".join(f"data: {chunk if isinstance(chunk, str) else json.dumps(chunk)}\n\n" for chunk in chunks)}
+    return {
+        "response": "".join(f"data: {chunk if isinstance(chunk, str) else json.dumps(chunk)}\n\n" for chunk in chunks)
+    }
 
 
 def chat(content: str) -> dict[str, Any]:
@@ -86,7 +88,11 @@ def export(tmp_path: Path) -> Path:
     )
     document = {
         "experiments": [
-            {"experiment": {"mode": "concurrency", "value": 2}, "requests": [a, b, c], "window_boundaries": [T, T + 3 * 10**9]},
+            {
+                "experiment": {"mode": "concurrency", "value": 2},
+                "requests": [a, b, c],
+                "window_boundaries": [T, T + 3 * 10**9],
+            },
             {"experiment": {"mode": "request_rate", "value": 5.0}, "requests": [d, e], "window_boundaries": []},
         ],
         "version": "2.0.0",
@@ -125,7 +131,8 @@ def test_field_bugs_row_10_text_split_across_chunks_is_kept_byte_identical(expor
 def test_failures_are_kept_at_their_start_with_no_metric(export: Path) -> None:
     found = read(READER, export)
     silent, overloaded = found.results[2], found.results[3]
-    assert silent.error is not None and "no response" in silent.error
+    assert silent.error is not None
+    assert "no response" in silent.error
     assert silent.timestamp == utc("2025-11-04T14:22:35")
     assert overloaded.error == "model overloaded"
     assert overloaded.timestamp == utc("2025-11-04T14:22:36")
@@ -168,5 +175,5 @@ def test_a_truncated_file_is_unreadable(export: Path, tmp_path: Path) -> None:
 
 @pytest.mark.parametrize("example", ["guidellm-benchmarks-example.json", "llmperf-example_summary.json"])
 def test_a_file_of_another_format_is_unreadable_naming_what_was_expected(example: str) -> None:
-    with pytest.raises(UnreadableFile, match="expected perf_analyzer's profile_export.json"):
+    with pytest.raises(UnreadableFile, match=r"expected perf_analyzer's profile_export\.json"):
         read(READER, EXAMPLES / example)

@@ -114,7 +114,9 @@ def test_the_summary_gives_the_model_the_labels_the_run_name_and_every_request_i
     assert "run's timestamp" in found.run.warnings[1]
 
 
-def test_the_files_are_told_apart_by_content_in_either_order_and_without_names(row_3: list[Path], tmp_path: Path) -> None:
+def test_the_files_are_told_apart_by_content_in_either_order_and_without_names(
+    row_3: list[Path], tmp_path: Path
+) -> None:
     (tmp_path / "a").write_bytes(row_3[1].read_bytes())
     (tmp_path / "b").write_bytes(row_3[0].read_bytes())
     found = read(READER, tmp_path / "a", tmp_path / "b")
