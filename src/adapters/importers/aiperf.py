@@ -172,7 +172,8 @@ def _request_id(metadata: Mapping[str, Any], context: RunContext) -> str | None:
 def _entry(
     position: int, record: Mapping[str, Any], metadata: Mapping[str, Any], request_id: str | None, context: RunContext
 ) -> ReadEntry:
-    instant = metadata.get("request_end_ns", metadata.get("request_start_ns"))
+    end, start = metadata.get("request_end_ns"), metadata.get("request_start_ns")
+    instant = end if end is not None else start
     if not isinstance(instant, int) or isinstance(instant, bool):
         raise InvalidResult("timestamp", f"request_end_ns must be epoch nanoseconds, got {shown(instant)}")
     try:
