@@ -6,6 +6,7 @@ from __future__ import annotations
 import hashlib
 import json
 import math
+import re
 from collections.abc import Iterator, Mapping, Sequence
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -21,7 +22,7 @@ from src.domain.benchmark_result import (
     MAX_LABEL_VALUE_LENGTH,
     BenchmarkResult,
 )
-from src.domain.errors import InvalidResult, UnreadableFile
+from src.domain.errors import InvalidResult, UnreadableFile, shown
 
 # Instants a load test can have run at. An epoch reading before 2000 is a monotonic clock
 # (perf_counter, monotonic) read as wall time, which vLLM's start_times invite (vLLM PR #32667).
@@ -212,3 +213,54 @@ def only_file(files: Sequence[ToolFile], file_format: str) -> ToolFile:
     if len(files) != 1:
         raise UnreadableFile(file_format, f"takes one file, got {len(files)}")
     return files[0]
+
+
+# What the tools' readers share beyond a run's results: the leading keys that recognise a file,
+# numbers checked before arithmetic (a string times 1000 is no duration), and run names for
+# tools whose default file name says nothing about the run.
+
+_BOM_AND_SPACE = b"\xef\xbb\xbf \t\r\n"
+
+
+def opens_with(head: bytes, *pattern: bytes) -> bool:
+    """Whether `head` opens with `pattern`, JSON punctuation and keys in order, any whitespace
+    around them (compact or indented writers alike): opens_with(head, b'{', b'"date"', b':')."""
+    expression = rb"\s*".join(re.escape(part) for part in pattern)
+    return re.match(expression, head.lstrip(_BOM_AND_SPACE)) is not None
+
+
+def number(value: object, field: str) -> float | None:
+    """A tool's optional number as a float: None for null; InvalidResult naming `field` for a
+    value that is no finite number (a string, a boolean, NaN)."""
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
+        raise InvalidResult(field, f"must be a number, got {shown(value)}")
+    return float(value)
+
+
+def count(value: object, field: str) -> int | None:
+    """A tool's optional token count: None for null, an integer (6.0 read as 6), else InvalidResult."""
+    amount = number(value, field)
+    if amount is None:
+        return None
+    if not amount.is_integer():
+        raise InvalidResult(field, f"must be a whole number of tokens, got {shown(value)}")
+    return int(amount)
+
+
+def run_name(files: Sequence[ToolFile], file_format: str, options: ImportOptions, generic: Sequence[str] = ()) -> str:
+    """The user's run name, else the first file's stem, unless that stem is the tool's default
+    file name (`generic`, e.g. profile_export), which names every run alike: then the format and
+    the start of the content's SHA-256, stable across imports of the same file."""
+    if options.run:
+        return options.run
+    stem = Path(files[0].name).name.split(".")[0]
+    if stem in generic:
+        return default_run_name([ToolFile("", files[0].path)], file_format)
+    return default_run_name(files, file_format)
+
+
+def as_object(value: object) -> dict[str, Any]:
+    """`value` if it is a JSON object, else an empty one: for optional sections of a tool's file."""
+    return value if isinstance(value, dict) else {}
