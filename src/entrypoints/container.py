@@ -4,7 +4,14 @@ from __future__ import annotations
 
 from dependency_injector import containers, providers
 
+from src.adapters.importers.aiperf import AiperfReader
+from src.adapters.importers.genai_perf import GenaiPerfReader
+from src.adapters.importers.guidellm import GuidellmReader
+from src.adapters.importers.llm_load_test import LlmLoadTestReader
+from src.adapters.importers.llmperf import LlmperfReader
 from src.adapters.importers.seed_formats import NdjsonReader, SeedReader
+from src.adapters.importers.sglang import SglangReader
+from src.adapters.importers.vllm import VllmReader
 from src.adapters.json_store.store import JsonFileResultStore
 from src.adapters.production_placeholder import ProductionPlaceholderStore
 from src.application.average_results import AverageOverAllResults, AverageOverWindow
@@ -52,6 +59,13 @@ class Container(containers.DeclarativeContainer):
     readers = providers.List(
         providers.Singleton(SeedReader),
         providers.Singleton(NdjsonReader),
+        providers.Singleton(VllmReader),
+        providers.Singleton(SglangReader),
+        providers.Singleton(LlmLoadTestReader),
+        providers.Singleton(LlmperfReader),
+        providers.Singleton(AiperfReader),
+        providers.Singleton(GenaiPerfReader),
+        providers.Singleton(GuidellmReader),
     )
     import_results = providers.Singleton(
         ImportResults, results=result_store, readers=readers, batch_rows=config.import_batch_rows

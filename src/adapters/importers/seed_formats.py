@@ -8,7 +8,7 @@ from __future__ import annotations
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import replace
 
-from src.adapters.importers.run_context import default_run_name, json_lines, load_document
+from src.adapters.importers.run_context import default_run_name, json_lines, load_document, only_file
 from src.application.ports.result_reader import ImportOptions, ReadEntry, ResultReader, ToolFile, ToolRun
 from src.domain.benchmark_result import BenchmarkResult
 from src.domain.errors import InvalidResult, UnreadableFile
@@ -38,7 +38,7 @@ class NdjsonReader(ResultReader):
         return first.startswith(b"{") and b'"request_id"' in first and b'"timestamp"' in first
 
     def read(self, files: Sequence[ToolFile], options: ImportOptions) -> ToolRun:
-        (file,) = _one(files, self.format)
+        file = only_file(files, self.format)
         return ToolRun(
             "superbenchmark",
             self.format,
@@ -63,16 +63,10 @@ class SeedReader(ResultReader):
         return head.lstrip(b"\xef\xbb\xbf \t\r\n").startswith(b"{") and f'"{RESULTS_KEY}"'.encode() in head[:4096]
 
     def read(self, files: Sequence[ToolFile], options: ImportOptions) -> ToolRun:
-        (file,) = _one(files, self.format)
+        file = only_file(files, self.format)
         document = load_document(file, self.format)
         records = document.get(RESULTS_KEY) if isinstance(document, dict) else None
         if not isinstance(records, list):
             raise UnreadableFile(self.format, f'expected a JSON object with a "{RESULTS_KEY}" array')
         entries = (_own_result(record, index, options) for index, record in enumerate(records, start=1))
         return ToolRun("superbenchmark", self.format, options.run or default_run_name(files, self.format), entries)
-
-
-def _one(files: Sequence[ToolFile], file_format: str) -> Sequence[ToolFile]:
-    if len(files) != 1:
-        raise UnreadableFile(file_format, f"takes one file, got {len(files)}")
-    return files

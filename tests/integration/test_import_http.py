@@ -1,0 +1,213 @@
+"""Tools' files imported over real HTTP and by the command line, on SQLite and PostgreSQL: detected,
+stored once, summarised with their failures beside them, compared, and refused clearly when they
+cannot be read."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+from src.application.import_results import ImportResults
+from src.application.ports.result_reader import ToolFile
+from src.entrypoints import cli
+from src.entrypoints.container import Container
+from src.entrypoints.settings import Settings
+from tests.databases import SQL_KINDS, scratch_database
+from tests.integration.importers.format_heads import HEADS
+from tests.integration.importers.tool_reading import EXAMPLES
+from tests.integration.test_ingestion_http import KEY, WRITER, sql_api
+from tests.support import assert_problem, record
+
+VLLM = EXAMPLES / "vllm-bench-serve-example.json"
+LLMPERF = (EXAMPLES / "llmperf-example_individual_responses.json", EXAMPLES / "llmperf-example_summary.json")
+AIPERF = EXAMPLES / "aiperf-profile_export-example.jsonl"
+GUIDELLM = EXAMPLES / "guidellm-benchmarks-example.json"
+
+
+@pytest.fixture(params=SQL_KINDS)
+def api(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[httpx.Client]:
+    with scratch_database(request.param, tmp_path) as url:
+        yield from sql_api(url, import_batch_rows=3)
+
+
+def imported(api: httpx.Client, *paths: Path, **params: Any) -> dict[str, Any]:
+    files = [("files", (path.name, path.read_bytes())) for path in paths]
+    response = api.post("/results/import", files=files, params=params, headers=WRITER)
+    assert response.status_code == 200, response.text
+    report: dict[str, Any] = response.json()
+    return report
+
+
+def stats_of(api: httpx.Client, run: str) -> dict[str, Any]:
+    body = api.get("/results/stats", params={"label": f"run:{run}", "percentiles": "50"}).json()
+    group: dict[str, Any] = body["groups"][0]
+    return group
+
+
+@pytest.mark.parametrize(
+    ("head", "expected"),
+    [
+        ("seed", "seed"),
+        ("ndjson", "ndjson"),
+        ("vllm", "vllm"),
+        ("vllm-compact", "vllm"),
+        ("vllm-legacy", "vllm"),
+        ("sglang", "sglang"),
+        ("llm-load-test", "llm-load-test"),
+        ("llmperf-individual", "llmperf"),
+        ("llmperf-summary", "llmperf"),
+        ("aiperf", "aiperf"),
+        ("genai-perf", "genai-perf"),
+        ("guidellm-0.7", "guidellm"),
+        ("guidellm-0.4", "guidellm"),
+        ("guidellm-0.3", "guidellm"),
+    ],
+)
+def test_every_format_is_detected_from_its_leading_bytes(tmp_path: Path, head: str, expected: str) -> None:
+    container = Container()
+    container.config.from_pydantic(Settings(debug=True))
+    importer: ImportResults = container.import_results()
+    path = tmp_path / "file"
+    path.write_bytes(HEADS[head])
+    assert importer.reader_for([ToolFile("file", path)], "auto").format == expected
+
+
+def test_a_vllm_file_is_imported_once_with_its_failure_beside_the_statistics(api: httpx.Client) -> None:
+    report = imported(api, VLLM)
+    assert (report["stored"], report["already_stored"], report["rejected"], report["failed"]) == (5, 0, 0, 1)
+    assert (report["format"], report["tool"], report["run"]) == ("vllm", "vllm", "vllm-bench-serve-example")
+    assert any("UTC" in warning for warning in report["warnings"])
+    group = stats_of(api, report["run"])
+    assert (group["count"], group["failed"], group["error_rate"]) == (4, 1, 0.2)
+    # TTFT 184.3, 151.7, 132.2, 246.8 ms: mean 178.75 (vLLM's own mean_ttft_ms), median 168.0.
+    ttft = group["metrics"]["time_to_first_token"]
+    assert (ttft["count"], ttft["mean"], ttft["p50"]) == (4, pytest.approx(178.75), pytest.approx(168.0))
+    again = imported(api, VLLM)
+    assert (again["stored"], again["already_stored"], again["rejected"]) == (0, 5, 0)
+
+
+def test_llmperf_files_of_one_run_come_together(api: httpx.Client) -> None:
+    report = imported(api, *LLMPERF)
+    assert (report["format"], report["stored"], report["failed"]) == ("llmperf", 5, 1)
+    assert any("estimate" in warning for warning in report["warnings"])
+    group = stats_of(api, report["run"])
+    assert (group["count"], group["failed"]) == (4, 1)
+    # The example's own summary: TTFT mean 178.75, median 168.
+    ttft = group["metrics"]["time_to_first_token"]
+    assert (ttft["mean"], ttft["p50"]) == (pytest.approx(178.75), pytest.approx(168.0))
+
+
+@pytest.mark.parametrize("path", [AIPERF, GUIDELLM])
+def test_aiperf_and_guidellm_examples_import_with_their_failure(api: httpx.Client, path: Path) -> None:
+    report = imported(api, path)
+    assert report["stored"] + report["already_stored"] + report["rejected"] == 5
+    assert report["failed"] == 1
+    results = api.get("/results", params={"limit": 10}).json()["results"]
+    assert sum(result["error"] is not None for result in results) == 1
+    assert all(result["labels"]["tool"] == report["tool"] for result in results)
+
+
+def test_a_truncated_file_stores_nothing_and_says_why(api: httpx.Client) -> None:
+    cut = VLLM.read_bytes()[:300]
+    refused = api.post("/results/import", content=cut, params={"format": "vllm"}, headers=WRITER)
+    problem = assert_problem(refused, 422, "format")
+    assert problem["format"] == "vllm"
+    assert api.get("/results/average").json()["count"] == 0
+
+
+def test_a_file_of_another_format_than_named_is_refused_naming_the_expected_one(api: httpx.Client) -> None:
+    refused = api.post("/results/import", content=VLLM.read_bytes(), params={"format": "guidellm"}, headers=WRITER)
+    assert assert_problem(refused, 422, "format")["format"] == "guidellm"
+
+
+def test_a_file_without_a_clock_needs_the_timestamp_parameter(api: httpx.Client) -> None:
+    individual = LLMPERF[0].read_bytes()
+    refused = api.post("/results/import", content=individual, headers=WRITER)
+    assert assert_problem(refused, 422, "parameter")["parameter"] == "timestamp"
+    given = api.post(
+        "/results/import",
+        content=individual,
+        params={"timestamp": "2026-03-01T12:00:00Z", "model": "llama", "run": "alone"},
+        headers=WRITER,
+    ).json()
+    assert (given["stored"], given["run"]) == (5, "alone")
+    result = api.get("/results", params={"limit": 1}).json()["results"][0]
+    assert (result["timestamp"], result["model"]) == ("2026-03-01T12:00:00Z", "llama")
+
+
+@pytest.mark.parametrize(
+    ("params", "parameter"),
+    [
+        ({"timezone": "Mars/Olympus"}, "timezone"),
+        ({"timestamp": "yesterday"}, "timestamp"),
+        ({"format": "csv"}, "format"),
+    ],
+)
+def test_bad_import_parameters_are_named(api: httpx.Client, params: dict[str, str], parameter: str) -> None:
+    refused = api.post("/results/import", content=VLLM.read_bytes(), params=params, headers=WRITER)
+    assert assert_problem(refused, 422, "parameter")["parameter"] == parameter
+
+
+def test_the_users_labels_and_timezone_reach_every_result(api: httpx.Client) -> None:
+    report = imported(api, VLLM, label=["branch:main", "gpu:h100"], timezone="Europe/Paris", run="nightly")
+    assert report["run"] == "nightly"
+    assert not any("UTC" in warning for warning in report["warnings"])
+    results = api.get("/results", params={"limit": 10}).json()["results"]
+    assert all(r["labels"]["branch"] == "main" and r["labels"]["run"] == "nightly" for r in results)
+
+
+def test_text_in_any_script_round_trips_byte_identical(api: httpx.Client) -> None:
+    # vLLM PR #38732: multi-byte characters split across stream chunks.
+    text = "你好，世界 ☕ café — ok"
+    sent = record("utf8", "2024-06-01T12:00:00Z") | {"generated_text": text}
+    assert api.post("/results", content=json.dumps(sent).encode(), headers=WRITER).status_code == 201
+    assert api.get("/results/utf8").json()["generated_text"] == text
+    csv = api.get("/results", headers={"Accept": "text/csv"}).content.decode("utf-8-sig")
+    assert text in csv
+
+
+def test_mean_tpot_is_per_request_not_per_gap(api: httpx.Client) -> None:
+    # vLLM #6531: A has TPOT 100 over 10 gaps, B 50 over 1: the mean per request is 75.0, not 95.45.
+    batch = [
+        record("A", "2024-06-01T12:00:00Z", time_to_first_token=100, total_generation_time=1100, token_count=11)
+        | {"time_per_output_token": 100.0},
+        record("B", "2024-06-01T12:00:01Z", time_to_first_token=100, total_generation_time=150, token_count=2)
+        | {"time_per_output_token": 50.0},
+    ]
+    assert api.post("/results", json=batch, headers=WRITER).status_code == 201
+    tpot = api.get("/results/stats").json()["groups"][0]["metrics"]["time_per_output_token"]
+    assert tpot["mean"] == 75.0
+
+
+def test_the_command_imports_over_http_and_compares_for_ci(
+    api: httpx.Client, tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    server = str(api.base_url)
+    monkeypatch.setenv(cli.KEY_VARIABLE, KEY)
+    assert cli.main(["import", str(VLLM), "--server", server, "--run", "base", "--label", "branch:main"]) == 0
+    assert "run base (vllm): stored 5" in capsys.readouterr().out
+    # The candidate: the same run 30% slower.
+    document = json.loads(VLLM.read_text(encoding="utf-8"))
+    for key in ("ttfts", "latencies"):
+        document[key] = [value * 1.3 for value in document[key]]
+    document["itls"] = [[gap * 1.3 for gap in gaps] for gaps in document["itls"]]
+    slower = tmp_path / "slower.json"
+    slower.write_text(json.dumps(document), encoding="utf-8")
+    assert cli.main(["import", str(slower), "--server", server, "--run", "candidate"]) == 0
+    capsys.readouterr()
+    arguments = ["compare", "--server", server, "--baseline-label", "run:base", "--candidate-label", "run:candidate"]
+    assert cli.main(arguments) == 0
+    table = capsys.readouterr().out
+    assert "| time_to_first_token | ms |" in table
+    assert "+30.0%" in table
+    # Every candidate request is slower: U = 16 of 16, z = (16 - 8 - 0.5) / sqrt(12) = 2.17, p = 0.03.
+    assert cli.main([*arguments, "--fail-on-regression", "--output", "json"]) == 1
+    comparison = json.loads(capsys.readouterr().out)
+    assert comparison["metrics"]["time_to_first_token"]["verdict"] == "regression"
+    assert (comparison["candidate"]["count"], comparison["candidate"]["failed"]) == (4, 1)
+    assert cli.main(["compare", "--server", server, "--baseline-label", "nolabel", "--candidate-label", "x:y"]) == 2
