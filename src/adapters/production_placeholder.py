@@ -10,6 +10,8 @@ from src.application.ports.result_store import (
     ResultPage,
     ResultQuery,
     ResultStore,
+    RunPage,
+    RunQuery,
     SummaryKey,
     SummaryQuery,
 )
@@ -41,6 +43,12 @@ class ProductionPlaceholderStore(ResultStore):
         _refuse()
 
     def check(self) -> None:
+        _refuse()
+
+    def runs(self, query: RunQuery) -> RunPage:
+        _refuse()
+
+    def delete_run(self, run: str) -> int:
         _refuse()
 
 

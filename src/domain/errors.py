@@ -187,3 +187,9 @@ class MissingImportOption(DomainError):
         self.parameter = parameter
         self.reason = reason
         super().__init__(f"{parameter}: {reason}")
+
+
+class RunNotFound(DomainError):
+    def __init__(self, run: str) -> None:
+        self.run = run
+        super().__init__(f"no result is labelled run {shown(run)}")

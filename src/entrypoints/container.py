@@ -19,6 +19,7 @@ from src.application.import_results import ImportResults
 from src.application.ports.result_store import ResultStore
 from src.application.read_results import CheckReadiness, GetResult, ListResults
 from src.application.result_statistics import CompareResults, DescribeResults, FollowResultsOverTime
+from src.application.runs import DeleteRun, ListRuns
 from src.application.store_results import StoreResults
 
 
@@ -54,6 +55,8 @@ class Container(containers.DeclarativeContainer):
         CompareResults, results=result_store, max_results=config.max_statistics_results
     )
     check_readiness = providers.Singleton(CheckReadiness, results=result_store)
+    list_runs = providers.Singleton(ListRuns, results=result_store)
+    delete_run = providers.Singleton(DeleteRun, results=result_store)
     store_results = providers.Singleton(StoreResults, results=result_store)
     # Auto-detection tries the readers in this order; each recognizes its format by leading keys.
     readers = providers.List(

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import replace
 
 from src.application.ports.result_store import (
     AddOutcome,
@@ -10,6 +11,8 @@ from src.application.ports.result_store import (
     ResultPage,
     ResultQuery,
     ResultStore,
+    RunPage,
+    RunQuery,
     SummaryKey,
     SummaryQuery,
 )
@@ -17,6 +20,7 @@ from src.domain.benchmark_result import BenchmarkResult
 from src.domain.errors import ResultConflict
 from src.domain.result_aggregate import ResultAggregate
 from src.domain.result_selection import ResultFilter
+from src.domain.runs import RUN_LABEL, summarize_runs
 from src.domain.statistics import STATISTIC_METRICS, ResultSummary, metric_values, summarize
 from src.domain.time_window import TimeWindow
 from src.domain.timestamps import microseconds_since_epoch
@@ -83,3 +87,16 @@ class FakeResultStore(ResultStore):
 
     def check(self) -> None:
         """Always ready."""
+
+    def runs(self, query: RunQuery) -> RunPage:
+        selection = replace(query.selection, window=None)
+        summaries = summarize_runs(result for result in self.results.values() if selection.matches(result))
+        after = [summary for summary in summaries if query.after is None or summary.key < query.after]
+        more = len(after) > query.limit
+        return RunPage(after[: query.limit], after[query.limit - 1].key if more else None)
+
+    def delete_run(self, run: str) -> int:
+        doomed = [key for key, result in self.results.items() if result.labels.get(RUN_LABEL) == run]
+        for key in doomed:
+            del self.results[key]
+        return len(doomed)

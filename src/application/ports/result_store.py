@@ -10,6 +10,7 @@ from datetime import datetime
 from src.domain.benchmark_result import BenchmarkResult
 from src.domain.result_aggregate import ResultAggregate
 from src.domain.result_selection import Grouping, ResultFilter
+from src.domain.runs import RunKey, RunSummary
 from src.domain.statistics import DEFAULT_PERCENTILES, ResultSummary, ServiceLevelObjective
 from src.domain.time_window import TimeWindow
 
@@ -60,6 +61,26 @@ class ResultQuery:
 class ResultPage:
     results: list[BenchmarkResult]
     next: PageKey | None
+    """Where the next page starts; None when this page is the last."""
+
+
+@dataclass(frozen=True, slots=True)
+class RunQuery:
+    """Runs formed by the results `selection` admits (its window is ignored), newest first."""
+
+    selection: ResultFilter = field(default_factory=ResultFilter)
+    limit: int = 100
+    after: RunKey | None = None
+
+    def __post_init__(self) -> None:
+        if not 1 <= self.limit <= MAX_PAGE_SIZE:
+            raise ValueError(f"a page holds 1 to {MAX_PAGE_SIZE} runs, not {self.limit}")
+
+
+@dataclass(frozen=True, slots=True)
+class RunPage:
+    runs: list[RunSummary]
+    next: RunKey | None
     """Where the next page starts; None when this page is the last."""
 
 
@@ -128,3 +149,13 @@ class ResultStore(ABC):
     @abstractmethod
     def check(self) -> None:
         """Return when the store can answer; raise StoreUnavailable saying why it cannot."""
+
+    @abstractmethod
+    def runs(self, query: RunQuery) -> RunPage:
+        """A page of runs, newest first, as the domain's summarize_runs forms them."""
+
+    @abstractmethod
+    def delete_run(self, run: str) -> int:
+        """Remove every result labelled `run` (and what the store keeps about them, rollups
+        included), in one transaction; how many were removed, 0 for an unknown run.
+        Raises StoreIsReadOnly on a store that takes no writes."""

@@ -15,6 +15,7 @@ from src.entrypoints.http.import_routes import add_import_routes
 from src.entrypoints.http.problems import install_problem_handlers
 from src.entrypoints.http.result_routes import add_result_routes
 from src.entrypoints.http.routes import add_average_routes
+from src.entrypoints.http.run_routes import add_run_routes
 from src.entrypoints.http.statistics_routes import add_statistics_routes
 from src.entrypoints.settings import Settings, load_settings
 
@@ -71,6 +72,7 @@ def create_app(settings: Settings | None = None, container: Container | None = N
         list_results=container.list_results(),
         max_body_bytes=settings.max_body_bytes,
     )
+    add_run_routes(app, access=access, list_runs=container.list_runs(), delete_run=container.delete_run())
     add_health_routes(app, check_readiness=container.check_readiness())
     add_docs_routes(app, access=access)
     install_problem_handlers(app)

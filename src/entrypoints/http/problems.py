@@ -26,6 +26,7 @@ from src.domain.errors import (
     ProductionStoreNotConfigured,
     ResultConflict,
     ResultNotFound,
+    RunNotFound,
     StoreIsReadOnly,
     StoreUnavailable,
     UnreadableFile,
@@ -56,6 +57,7 @@ _DOMAIN_PROBLEMS: dict[type[Exception], tuple[HTTPStatus, str, str]] = {
     EmptySample: (HTTPStatus.UNPROCESSABLE_ENTITY, "empty-sample", "Nothing to compare"),
     ResultConflict: (HTTPStatus.CONFLICT, "request-id-conflict", "Request id already names another result"),
     ResultNotFound: (HTTPStatus.NOT_FOUND, "result-not-found", "Result not found"),
+    RunNotFound: (HTTPStatus.NOT_FOUND, "run-not-found", "Run not found"),
     StoreIsReadOnly: (HTTPStatus.METHOD_NOT_ALLOWED, "read-only-store", "The DEBUG store is read-only"),
     StoreUnavailable: (HTTPStatus.SERVICE_UNAVAILABLE, "database-unavailable", "Database unavailable"),
 }
@@ -87,7 +89,7 @@ class HttpProblem(Exception):
 _WHEN = {
     401: "No API key, or not one of this server's keys (writes; reads too with SUPERBENCHMARK_READ_REQUIRES_KEY).",
     403: "The server has no API keys (SUPERBENCHMARK_API_KEYS), so it takes no request that needs one.",
-    404: "No result has this request_id.",
+    404: "No result has this request_id, or no result is labelled this run.",
     405: "The DEBUG store is read-only.",
     409: "A request_id already names a result with other content; nothing was stored.",
     413: "The body, or a line of an import, exceeds SUPERBENCHMARK_MAX_BODY_BYTES.",

@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-import base64
-import binascii
-from datetime import datetime
 from http import HTTPStatus
 from typing import Annotated, Any
 
@@ -16,12 +13,12 @@ from starlette.concurrency import run_in_threadpool
 from src.application.ports.result_store import MAX_PAGE_SIZE, PageKey, ResultQuery
 from src.application.read_results import GetResult, ListResults
 from src.application.store_results import MAX_BATCH_SIZE, StoreResults
-from src.domain.benchmark_result import STORED_METRICS, TEXT_FIELDS, BenchmarkResult, storable_text
-from src.domain.errors import InvalidPageCursor, InvalidResult, InvalidResults, InvalidTimestamp
+from src.domain.benchmark_result import STORED_METRICS, TEXT_FIELDS, BenchmarkResult
+from src.domain.errors import InvalidResult, InvalidResults
 from src.domain.time_window import TimeWindow
-from src.domain.timestamps import parse_timestamp
 from src.entrypoints.http.access import Access
 from src.entrypoints.http.csv_export import CSV_RESPONSE, csv_response, wants_csv
+from src.entrypoints.http.cursors import decode_cursor, encode_cursor, iso_utc
 from src.entrypoints.http.json_lines import decode_json
 from src.entrypoints.http.problems import READ_PROBLEMS, HttpProblem, documented_problems
 from src.entrypoints.http.schemas import ResultBody, ResultIn, ResultPageBody, StoredBody
@@ -151,25 +148,12 @@ def _result_row(result: BenchmarkResult) -> list[object]:
     ]
 
 
-def iso_utc(moment: datetime) -> str:
-    return moment.isoformat().replace("+00:00", "Z")
-
-
 def _cursor(key: PageKey) -> str:
-    # Opaque to clients: the last result's position, so the next page starts right after it
-    # however many results arrive meanwhile.
-    return base64.urlsafe_b64encode(msgspec.json.encode([iso_utc(key.timestamp), key.request_id])).decode().rstrip("=")
+    return encode_cursor(key.timestamp, key.request_id)
 
 
 def _page_key(cursor: str) -> PageKey:
-    try:
-        moment, request_id = msgspec.json.decode(base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)))
-        # An id no result can hold was never handed out; every store refuses it alike.
-        if not isinstance(request_id, str) or not request_id or not storable_text(request_id):
-            raise InvalidPageCursor(cursor)
-        return PageKey(parse_timestamp(moment), request_id)
-    except (binascii.Error, msgspec.DecodeError, ValueError, TypeError, InvalidTimestamp):
-        raise InvalidPageCursor(cursor) from None
+    return PageKey(*decode_cursor(cursor))
 
 
 async def _body(request: Request, limit: int) -> bytes:

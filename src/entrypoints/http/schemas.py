@@ -216,3 +216,24 @@ class CompareBody(BaseModel):
     significance: float
     units: dict[str, str]
     metrics: dict[str, MetricComparisonBody]
+
+
+class RunBody(BaseModel):
+    run: str = Field(description="The run's name: the value of its results' `run` label.")
+    tool: str | None = Field(description="The tool that wrote its files (its `tool` label).")
+    model: str | None = Field(description="The model, when every result of the run names the same one.")
+    count: int = Field(description="Successful results.")
+    failed: int = Field(description="Failed results.")
+    first: str = Field(description="Timestamp of its first result, UTC.")
+    last: str = Field(description="Timestamp of its last result, UTC.")
+    labels: dict[str, str] = Field(description="The labels every result of the run carries: its settings.")
+
+
+class RunPageBody(BaseModel):
+    runs: list[RunBody]
+    next_cursor: str | None = Field(description="Pass as `cursor` for the next page; null on the last page.")
+
+
+class DeletedRunBody(BaseModel):
+    run: str
+    deleted: int = Field(description="Results removed.")

@@ -38,8 +38,8 @@ from src.domain.time_window import TimeWindow
 from src.domain.timestamps import parse_window_end, parse_window_start
 from src.entrypoints.http.access import Access
 from src.entrypoints.http.csv_export import CSV_RESPONSE, csv_response, wants_csv
+from src.entrypoints.http.cursors import iso_utc
 from src.entrypoints.http.problems import READ_PROBLEMS, documented_problems
-from src.entrypoints.http.result_routes import iso_utc
 from src.entrypoints.http.schemas import CompareBody, StatsBody, TimeSeriesBody
 
 _MILLISECONDS = Query(ge=0, le=1e12)
