@@ -19,6 +19,10 @@ measured on the event loop's monotonic clock):
 - `max_connections_per_client`: the same per client IP address; 0 means no such cap (behind a
   reverse proxy every client has the proxy's address).
 
+`python -m src.entrypoints.serve` takes the bounds from the settings. uvicorn's own command line,
+needed for several workers, takes them too with `--http src.entrypoints.connection_limits:from_settings`;
+each worker process then counts its own connections.
+
 A connection past a timeout is aborted rather than closed, so that a client that is not reading
 either cannot keep it open by leaving our last answer unsent.
 """
@@ -26,15 +30,18 @@ either cannot keep it open by leaving our last answer unsent.
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, ClassVar
+from typing import Any, ClassVar, Literal
 
 from uvicorn.config import Config
 from uvicorn.protocols.http.flow_control import FlowControl
 from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 from uvicorn.server import ServerState
+
+from src.entrypoints.settings import Settings, load_settings
 
 logger = logging.getLogger("uvicorn.error")
 
@@ -48,6 +55,15 @@ class ConnectionLimits:
     max_connections: int
     max_connections_per_client: int
     """0: no cap per client address."""
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> ConnectionLimits:
+        return cls(
+            header_timeout=settings.header_timeout_seconds,
+            body_idle_timeout=settings.body_idle_timeout_seconds,
+            max_connections=settings.max_connections,
+            max_connections_per_client=settings.max_connections_per_client,
+        )
 
 
 class OpenConnections:
@@ -90,6 +106,21 @@ def limited_protocol(limits: ConnectionLimits) -> type[LimitedHttpToolsProtocol]
     return Limited
 
 
+@functools.cache
+def _protocol_from_settings() -> type[LimitedHttpToolsProtocol]:
+    return limited_protocol(ConnectionLimits.from_settings(load_settings()))
+
+
+def from_settings(
+    config: Config,
+    server_state: ServerState,
+    app_state: dict[str, Any],
+    _loop: asyncio.AbstractEventLoop | None = None,
+) -> LimitedHttpToolsProtocol:
+    """A protocol factory for uvicorn's `--http`: the bounds of the settings, one count per process."""
+    return _protocol_from_settings()(config, server_state, app_state, _loop)
+
+
 class _WatchedFlowControl(FlowControl):
     """uvicorn's flow control, telling the protocol each time the app asks for more of the body."""
 
@@ -105,10 +136,11 @@ class _WatchedFlowControl(FlowControl):
 class LimitedHttpToolsProtocol(HttpToolsProtocol):
     """uvicorn's httptools protocol with the bounds of the module docstring; use `limited_protocol`.
 
-    One timer per connection at most: the header deadline while the request line and headers are
-    awaited and the app has no request of this connection in hand, the body check while a body
-    is awaited, none while the app works. The body check is re-armed for the time left rather
-    than reset on every chunk received, so that a fast upload costs one clock read per chunk.
+    A connection is in one of three phases: awaiting request headers (a fixed deadline), awaiting
+    a body (an idle clock), or waiting on the app (no bound here). One timer per connection checks
+    the phase when it fires and re-arms itself for the time left, rather than being cancelled and
+    created again at each request or chunk: a keep-alive connection serving request after request
+    pays a clock read per request, not a timer.
     """
 
     limits: ClassVar[ConnectionLimits]
@@ -127,10 +159,12 @@ class LimitedHttpToolsProtocol(HttpToolsProtocol):
         self.ws_protocol_class = None
         self._counted = False
         self._address: str | None = None
-        self._timer: asyncio.TimerHandle | None = None
-        self._in_body = False
-        self._continue_pending = False
+        self._phase: Literal["headers", "body", "app"] = "headers"
+        self._headers_due = 0.0
         self._waiting_since = 0.0
+        self._continue_pending = False
+        self._timer: asyncio.TimerHandle | None = None
+        self._timer_due = 0.0
 
     def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
         peer = transport.get_extra_info("peername")
@@ -143,41 +177,42 @@ class LimitedHttpToolsProtocol(HttpToolsProtocol):
         self._address = address
         super().connection_made(transport)
         self.flow = _WatchedFlowControl(transport, self._reading_resumed)
-        self._start_header_clock()
+        self._await_headers(self.loop.time())
 
     def connection_lost(self, exc: Exception | None) -> None:
         if not self._counted:
             return  # refused in connection_made: uvicorn never saw it
         self._counted = False
         self.open_connections.remove(self._address)
-        self._stop_clock()
+        if self._timer is not None:
+            self._timer.cancel()
+            self._timer = None
         super().connection_lost(exc)
 
     def data_received(self, data: bytes) -> None:
-        self._waiting_since = self.loop.time()
+        now = self._waiting_since = self.loop.time()
         super().data_received(data)
-        if self._in_body and self._timer is None and not self.transport.is_closing():
-            self._timer = self.loop.call_later(self.limits.body_idle_timeout, self._check_body_idle)
+        if self._phase == "body":
+            self._check_by(now + self.limits.body_idle_timeout)
 
     def on_headers_complete(self) -> None:
-        self._stop_clock()
         super().on_headers_complete()
-        self._in_body = True
+        self._phase = "body"
         self._continue_pending = self.expect_100_continue
 
     def on_message_complete(self) -> None:
         super().on_message_complete()
-        self._in_body = False
-        self._stop_clock()
         if self.cycle.response_complete and not self.pipeline:
             # Answered before its body was read: the next request's clock starts now.
-            self._start_header_clock()
+            self._await_headers(self._waiting_since)
+        else:
+            self._phase = "app"
 
     def on_response_complete(self) -> None:
         next_request_ready = bool(self.pipeline)
         super().on_response_complete()
-        if not next_request_ready and not self._in_body and not self.transport.is_closing():
-            self._start_header_clock()
+        if not next_request_ready and self._phase != "body" and not self.transport.is_closing():
+            self._await_headers(self.loop.time())
 
     def _reading_resumed(self, was_paused: bool) -> None:
         # The client could not send while we did not read, nor was it asked to before 100 Continue.
@@ -185,32 +220,40 @@ class LimitedHttpToolsProtocol(HttpToolsProtocol):
             self._continue_pending = False
             self._waiting_since = self.loop.time()
 
-    def _start_header_clock(self) -> None:
-        self._stop_clock()
-        self._timer = self.loop.call_later(self.limits.header_timeout, self._headers_too_slow)
+    def _await_headers(self, since: float) -> None:
+        self._phase = "headers"
+        self._headers_due = since + self.limits.header_timeout
+        self._check_by(self._headers_due)
 
-    def _stop_clock(self) -> None:
+    def _check_by(self, due: float) -> None:
+        """Have `_check` run no later than `due` (loop time); an earlier pending check will do."""
         if self._timer is not None:
+            if self._timer_due <= due:
+                return
             self._timer.cancel()
-            self._timer = None
+        self._timer = self.loop.call_at(due, self._check)
+        self._timer_due = due
 
-    def _headers_too_slow(self) -> None:
+    def _check(self) -> None:
         self._timer = None
-        logger.debug("%s: no complete request headers after %ss: closed", self._address, self.limits.header_timeout)
-        self.transport.abort()
-
-    def _check_body_idle(self) -> None:
-        self._timer = None
-        if not self._in_body or self.transport.is_closing():
+        if self.transport.is_closing():
             return
-        timeout = self.limits.body_idle_timeout
-        if self.flow.read_paused or (self._continue_pending and self.cycle.waiting_for_100_continue):
-            # Not the client's wait; _reading_resumed restarts its clock when it becomes one.
-            self._timer = self.loop.call_later(timeout, self._check_body_idle)
-            return
-        idle = self.loop.time() - self._waiting_since
-        if idle < timeout:
-            self._timer = self.loop.call_later(timeout - idle, self._check_body_idle)
-            return
-        logger.debug("%s: no request body bytes for %ss: closed", self._address, timeout)
+        now = self.loop.time()
+        if self._phase == "headers":
+            if now < self._headers_due:
+                self._check_by(self._headers_due)
+                return
+            logger.debug("%s: no complete request headers in %ss: closed", self._address, self.limits.header_timeout)
+        elif self._phase == "body":
+            timeout = self.limits.body_idle_timeout
+            if self.flow.read_paused or (self._continue_pending and self.cycle.waiting_for_100_continue):
+                # Not the client's wait; _reading_resumed restarts its clock when it becomes one.
+                self._check_by(now + timeout)
+                return
+            if now < self._waiting_since + timeout:
+                self._check_by(self._waiting_since + timeout)
+                return
+            logger.debug("%s: no request body bytes for %ss: closed", self._address, timeout)
+        else:
+            return  # the app's time: the next phase re-arms
         self.transport.abort()

@@ -11,7 +11,7 @@ from src.adapters.json_store.result_file import ResultFileError
 from src.domain.errors import StoreUnavailable
 from src.entrypoints.connection_limits import ConnectionLimits, limited_protocol
 from src.entrypoints.http.app import create_app
-from src.entrypoints.settings import Settings, SettingsError, load_settings
+from src.entrypoints.settings import SettingsError, load_settings
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -31,19 +31,10 @@ def main(argv: list[str] | None = None) -> int:
         host=arguments.host,
         port=arguments.port,
         log_level=arguments.log_level,
-        http=limited_protocol(connection_limits(settings)),
+        http=limited_protocol(ConnectionLimits.from_settings(settings)),
         ws="none",
     )
     return 0
-
-
-def connection_limits(settings: Settings) -> ConnectionLimits:
-    return ConnectionLimits(
-        header_timeout=settings.header_timeout_seconds,
-        body_idle_timeout=settings.body_idle_timeout_seconds,
-        max_connections=settings.max_connections,
-        max_connections_per_client=settings.max_connections_per_client,
-    )
 
 
 if __name__ == "__main__":

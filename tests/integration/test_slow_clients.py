@@ -8,11 +8,14 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
 import select
 import socket
+import subprocess
+import sys
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from contextlib import ExitStack, contextmanager
 from pathlib import Path
 from typing import Any
@@ -21,7 +24,7 @@ import httpx
 import pytest
 
 from src.entrypoints.connection_limits import ConnectionLimits, limited_protocol
-from tests.integration.test_serve import free_port, start
+from tests.integration.test_serve import free_port
 from tests.support import SEED_FILE, record, serving
 
 KEY = "slow-clients-test-key-0123456789"
@@ -29,13 +32,30 @@ KEY = "slow-clients-test-key-0123456789"
 MARGIN = 3.0
 
 
+SERVE = (sys.executable, "-m", "src.entrypoints.serve")
+# Several workers need uvicorn's own command line; it takes the same bounds this way.
+UVICORN_WORKERS = (
+    *(sys.executable, "-m", "uvicorn", "src.entrypoints.http.app:create_app", "--factory", "--workers", "1"),
+    *("--http", "src.entrypoints.connection_limits:from_settings", "--host", "127.0.0.1"),
+)
+
+
 @contextmanager
-def server(tmp_path: Path, **settings: object) -> Iterator[int]:
+def server(tmp_path: Path, settings: Mapping[str, object], command: tuple[str, ...] = SERVE) -> Iterator[int]:
     """The real server process in DEBUG mode with these SUPERBENCHMARK_ settings; yields its port."""
     port = free_port()
-    environment = {"SUPERBENCHMARK_DEBUG": "true", "SUPERBENCHMARK_DATA_FILE": str(SEED_FILE)}
+    environment = {key: value for key, value in os.environ.items() if not key.startswith("SUPERBENCHMARK_")}
+    environment |= {"PYTHONPATH": str(SEED_FILE.parent), "SUPERBENCHMARK_DEBUG": "true"}
+    environment |= {"SUPERBENCHMARK_DATA_FILE": str(SEED_FILE)}
     environment |= {f"SUPERBENCHMARK_{name.upper()}": str(value) for name, value in settings.items()}
-    process = start(environment, port, tmp_path)
+    process = subprocess.Popen(
+        [*command, "--port", str(port), "--log-level", "warning"],
+        env=environment,
+        cwd=tmp_path,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
     try:
         deadline = time.monotonic() + 30
         while True:
@@ -104,7 +124,7 @@ PARTIAL_HEADERS = b"GET /results/average HTTP/1.1\r\nHost: test\r\nUser-Agent: s
 def test_partial_headers_from_one_address_neither_hold_the_server_nor_stay(tmp_path: Path) -> None:
     header_timeout = 3.0
     limits = {"header_timeout_seconds": header_timeout, "max_connections_per_client": 20, "max_connections": 60}
-    with server(tmp_path, **limits) as port, ExitStack() as stack:
+    with server(tmp_path, limits) as port, ExitStack() as stack:
         partial: list[tuple[socket.socket, float]] = []
         for _ in range(20):
             sock = stack.enter_context(connect(port, "127.0.0.2"))
@@ -133,7 +153,7 @@ def test_partial_headers_from_one_address_neither_hold_the_server_nor_stay(tmp_p
 def test_the_total_cap_refuses_everyone_until_a_connection_closes(tmp_path: Path) -> None:
     # No cap per client, so that one address can reach the total cap.
     limits = {"header_timeout_seconds": 30, "max_connections_per_client": 0, "max_connections": 30}
-    with server(tmp_path, **limits) as port, ExitStack() as stack:
+    with server(tmp_path, limits) as port, ExitStack() as stack:
         held = [stack.enter_context(connect(port, "127.0.0.2")) for _ in range(30)]
         late = stack.enter_context(connect(port, "127.0.0.3"))
         assert closed_within(late, 1.0)
@@ -143,6 +163,18 @@ def test_the_total_cap_refuses_everyone_until_a_connection_closes(tmp_path: Path
 
         held.pop().close()
         eventually_ok(port, "127.0.0.1")
+
+
+def test_uvicorns_command_line_takes_the_same_bounds(tmp_path: Path) -> None:
+    limits = {"header_timeout_seconds": 1, "max_connections_per_client": 2}
+    with server(tmp_path, limits, UVICORN_WORKERS) as port, connect(port, "127.0.0.2") as first:
+        first.sendall(PARTIAL_HEADERS)
+        connected = time.monotonic()
+        with connect(port, "127.0.0.2") as second, connect(port, "127.0.0.2") as third:
+            assert closed_within(third, 0.5)
+            assert not any_closed([first, second])
+        assert closed_within(first, 1 + MARGIN)
+        assert time.monotonic() - connected >= 1 - 0.05
 
 
 @pytest.fixture(scope="module")
@@ -155,7 +187,7 @@ def quick(tmp_path_factory: pytest.TempPathFactory) -> Iterator[int]:
         "max_connections": 60,
         "api_keys": KEY,
     }
-    with server(tmp_path_factory.mktemp("quick"), **limits) as port:
+    with server(tmp_path_factory.mktemp("quick"), limits) as port:
         yield port
 
 
