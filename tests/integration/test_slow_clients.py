@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import json
 import os
+import re
 import select
 import socket
 import subprocess
@@ -92,6 +93,21 @@ def closed_within(sock: socket.socket, seconds: float) -> bool:
     return False
 
 
+def read_answer(sock: socket.socket) -> bytes:
+    """One whole answer with a Content-Length, however the server's writes arrive."""
+    answer = b""
+    while True:
+        head, end_of_head, body = answer.partition(b"\r\n\r\n")
+        if end_of_head:
+            length = re.search(rb"(?i)\r\ncontent-length: *(\d+)", head)
+            assert length is not None, answer
+            if len(body) >= int(length[1]):
+                return answer
+        chunk = sock.recv(65536)
+        assert chunk, f"closed before a whole answer: {answer!r}"
+        answer += chunk
+
+
 def any_closed(sockets: list[socket.socket]) -> bool:
     readable, _, _ = select.select(sockets, [], [], 0)
     return bool(readable)
@@ -166,15 +182,16 @@ def test_the_total_cap_refuses_everyone_until_a_connection_closes(tmp_path: Path
 
 
 def test_uvicorns_command_line_takes_the_same_bounds(tmp_path: Path) -> None:
-    limits = {"header_timeout_seconds": 1, "max_connections_per_client": 2}
+    header_timeout = 2.0
+    limits = {"header_timeout_seconds": header_timeout, "max_connections_per_client": 2}
     with server(tmp_path, limits, UVICORN_WORKERS) as port, connect(port, "127.0.0.2") as first:
         first.sendall(PARTIAL_HEADERS)
         connected = time.monotonic()
         with connect(port, "127.0.0.2") as second, connect(port, "127.0.0.2") as third:
-            assert closed_within(third, 0.5)
+            assert closed_within(third, 1.0)
             assert not any_closed([first, second])
-        assert closed_within(first, 1 + MARGIN)
-        assert time.monotonic() - connected >= 1 - 0.05
+        assert closed_within(first, header_timeout + MARGIN)
+        assert time.monotonic() - connected >= header_timeout - 0.05
 
 
 @pytest.fixture(scope="module")
@@ -201,7 +218,7 @@ def post_headers(length: int) -> bytes:
 def test_a_keep_alive_connection_has_the_header_timeout_from_its_last_answer(quick: int) -> None:
     with connect(quick) as sock:
         sock.sendall(b"GET /results/average HTTP/1.1\r\nHost: test\r\n\r\n")
-        assert sock.recv(65536).startswith(b"HTTP/1.1 200 ")
+        assert read_answer(sock).startswith(b"HTTP/1.1 200 ")
         answered = time.monotonic()
         # Bytes of the next request stop uvicorn's own keep-alive timeout; only ours can end this.
         sock.sendall(PARTIAL_HEADERS)
@@ -225,7 +242,7 @@ def test_the_body_idle_timeout_cuts_a_stalled_body_and_not_a_slow_one(quick: int
                 time.sleep(0.3)
             slow.sendall(chunk)
         slow.settimeout(MARGIN)
-        answer = slow.recv(65536)
+        answer = read_answer(slow)
         if stalled_closed_after is None:
             assert closed_within(stalled, MARGIN)
             stalled_closed_after = time.monotonic() - stalled_at
@@ -281,7 +298,7 @@ def test_a_body_the_app_reads_slowly_is_not_cut() -> None:
         # The same server does cut a client that stops.
         assert closed_within(stalled, 0.5 + MARGIN)
         sock.settimeout(30)
-        answer = sock.recv(65536)
+        answer = read_answer(sock)
         sending.join()
     assert answer.endswith(b"\r\n\r\n%d" % len(body)), answer
     # Several of the app's waits, each longer than the idle timeout, passed during the upload.
@@ -295,6 +312,6 @@ def test_a_client_waiting_for_100_continue_is_not_idle() -> None:
         sock.settimeout(1.5 + MARGIN)
         assert sock.recv(65536) == b"HTTP/1.1 100 Continue\r\n\r\n"
         sock.sendall(b"hello")
-        answer = sock.recv(65536)
+        answer = read_answer(sock)
     assert answer.startswith(b"HTTP/1.1 200 ")
     assert answer.endswith(b"\r\n\r\n5")
