@@ -13,7 +13,6 @@ from typing import Any
 import httpx
 import pytest
 import uvicorn
-from fastapi import FastAPI
 
 from src.application.ports.result_store import SummaryKey
 from src.domain.benchmark_result import BenchmarkResult
@@ -74,9 +73,11 @@ def write_result_file(path: Path, records: list[Mapping[str, Any]] | list[dict[s
 
 
 @contextmanager
-def serving(app: FastAPI) -> Iterator[str]:
-    """Serve `app` over real HTTP on a free port for the duration of the block; yields its base URL."""
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=0, log_level="warning"))
+def serving(app: Any, **config: Any) -> Iterator[str]:
+    """Serve `app` over real HTTP on a free port for the duration of the block; yields its base URL.
+
+    `config` goes to uvicorn.Config as it is (e.g. `http=` a protocol class)."""
+    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=0, log_level="warning", **config))
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()
     deadline = time.monotonic() + 10

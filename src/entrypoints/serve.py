@@ -9,8 +9,9 @@ import uvicorn
 
 from src.adapters.json_store.result_file import ResultFileError
 from src.domain.errors import StoreUnavailable
+from src.entrypoints.connection_limits import ConnectionLimits, limited_protocol
 from src.entrypoints.http.app import create_app
-from src.entrypoints.settings import SettingsError
+from src.entrypoints.settings import SettingsError, load_settings
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -20,11 +21,19 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--log-level", default="info")
     arguments = parser.parse_args(argv)
     try:
-        app = create_app()
+        settings = load_settings()
+        app = create_app(settings)
     except (SettingsError, ResultFileError, StoreUnavailable) as error:
         print(f"superbenchmark: cannot start: {error}", file=sys.stderr)
         return 1
-    uvicorn.run(app, host=arguments.host, port=arguments.port, log_level=arguments.log_level)
+    uvicorn.run(
+        app,
+        host=arguments.host,
+        port=arguments.port,
+        log_level=arguments.log_level,
+        http=limited_protocol(ConnectionLimits.from_settings(settings)),
+        ws="none",
+    )
     return 0
 
 

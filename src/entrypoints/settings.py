@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import os
 import re
 from pathlib import Path
@@ -60,6 +61,20 @@ class Settings(BaseSettings):
     """The most results one statistics request may read (its window's count, before model and label
     filters); a larger window is refused with a problem instead of running long."""
 
+    header_timeout_seconds: float = 10.0
+    """Seconds a connection has to send its request line and headers, from its accept or from the
+    answer to its previous request."""
+
+    body_idle_timeout_seconds: float = 30.0
+    """Seconds without a byte of a request body, while the server waits for one, before the
+    connection is closed."""
+
+    max_connections: int = 4096
+    """Connections this process holds open at once; more are closed as they are accepted."""
+
+    max_connections_per_client: int = 256
+    """Connections one client address may hold open at once; 0 means no such cap (behind a proxy)."""
+
     @field_validator("debug", "read_requires_key", mode="before")
     @classmethod
     def _one_of_the_documented_words(cls, value: object) -> object:
@@ -105,7 +120,22 @@ class Settings(BaseSettings):
                 )
         return value
 
-    @field_validator("max_body_bytes", "max_import_bytes", "import_batch_rows", "max_statistics_results")
+    @field_validator("header_timeout_seconds", "body_idle_timeout_seconds")
+    @classmethod
+    def _a_real_time(cls, value: float) -> float:
+        # pydantic reads "inf" and "nan" as floats: neither would bound anything.
+        if not (math.isfinite(value) and value > 0):
+            raise ValueError(f"must be a number of seconds above 0, got {value}")
+        return value
+
+    @field_validator("max_connections_per_client")
+    @classmethod
+    def _zero_or_positive(cls, value: int) -> int:
+        if value < 0:
+            raise ValueError(f"must be 0 (no cap) or more, got {value}")
+        return value
+
+    @field_validator("max_body_bytes", "max_import_bytes", "import_batch_rows", "max_statistics_results", "max_connections")
     @classmethod
     def _positive(cls, value: int) -> int:
         if value < 1:

@@ -105,3 +105,34 @@ def test_keys_of_the_bearer_token_alphabet_are_accepted(monkeypatch: pytest.Monk
     key = "Az09-._~+/Az09-._~+/=="
     monkeypatch.setenv("SUPERBENCHMARK_API_KEYS", key)
     assert load_settings().api_key_set == (key,)
+
+
+def test_slow_and_greedy_clients_are_bounded_by_default() -> None:
+    settings = load_settings()
+    assert (settings.header_timeout_seconds, settings.body_idle_timeout_seconds) == (10.0, 30.0)
+    assert (settings.max_connections, settings.max_connections_per_client) == (4096, 256)
+
+
+@pytest.mark.parametrize(
+    ("name", "value"),
+    [
+        ("SUPERBENCHMARK_HEADER_TIMEOUT_SECONDS", "0"),
+        ("SUPERBENCHMARK_HEADER_TIMEOUT_SECONDS", "inf"),
+        ("SUPERBENCHMARK_BODY_IDLE_TIMEOUT_SECONDS", "-1"),
+        ("SUPERBENCHMARK_BODY_IDLE_TIMEOUT_SECONDS", "nan"),
+        ("SUPERBENCHMARK_MAX_CONNECTIONS", "0"),
+        ("SUPERBENCHMARK_MAX_CONNECTIONS_PER_CLIENT", "-1"),
+        ("SUPERBENCHMARK_MAX_CONNECTIONS", "many"),
+    ],
+)
+def test_a_bound_that_bounds_nothing_stops_startup(monkeypatch: pytest.MonkeyPatch, name: str, value: str) -> None:
+    monkeypatch.setenv(name, value)
+    with pytest.raises(SettingsError, match=f"^{name}: "):
+        load_settings()
+
+
+def test_no_cap_per_client_is_zero_and_fractions_of_a_second_are_taken(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("SUPERBENCHMARK_MAX_CONNECTIONS_PER_CLIENT", "0")
+    monkeypatch.setenv("SUPERBENCHMARK_HEADER_TIMEOUT_SECONDS", "2.5")
+    settings = load_settings()
+    assert (settings.max_connections_per_client, settings.header_timeout_seconds) == (0, 2.5)
