@@ -135,7 +135,9 @@ class Settings(BaseSettings):
             raise ValueError(f"must be 0 (no cap) or more, got {value}")
         return value
 
-    @field_validator("max_body_bytes", "max_import_bytes", "import_batch_rows", "max_statistics_results", "max_connections")
+    @field_validator(
+        "max_body_bytes", "max_import_bytes", "import_batch_rows", "max_statistics_results", "max_connections"
+    )
     @classmethod
     def _positive(cls, value: int) -> int:
         if value < 1:
