@@ -223,17 +223,15 @@ def _checked(records: Sequence[Record]) -> Sequence[Record]:
 def _columns(records: Sequence[Record]) -> ResultColumns:
     _refuse_unreadable_ids(records)
     _refuse_duplicate_ids(records)
+    # The timestamps first: their list of a million Python ints is gone before the metrics take memory.
+    timestamps = np.array(instants_in_microseconds(map(attrgetter("timestamp"), records)), dtype=np.int64)
     # None (an undefined metric) becomes NaN.
     metrics = tuple(
         np.fromiter(map(attrgetter(metric), records), dtype=np.float64, count=len(records)) for metric in STORED_METRICS
     )
     failed = _failures(records)
     _refuse_impossible_metrics(dict(zip(STORED_METRICS, metrics, strict=True)), failed)
-    return ResultColumns(
-        timestamps=np.array(instants_in_microseconds(map(attrgetter("timestamp"), records)), dtype=np.int64),
-        metrics=metrics,
-        failed=failed,
-    )
+    return ResultColumns(timestamps, metrics, failed=failed)
 
 
 def _failures(records: Sequence[Record]) -> npt.NDArray[np.bool_] | None:
