@@ -140,6 +140,7 @@ def query_cost_microseconds(sizes: list[int], queries: int = 20_000) -> dict[int
     costs = {}
     for size in sizes:
         metrics = [generator.uniform(0, 1000, size) for _ in range(4)]
+        metrics.append(np.full(size, np.nan))  # no input token counts, which no average reads
         index = WindowIndex(ResultColumns(first + generator.integers(0, span, size), tuple(metrics)))
         starts = (first + generator.integers(0, span, queries)).tolist()
         costs[size] = statistics.median(_time_per_query(index, batch, day) for batch in _batches(starts, 5))

@@ -64,6 +64,8 @@ def as_record(result: BenchmarkResult) -> dict[str, Any]:
         "generated_text": result.generated_text,
         "model": result.model,
         "labels": dict(result.labels),
+        "prompt_token_count": result.prompt_token_count,
+        "error": result.error,
     }
 
 

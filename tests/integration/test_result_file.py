@@ -1,6 +1,7 @@
 """The JSON store's reading of result files: every bad file is refused with its problem named."""
 
 import json
+import math
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -11,7 +12,7 @@ from hypothesis import strategies as st
 
 from src.adapters.json_store.result_file import ResultFileError, read_result_file
 from src.adapters.json_store.store import JsonFileResultStore
-from src.domain.benchmark_result import METRICS, BenchmarkResult
+from src.domain.benchmark_result import STORED_METRICS, BenchmarkResult
 from src.domain.errors import DomainError, StoreUnavailable
 from tests.support import SEED_FILE, record, write_result_file
 
@@ -101,7 +102,10 @@ def test_a_missing_field_is_named(tmp_path: Path) -> None:
     broken = record("a", "2024-06-01T12:00:00")
     del broken["total_generation_time"]
     path = write_result_file(tmp_path / "results.json", [broken])
-    assert refusal(path) == "result at index 0 request_id 'a': total_generation_time is missing"
+    assert refusal(path) == (
+        "result at index 0 request_id 'a': total_generation_time is missing: "
+        "a successful result needs it (a failed one carries an error)"
+    )
 
 
 def test_a_duplicate_request_id_is_refused_with_both_positions(tmp_path: Path) -> None:
@@ -129,8 +133,12 @@ field_values = st.one_of(
     st.integers(min_value=-(10**13), max_value=10**13),
     st.floats(allow_nan=False, allow_infinity=False),
     st.text(max_size=4),
+    # Around the records' total_generation_time (300.0), so that a first token after the last is tried.
+    st.sampled_from([0, 0.0, -0.0, 299.99, 300, 300.0, 300.01, 1e12]),
     st.sampled_from(
         [
+            "timeout",
+            "x" * 4097,
             "2024-06-01T12:00:00",
             "2024-06-01T12:00:00.1234567+05:30",
             "2024-06-01t12:00:00z",
@@ -150,9 +158,12 @@ field_values = st.one_of(
 
 @st.composite
 def raw_records(draw: st.DrawFn) -> dict[str, Any]:
-    base = record(draw(st.sampled_from(["a", "b", ""])), "2024-06-01T12:00:00")
-    changed = draw(st.dictionaries(st.sampled_from(sorted(base)), field_values, max_size=3))
-    removed = draw(st.sets(st.sampled_from(sorted(base)), max_size=1))
+    base = record(draw(st.sampled_from(["a", "b", ""])), "2024-06-01T12:00:00") | {"prompt_token_count": 7}
+    # Now and then a failed result, which may leave any metric out.
+    if draw(st.booleans()):
+        base["error"] = draw(st.sampled_from(["timeout", "500 Internal Server Error"]))
+    changed = draw(st.dictionaries(st.sampled_from([*sorted(base), "error"]), field_values, max_size=3))
+    removed = draw(st.sets(st.sampled_from(sorted(base)), max_size=2))
     return {key: value for key, value in (base | changed).items() if key not in removed}
 
 
@@ -175,8 +186,11 @@ def test_the_file_reader_agrees_with_the_domain(tmp_path: Path, records: list[di
         return
     columns = read_result_file(path)
     assert columns.timestamps.tolist() == [(result.timestamp - EPOCH) // MICROSECOND for result in expected]
-    for metric, column in zip(METRICS, columns.metrics, strict=True):
-        assert column.tolist() == [float(getattr(result, metric)) for result in expected]
+    for metric, column in zip(STORED_METRICS, columns.metrics, strict=True):
+        read = [None if math.isnan(value) else value for value in column.tolist()]
+        assert read == [None if (value := getattr(result, metric)) is None else float(value) for result in expected]
+    failed = [False] * len(expected) if columns.failed is None else columns.failed.tolist()
+    assert failed == [not result.succeeded for result in expected]
 
 
 @pytest.mark.parametrize(
@@ -211,3 +225,50 @@ def test_results_are_read_back_from_the_file_the_index_was_built_from(tmp_path: 
     with pytest.raises(StoreUnavailable, match="changed since the server started"):
         store.get("a")
     assert store.aggregate().count == 1
+
+
+def test_failed_results_and_undefined_metrics_are_read_back_as_written(tmp_path: Path) -> None:
+    failure = {"request_id": "f", "timestamp": "2024-06-01T12:00:00Z", "error": "timeout", "token_count": None}
+    streamless = record("s", "2024-06-01T12:01:00") | {"time_to_first_token": None, "prompt_token_count": 12}
+    del streamless["time_per_output_token"]
+    path = write_result_file(tmp_path / "results.json", [failure, streamless, record("r", "2024-06-01T12:02:00")])
+    store = JsonFileResultStore.load(path)
+    assert store.get("f") == BenchmarkResult.from_mapping(failure)
+    got = store.get("f")
+    assert got is not None
+    assert (got.error, got.token_count, got.time_to_first_token, got.total_generation_time) == (
+        "timeout",
+        None,
+        None,
+        None,
+    )
+    got = store.get("s")
+    assert got is not None
+    assert got.same_content(BenchmarkResult.from_mapping(streamless))
+    assert (got.time_to_first_token, got.time_per_output_token, got.prompt_token_count) == (None, None, 12)
+    averages = store.aggregate()
+    assert (averages.count, averages.failed, averages.counts) == (2, 1, (2, 1, 1, 2))
+
+
+@pytest.mark.parametrize(
+    ("change", "reason"),
+    [
+        ({"time_to_first_token": 301.0}, "time_to_first_token 301 ms exceeds total_generation_time 300 ms"),
+        ({"token_count": None}, "token_count is missing: a successful result needs it"),
+        ({"total_generation_time": None}, "total_generation_time is missing: a successful result needs it"),
+        ({"error": ""}, "error must be a non-empty string, or null for a success"),
+        ({"error": 5}, "error must be a non-empty string, or null for a success, got an integer"),
+        ({"error": "x" * 4097}, "error must be at most 4096 characters long"),
+        ({"error": "a\u0000"}, "error must not contain the NUL character"),
+        ({"prompt_token_count": -1}, "prompt_token_count must be between 0 and 1000000000"),
+        ({"error": "timeout", "time_to_first_token": 301.0}, "time_to_first_token 301 ms exceeds"),
+    ],
+)
+def test_what_the_domain_refuses_of_the_new_fields_is_refused_and_named(
+    tmp_path: Path, change: dict[str, Any], reason: str
+) -> None:
+    records = [record("a", "2024-06-01T12:00:00"), record("b", "2024-06-01T12:00:00") | change]
+    path = write_result_file(tmp_path / "results.json", records)
+    problem = refusal(path)
+    assert reason in problem
+    assert "index 1 request_id 'b'" in problem

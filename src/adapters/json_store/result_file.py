@@ -16,9 +16,10 @@ import re
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import ExitStack, contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
-from operator import attrgetter
+from itertools import repeat
+from operator import attrgetter, is_not
 from pathlib import Path
 from typing import Annotated, TypeVar
 
@@ -27,6 +28,7 @@ import numpy as np
 import numpy.typing as npt
 
 from src.domain.benchmark_result import (
+    MAX_ERROR_LENGTH,
     MAX_LABEL_KEY_LENGTH,
     MAX_LABEL_VALUE_LENGTH,
     MAX_LABELS,
@@ -34,8 +36,8 @@ from src.domain.benchmark_result import (
     MAX_MODEL_LENGTH,
     MAX_REQUEST_ID_LENGTH,
     MAX_TOKEN_COUNT,
-    METRICS,
     RESERVED_REQUEST_IDS,
+    STORED_METRICS,
     BenchmarkResult,
 )
 from src.domain.errors import DomainError, DuplicateRequestId, InvalidResult, InvalidTimestamp
@@ -47,6 +49,7 @@ _UTF8_BOM = b"\xef\xbb\xbf"
 _ESCAPED_NUL = re.compile(rb"\\u0000")
 
 Milliseconds = Annotated[float, msgspec.Meta(ge=0, le=MAX_MILLISECONDS)]
+TokenCount = Annotated[int, msgspec.Meta(ge=0, le=MAX_TOKEN_COUNT)]
 LabelKey = Annotated[str, msgspec.Meta(pattern=f"^[^:]{{1,{MAX_LABEL_KEY_LENGTH}}}$")]
 LabelValue = Annotated[str, msgspec.Meta(max_length=MAX_LABEL_VALUE_LENGTH)]
 
@@ -54,11 +57,15 @@ LabelValue = Annotated[str, msgspec.Meta(max_length=MAX_LABEL_VALUE_LENGTH)]
 class _Record(msgspec.Struct, gc=False):
     # gc=False: a million records hold no reference cycles, and tracking them doubles decode time.
     request_id: Annotated[str, msgspec.Meta(min_length=1, max_length=MAX_REQUEST_ID_LENGTH)]
-    token_count: Annotated[int, msgspec.Meta(ge=0, le=MAX_TOKEN_COUNT)]
-    time_to_first_token: Milliseconds
-    time_per_output_token: Milliseconds
-    total_generation_time: Milliseconds
     timestamp: datetime
+    # An absent or null metric is undefined (None). What a type cannot say (a success has its
+    # token_count and total_generation_time; no TTFT exceeds its total) is checked on the columns.
+    token_count: TokenCount | None = None
+    time_to_first_token: Milliseconds | None = None
+    time_per_output_token: Milliseconds | None = None
+    total_generation_time: Milliseconds | None = None
+    prompt_token_count: TokenCount | None = None
+    error: Annotated[str, msgspec.Meta(min_length=1, max_length=MAX_ERROR_LENGTH)] | None = None
     prompt_text: str = ""
     generated_text: str = ""
     model: Annotated[str, msgspec.Meta(min_length=1, max_length=MAX_MODEL_LENGTH)] | None = None
@@ -80,6 +87,8 @@ class _Record(msgspec.Struct, gc=False):
             generated_text=self.generated_text,
             model=self.model,
             labels=self.labels or {},
+            prompt_token_count=self.prompt_token_count,
+            error=self.error,
         )
 
 
@@ -105,12 +114,14 @@ class ResultFileChanged(ResultFileError):
 
 @dataclass(frozen=True)
 class ResultColumns:
-    """Every result, column by column, in file order: timestamps in UTC microseconds, then one
-    column per metric in METRICS order; `digest` is the SHA-256 of the file's bytes they came from."""
+    """Every result, column by column, in file order: timestamps in UTC microseconds, one column
+    per metric in STORED_METRICS order (NaN where a result leaves it undefined), and which results
+    failed (None when none did); `digest` is the SHA-256 of the file's bytes they came from."""
 
     timestamps: npt.NDArray[np.int64]
     metrics: tuple[npt.NDArray[np.float64], ...]
     digest: bytes = b""
+    failed: npt.NDArray[np.bool_] | None = None
 
 
 Record = _Record | BenchmarkResult
@@ -124,7 +135,7 @@ def as_result(record: Record) -> BenchmarkResult:
 def read_result_file(path: Path) -> ResultColumns:
     """The file's results as columns; the records themselves are freed as soon as they are read."""
     columns, digest = _read(path, _columns)
-    return ResultColumns(columns.timestamps, columns.metrics, digest)
+    return replace(columns, digest=digest)
 
 
 def read_result_records(path: Path, digest: bytes | None = None) -> Sequence[Record]:
@@ -212,12 +223,39 @@ def _checked(records: Sequence[Record]) -> Sequence[Record]:
 def _columns(records: Sequence[Record]) -> ResultColumns:
     _refuse_unreadable_ids(records)
     _refuse_duplicate_ids(records)
-    return ResultColumns(
-        timestamps=np.array(instants_in_microseconds(map(attrgetter("timestamp"), records)), dtype=np.int64),
-        metrics=tuple(
-            np.fromiter(map(attrgetter(metric), records), dtype=np.float64, count=len(records)) for metric in METRICS
-        ),
+    # The timestamps first: their list of a million Python ints is gone before the metrics take memory.
+    timestamps = np.array(instants_in_microseconds(map(attrgetter("timestamp"), records)), dtype=np.int64)
+    # None (an undefined metric) becomes NaN.
+    metrics = tuple(
+        np.fromiter(map(attrgetter(metric), records), dtype=np.float64, count=len(records)) for metric in STORED_METRICS
     )
+    failed = _failures(records)
+    _refuse_impossible_metrics(dict(zip(STORED_METRICS, metrics, strict=True)), failed)
+    return ResultColumns(timestamps, metrics, failed=failed)
+
+
+def _failures(records: Sequence[Record]) -> npt.NDArray[np.bool_] | None:
+    """Which records are failed results; None when none is, as in most files."""
+    # Every error is a non-empty string, so any() finds one without a Python call per record.
+    if not any(map(attrgetter("error"), records)):
+        return None
+    errors = map(attrgetter("error"), records)
+    return np.fromiter(map(is_not, errors, repeat(None)), dtype=np.bool_, count=len(records))
+
+
+def _refuse_impossible_metrics(
+    metrics: dict[str, npt.NDArray[np.float64]], failed: npt.NDArray[np.bool_] | None
+) -> None:
+    # What msgspec's types cannot say, a few vectorised comparisons can; the domain's reader then
+    # names the record. NaN (undefined) compares False, so only values that are there are compared.
+    tokens, first, last = (metrics[name] for name in ("token_count", "time_to_first_token", "total_generation_time"))
+    incomplete = np.isnan(tokens) | np.isnan(last)
+    if failed is not None:
+        incomplete &= ~failed
+    if incomplete.any():
+        raise msgspec.ValidationError("a successful result misses its token_count or total_generation_time")
+    if np.any(first > last):
+        raise msgspec.ValidationError("a time_to_first_token exceeds its total_generation_time")
 
 
 def _refuse_unreadable_ids(records: Sequence[Record]) -> None:

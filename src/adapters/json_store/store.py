@@ -64,7 +64,7 @@ class JsonFileResultStore(ResultStore):
 
     def summarize(self, query: SummaryQuery) -> dict[SummaryKey, ResultSummary]:
         first, past_last, kept = self._selected(query.selection)
-        columns = self._index.metrics_between(first, past_last)
+        columns, failed = self._index.columns_between(first, past_last)
         groups, buckets = None, None
         if query.group_by is not None:
             models, labels = self._attributes
@@ -74,14 +74,18 @@ class JsonFileResultStore(ResultStore):
             buckets = np.asarray(self._index.timestamps[first:past_last]) // query.bucket_width
         if kept is not None:
             columns = columns[kept]
+            failed = None if failed is None else failed[kept]
             groups = None if groups is None else [group for group, keep in zip(groups, kept, strict=True) if keep]
             buckets = None if buckets is None else buckets[kept]
-        return summarize_columns(columns, query.percentiles, query.objective, groups, buckets)
+        return summarize_columns(columns, query.percentiles, query.objective, groups, buckets, failed=failed)
 
     def sorted_values(self, selection: ResultFilter) -> dict[str, list[float]]:
         first, past_last, kept = self._selected(selection)
-        columns = self._index.metrics_between(first, past_last)
-        return sorted_columns(columns if kept is None else columns[kept])
+        columns, failed = self._index.columns_between(first, past_last)
+        if kept is not None:
+            columns = columns[kept]
+            failed = None if failed is None else failed[kept]
+        return sorted_columns(columns, failed=failed)
 
     def _selected(self, selection: ResultFilter) -> tuple[int, int, npt.NDArray[np.bool_] | None]:
         """The time-order positions of the selection's window, and, when it also filters by model
