@@ -14,9 +14,9 @@ from hypothesis import strategies as st
 from src.adapters.json_store.store import JsonFileResultStore
 from src.adapters.sql_store.database import database_url
 from src.adapters.sql_store.store import SqlResultStore
-from src.application.ports.result_store import PageKey, ResultPage, ResultQuery, ResultStore, SummaryQuery
+from src.application.ports.result_store import PageKey, ResultPage, ResultQuery, ResultStore, RunQuery, SummaryQuery
 from src.domain.benchmark_result import METRICS, BenchmarkResult
-from src.domain.errors import InvalidStatisticsQuery
+from src.domain.errors import InvalidStatisticsQuery, StoreIsReadOnly
 from src.domain.result_aggregate import AverageSummary
 from src.domain.result_selection import Grouping, ResultFilter
 from src.domain.statistics import ResultSummary, ServiceLevelObjective
@@ -416,7 +416,13 @@ def test_undefined_metrics_count_only_where_defined(make_store: StoreFactory) ->
                 "s1", 2, time_to_first_token=40.0, total_generation_time=50.0, token_count=0, time_per_output_token=None
             ),
             _request(
-                "n1", 3, time_to_first_token=None, total_generation_time=280.0, token_count=10, prompt_token_count=7
+                "n1",
+                3,
+                time_to_first_token=None,
+                time_per_output_token=None,  # undefined without a first token
+                total_generation_time=280.0,
+                token_count=10,
+                prompt_token_count=7,
             ),
         ]
     )
@@ -491,3 +497,73 @@ def test_failed_results_and_undefined_metrics_read_back_as_they_were_stored(make
     page = store.page(ResultQuery(None, None, 10, None))
     assert [result.request_id for result in page.results] == ["f", "u"]
     assert all(found.same_content(result) for found, result in zip(page.results, sent, strict=True))
+
+
+# Runs
+
+
+def _run_of(run: str | None, request_id: str, minute: int, **fields: Any) -> BenchmarkResult:
+    labels = {"tool": "vllm", "gpu": "h100", "status": request_id} | ({"run": run} if run else {})
+    result = _request(request_id, minute, **fields)
+    return BenchmarkResult(**{**_fields(result), "labels": labels})
+
+
+def _fields(result: BenchmarkResult) -> dict[str, Any]:
+    return {name: getattr(result, name) for name in result.__slots__}
+
+
+def test_runs_are_listed_newest_first_with_their_counts_span_and_shared_labels(make_store: StoreFactory) -> None:
+    store = make_store(
+        [
+            _run_of("old", "o1", 0),
+            _run_of("old", "o2", 5),
+            _run_of("old", "o3", 6, **_FAILED),
+            _run_of("new", "n1", 10),
+            _run_of(None, "loose", 30),
+        ]
+    )
+    page = store.runs(RunQuery())
+    assert [(run.run, run.count, run.failed) for run in page.runs] == [("new", 1, 0), ("old", 2, 1)]
+    old = page.runs[1]
+    assert (old.first, old.last) == (parse_timestamp("2024-06-01T12:00:00Z"), parse_timestamp("2024-06-01T12:06:00Z"))
+    # Labels every result carries; the per-request `status` drops out.
+    assert dict(old.labels) == {"gpu": "h100", "run": "old", "tool": "vllm"}
+    assert (old.tool, old.model) == ("vllm", "m")
+    assert page.next is None
+    first = store.runs(RunQuery(limit=1))
+    assert [run.run for run in first.runs] == ["new"]
+    assert first.next is not None
+    assert [run.run for run in store.runs(RunQuery(limit=1, after=first.next)).runs] == ["old"]
+    assert store.runs(RunQuery(ResultFilter(labels=(("status", "n1"),)))).runs[0].run == "new"
+    assert store.runs(RunQuery(ResultFilter(model="none"))).runs == []
+
+
+_FAILED: dict[str, Any] = {
+    "error": "timeout",
+    "token_count": None,
+    "time_to_first_token": None,
+    "time_per_output_token": None,
+    "total_generation_time": None,
+}
+
+
+def test_deleting_a_run_removes_its_results_and_everything_kept_about_them(make_store: StoreFactory) -> None:
+    results = [_run_of("a", f"a{i}", i, time_to_first_token=100.0) for i in range(3)]
+    results += [_run_of("b", f"b{i}", i, time_to_first_token=300.0) for i in range(2)] + [
+        _run_of("b", "bf", 9, **_FAILED)
+    ]
+    store = make_store(results)
+    if isinstance(store, JsonFileResultStore):
+        with pytest.raises(StoreIsReadOnly):
+            store.delete_run("a")
+        return
+    assert store.delete_run("b") == 3
+    assert store.delete_run("b") == 0
+    averages = store.aggregate().summary()
+    assert (averages.count, averages.failed, averages.average_time_to_first_token) == (3, 0, 100.0)
+    window = store.aggregate(TimeWindow.parse("2024-06-01T12:00:00Z", "2024-06-01T12:30:00Z")).summary()
+    assert (window.count, window.failed) == (3, 0)
+    for query in (SummaryQuery(), SummaryQuery(bucket_width=60_000_000), SummaryQuery(group_by=Grouping())):
+        assert_same_summaries(store.summarize(query), FakeResultStore(results[:3]).summarize(query))
+    assert store.get("b0") is None
+    assert [run.run for run in store.runs(RunQuery()).runs] == ["a"]

@@ -90,10 +90,9 @@ class FakeResultStore(ResultStore):
 
     def runs(self, query: RunQuery) -> RunPage:
         selection = replace(query.selection, window=None)
-        summaries = summarize_runs(result for result in self.results.values() if selection.matches(result))
-        after = [summary for summary in summaries if query.after is None or summary.key < query.after]
-        more = len(after) > query.limit
-        return RunPage(after[: query.limit], after[query.limit - 1].key if more else None)
+        return RunPage.of(
+            summarize_runs(result for result in self.results.values() if selection.matches(result)), query
+        )
 
     def delete_run(self, run: str) -> int:
         doomed = [key for key, result in self.results.items() if result.labels.get(RUN_LABEL) == run]

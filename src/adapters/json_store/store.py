@@ -27,6 +27,8 @@ from src.application.ports.result_store import (
     ResultPage,
     ResultQuery,
     ResultStore,
+    RunPage,
+    RunQuery,
     SummaryKey,
     SummaryQuery,
 )
@@ -34,6 +36,7 @@ from src.domain.benchmark_result import BenchmarkResult
 from src.domain.errors import StoreIsReadOnly, StoreUnavailable
 from src.domain.result_aggregate import ResultAggregate
 from src.domain.result_selection import ResultFilter
+from src.domain.runs import RunSummary, summarize_runs
 from src.domain.statistics import ResultSummary
 from src.domain.time_window import TimeWindow
 from src.domain.timestamps import microseconds_since_epoch
@@ -129,6 +132,16 @@ class JsonFileResultStore(ResultStore):
     def add(self, results: Sequence[BenchmarkResult], *, all_or_nothing: bool = True) -> AddOutcome:
         raise StoreIsReadOnly()
 
+    def runs(self, query: RunQuery) -> RunPage:
+        selection = query.selection
+        if selection.model is None and not selection.labels:
+            return RunPage.of(self._all_runs, query)
+        chosen = (result for result in map(as_result, self._records) if selection.admits(result.model, result.labels))
+        return RunPage.of(summarize_runs(chosen), query)
+
+    def delete_run(self, run: str) -> int:
+        raise StoreIsReadOnly()
+
     def check(self) -> None:
         """The file was read whole at startup; nothing can go away."""
 
@@ -141,6 +154,11 @@ class JsonFileResultStore(ResultStore):
             return read_result_records(self._path, self._digest)
         except ResultFileError as error:
             raise StoreUnavailable(str(error)) from None
+
+    @cached_property
+    def _all_runs(self) -> list[RunSummary]:
+        """Every run of the file, newest first: the file never changes under a server."""
+        return summarize_runs(map(as_result, self._records))
 
     @cached_property
     def _positions_by_id(self) -> dict[str, int]:

@@ -83,6 +83,13 @@ class RunPage:
     next: RunKey | None
     """Where the next page starts; None when this page is the last."""
 
+    @classmethod
+    def of(cls, newest_first: Sequence[RunSummary], query: RunQuery) -> RunPage:
+        """The page `query` asks for out of every run, given newest first (as summarize_runs gives them)."""
+        after = [summary for summary in newest_first if query.after is None or summary.key < query.after]
+        more = len(after) > query.limit
+        return cls(after[: query.limit], after[query.limit - 1].key if more else None)
+
 
 @dataclass(frozen=True, slots=True)
 class AddOutcome:
