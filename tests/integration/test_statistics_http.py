@@ -58,10 +58,13 @@ def test_seed_stats_by_hand(seed_api: httpx.Client) -> None:
         "time_to_first_token": "ms",
         "time_per_output_token": "ms",
         "total_generation_time": "ms",
+        "prompt_token_count": "tokens",
         "output_throughput": "tokens/s",
     }
     (group,) = body["groups"]
     assert (group["group"], group["count"], group["goodput"]) == (None, 5, {"count": 3, "share": 0.6})
+    assert (group["failed"], group["error_rate"]) == (0, 0.0)
+    assert group["metrics"]["prompt_token_count"] is None  # the seed counts no input tokens
     ttft = group["metrics"]["time_to_first_token"]
     # 150, 180, 200, 250, 300 ms: p90 lies 0.6 of the way from 250 to 300.
     assert ttft == pytest.approx(
@@ -90,9 +93,11 @@ def test_seed_stats_as_csv_open_in_a_spreadsheet(seed_api: httpx.Client) -> None
         "time_to_first_token",
         "time_per_output_token",
         "total_generation_time",
+        "prompt_token_count",
         "output_throughput",
     ]
     assert (rows[1]["result_count"], rows[1]["mean"], rows[1]["p50"], rows[1]["unit"]) == ("5", "216.0", "200.0", "ms")
+    assert (rows[1]["failed_count"], rows[1]["error_rate"]) == ("0", "0.0")
     assert response.content.startswith(b"\xef\xbb\xbf")
     assert b"\r\n" in response.content
 
