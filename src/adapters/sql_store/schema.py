@@ -10,7 +10,7 @@ from sqlalchemy import JSON, BigInteger, Column, Float, Index, LargeBinary, Meta
 from sqlalchemy.dialects.postgresql import JSONB
 
 # Migrations and the code move together: a database at another revision is refused at startup.
-SCHEMA_REVISION = "0002"
+SCHEMA_REVISION = "0003"
 
 MICROSECONDS_PER_MINUTE = 60 * 1_000_000
 # Rollup widths, each a multiple of the one before: any window is a few raw rows at its edges,
@@ -33,14 +33,19 @@ results = Table(
     metadata,
     Column("request_id", _request_id_type, primary_key=True),
     Column("recorded_at_us", BigInteger, nullable=False),
-    Column("token_count", BigInteger, nullable=False),
-    Column("time_to_first_token", Float(53), nullable=False),
-    Column("time_per_output_token", Float(53), nullable=False),
-    Column("total_generation_time", Float(53), nullable=False),
+    Column("token_count", BigInteger, nullable=True),
+    Column("time_to_first_token", Float(53), nullable=True),
+    Column("time_per_output_token", Float(53), nullable=True),
+    Column("total_generation_time", Float(53), nullable=True),
     Column("prompt_text", Text, nullable=False),
     Column("generated_text", Text, nullable=False),
     Column("model", Text, nullable=True),
     Column("labels", JSON().with_variant(JSONB(), "postgresql"), nullable=False),
+    # Added by migration 0003, hence after the others. A result with an error failed: its metrics
+    # (any of which may be NULL) reach no average or statistic. A success has its token_count and
+    # total_generation_time; its TTFT, TPOT and input tokens are NULL where undefined.
+    Column("prompt_token_count", BigInteger, nullable=True),
+    Column("error", Text, nullable=True),
     # Windows and pages scan by time; a page resumes after a (timestamp, request_id) key.
     Index("results_by_time", "recorded_at_us", "request_id"),
     # Only results that name a model are found by model: the others cost this index nothing.
@@ -54,7 +59,10 @@ results = Table(
     ),
 )
 
-# Per-width sums of the metrics, bucket by bucket, kept up to date by every insert.
+# Per width and bucket, kept up to date by every insert: how many results succeeded
+# (`result_count`) and failed, each metric's sum over the successes that have it, and how many
+# successes have the metrics a success may lack (every success has token_count and
+# total_generation_time, so their counts are `result_count`).
 result_rollups = Table(
     "result_rollups",
     metadata,
@@ -65,11 +73,20 @@ result_rollups = Table(
     Column("sum_time_to_first_token", Float(53), nullable=False),
     Column("sum_time_per_output_token", Float(53), nullable=False),
     Column("sum_total_generation_time", Float(53), nullable=False),
+    Column("count_time_to_first_token", BigInteger, nullable=False),
+    Column("count_time_per_output_token", BigInteger, nullable=False),
+    Column("sum_prompt_token_count", Float(53), nullable=False),
+    Column("count_prompt_token_count", BigInteger, nullable=False),
+    Column("failed_count", BigInteger, nullable=False),
 )
+# The metrics a success may lack, whose counts the rollups keep.
+COUNTED_METRICS = ("time_to_first_token", "time_per_output_token", "prompt_token_count")
 
-# SQLite only (migration 0002): per minute and model, the metrics of its results packed as
-# little-endian float64s, a result's four metrics (METRICS order) after another's. Statistics
-# read a window's whole minutes from here, a blob a minute, instead of row by row.
+# SQLite only (migrations 0002 and 0003): per minute and model, the metrics of its successful
+# results packed as little-endian float64s, a result's five (STORED_METRICS order, NaN where
+# undefined) after another's; `result_count` counts them, `failed` the minute's failed results,
+# whose metrics are not packed. Statistics read a window's whole minutes from here, a blob a
+# minute, instead of row by row.
 NO_MODEL = ""
 """The `model` of the pack of results without a model: no result can name the empty string."""
 result_packs = Table(
@@ -79,4 +96,5 @@ result_packs = Table(
     Column("model", Text, primary_key=True),
     Column("result_count", BigInteger, nullable=False),
     Column("metrics", LargeBinary, nullable=False),
+    Column("failed", BigInteger, nullable=False),
 )
