@@ -15,7 +15,7 @@ import psycopg
 
 from src.adapters.sql_store.rollups import add_to_rollups
 from src.adapters.sql_store.schema import ROLLUP_WIDTHS, results
-from src.domain.benchmark_result import METRICS
+from src.domain.benchmark_result import STORED_METRICS
 
 _NAMES = [column.name for column in results.columns]
 _COLUMNS = ", ".join(_NAMES)
@@ -28,7 +28,7 @@ INGEST = f"""
 WITH inserted AS (
     INSERT INTO results SELECT {_COLUMNS} FROM incoming ORDER BY request_id
     ON CONFLICT (request_id) DO NOTHING
-    RETURNING request_id, recorded_at_us, {", ".join(METRICS)}
+    RETURNING request_id, recorded_at_us, {", ".join(STORED_METRICS)}, error
 ), rolled_up AS ({add_to_rollups("inserted", "true", ROLLUP_WIDTHS)})
 SELECT (SELECT count(*) FROM inserted),
     ARRAY(SELECT request_id FROM incoming EXCEPT SELECT request_id FROM inserted)

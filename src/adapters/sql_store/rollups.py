@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from src.adapters.sql_store.schema import COUNTED_METRICS
 from src.domain.benchmark_result import METRICS
 
 Span = tuple[int, int]
@@ -56,20 +57,28 @@ def _ceil(value: int, width: int) -> int:
 def add_to_rollups(source: str, condition: str, widths: tuple[int, ...]) -> str:
     """SQL that adds the rows of `source` (a table or CTE name) meeting `condition` to every
     width's buckets, in bucket order so that concurrent writers lock rollup rows in one order.
+    A failed result (its error not NULL) is counted as failed only; a success adds each metric
+    it has to that metric's sum and count.
 
     Built from constants only; `condition` may name bound parameters. PostgreSQL and SQLite
     both take it (SQLite needs the WHERE clause to read ON CONFLICT as an upsert).
     """
     all_widths = " UNION ALL ".join(f"SELECT {width} AS width_us" for width in widths)
+    succeeded = "FILTER (WHERE r.error IS NULL)"
+    columns = {
+        "result_count": f"count(*) {succeeded}",
+        **{f"sum_{m}": f"coalesce(sum(r.{m}) {succeeded}, 0)" for m in (*METRICS, "prompt_token_count")},
+        **{f"count_{m}": f"count(r.{m}) {succeeded}" for m in COUNTED_METRICS},
+        "failed_count": "count(*) FILTER (WHERE r.error IS NOT NULL)",
+    }
     return f"""
-    INSERT INTO result_rollups (width_us, bucket_start_us, result_count, {", ".join(f"sum_{m}" for m in METRICS)})
+    INSERT INTO result_rollups (width_us, bucket_start_us, {", ".join(columns)})
     SELECT w.width_us, r.recorded_at_us - ((r.recorded_at_us % w.width_us) + w.width_us) % w.width_us,
-        count(*), {", ".join(f"sum(r.{m})" for m in METRICS)}
+        {", ".join(columns.values())}
     FROM {source} r CROSS JOIN ({all_widths}) w
     WHERE {condition}
     GROUP BY 1, 2
     ORDER BY 1, 2
     ON CONFLICT (width_us, bucket_start_us) DO UPDATE SET
-        result_count = result_rollups.result_count + excluded.result_count,
-        {", ".join(f"sum_{m} = result_rollups.sum_{m} + excluded.sum_{m}" for m in METRICS)}
+        {", ".join(f"{name} = result_rollups.{name} + excluded.{name}" for name in columns)}
     """

@@ -4,7 +4,7 @@ numpy its packed minutes (and rows where packs cannot answer: label filters and 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
 import numpy.typing as npt
@@ -22,14 +22,13 @@ from sqlalchemy import (
     literal,
     or_,
     select,
-    true,
 )
 
 from src.adapters.column_statistics import Columns
 from src.adapters.sql_store.rollups import split_window
 from src.adapters.sql_store.schema import NO_MODEL, ROLLUP_WIDTHS, result_packs, results
 from src.application.ports.result_store import SummaryKey, SummaryQuery
-from src.domain.benchmark_result import METRICS, BenchmarkResult
+from src.domain.benchmark_result import STORED_METRICS, BenchmarkResult
 from src.domain.result_selection import Grouping, ResultFilter
 from src.domain.statistics import (
     MILLISECONDS_PER_SECOND,
@@ -40,38 +39,55 @@ from src.domain.statistics import (
 )
 from src.domain.timestamps import microseconds_since_epoch
 
-Selected = tuple[Columns, list[str | None] | None, npt.NDArray[np.int64] | None]
-"""The selected results' metrics (one row each), their groups and their bucket indexes."""
+
+Failed = npt.NDArray[np.bool_]
+"""One flag per row of some Columns: True where the result failed (its metrics are not read)."""
+
+
+class Selected(NamedTuple):
+    """The selected results' metrics (one row each, NaN where undefined), which of them failed,
+    their groups and their bucket indexes."""
+
+    columns: Columns
+    failed: Failed
+    groups: list[str | None] | None
+    buckets: npt.NDArray[np.int64] | None
+
 
 _MINUTE = ROLLUP_WIDTHS[0]
 _PACKED = np.dtype("<f8")
-_PACKED_RESULT_BYTES = _PACKED.itemsize * len(METRICS)
+_WIDTH = len(STORED_METRICS)
+_PACKED_RESULT_BYTES = _PACKED.itemsize * _WIDTH
 # SQLite's || joins two blobs byte for byte (typing the result as text); the cast types it back.
 ADD_TO_PACKS = """
-    INSERT INTO result_packs (minute_start_us, model, result_count, metrics) VALUES (?, ?, ?, ?)
+    INSERT INTO result_packs (minute_start_us, model, result_count, metrics, failed) VALUES (?, ?, ?, ?, ?)
     ON CONFLICT (minute_start_us, model) DO UPDATE SET
         result_count = result_packs.result_count + excluded.result_count,
-        metrics = CAST(result_packs.metrics || excluded.metrics AS BLOB)
+        metrics = CAST(result_packs.metrics || excluded.metrics AS BLOB),
+        failed = result_packs.failed + excluded.failed
 """
 
 
 def split_rows(rows: list[tuple[Any, ...]], *, grouped: bool, bucketed: bool) -> Selected:
-    """Rows of the metrics, then the group when `grouped`, then the bucket when `bucketed`."""
-    width = len(METRICS)
-    columns = np.array([row[:width] for row in rows] if grouped or bucketed else rows, dtype=np.float64)
-    groups = [row[width] for row in rows] if grouped else None
+    """Rows of the metrics (None where undefined) and whether the result failed, then the group
+    when `grouped`, then the bucket when `bucketed`."""
+    # None becomes NaN; the failed flag (true or 1) becomes 1.0.
+    block = np.array([row[: _WIDTH + 1] for row in rows] if grouped or bucketed else rows, dtype=np.float64)
+    block = block.reshape(-1, _WIDTH + 1)
+    groups = [row[_WIDTH + 1] for row in rows] if grouped else None
     buckets = np.fromiter((row[-1] for row in rows), dtype=np.int64, count=len(rows)) if bucketed else None
-    return columns.reshape(-1, width), groups, buckets
+    return Selected(block[:, :_WIDTH], block[:, _WIDTH] != 0, groups, buckets)
 
 
 def packed_columns(
     connection: Connection, selection: ResultFilter, group_by: Grouping | None, bucket_width: int | None
 ) -> Selected:
     """SQLite: the window's whole minutes from their packs, and the rows of the partial minutes at
-    its edges. The two never overlap, so no result is counted twice."""
+    its edges. The two never overlap, so no result is counted twice. A pack's failed results,
+    which it only counts, are rows of NaN marked failed, after every pack's successes."""
     at = results.c.recorded_at_us
-    packs = select(result_packs.c.minute_start_us, result_packs.c.model, result_packs.c.metrics)
-    edges = select(*(results.c[metric] for metric in METRICS), results.c.model, at)
+    packs = select(result_packs.c.minute_start_us, result_packs.c.model, result_packs.c.metrics, result_packs.c.failed)
+    edges = select(*_row_values(), results.c.model, at)
     if selection.window is not None:
         # Split as the averages split a window for their rollups, at the finest width only.
         pieces = split_window(
@@ -89,54 +105,68 @@ def packed_columns(
         packs = packs.where(result_packs.c.model == selection.model)
         edges = edges.where(results.c.model == selection.model)
     found = connection.execute(packs).cursor.fetchall()  # as in _row_columns: many rows, no Row objects
-    edge_rows = list(connection.execute(edges).cursor.fetchall())
-    counts = [len(metrics) // _PACKED_RESULT_BYTES for _, _, metrics in found]
-    packed = np.frombuffer(b"".join(metrics for _, _, metrics in found), dtype=_PACKED).reshape(-1, len(METRICS))
-    edge_columns, edge_models, edge_times = split_rows(edge_rows, grouped=True, bucketed=True)
+    edge = split_rows(list(connection.execute(edges).cursor.fetchall()), grouped=True, bucketed=True)
+    # Every pack's successes (packed), then every pack's failures, then the edges' rows.
+    counts = [len(metrics) // _PACKED_RESULT_BYTES for _, _, metrics, _ in found]
+    failures = [failed for _, _, _, failed in found]
+    per_pack = counts + failures
+    packed = np.frombuffer(b"".join(metrics for _, _, metrics, _ in found), dtype=_PACKED).reshape(-1, _WIDTH)
+    first_failure, first_edge = len(packed), len(packed) + sum(failures)
     groups = None
     if group_by is not None:
-        groups = [
-            None if model == NO_MODEL else model
-            for (_, model, _), n in zip(found, counts, strict=True)
-            for _ in range(n)
-        ]
-        groups += edge_models or []
+        models = [None if model == NO_MODEL else model for _, model, _, _ in found] * 2
+        groups = [model for model, n in zip(models, per_pack, strict=True) for _ in range(n)]
+        groups += edge.groups or []
     buckets = None
     if bucket_width is not None:
-        minutes = np.array([minute for minute, _, _ in found], dtype=np.int64)
-        buckets = np.concatenate([np.repeat(minutes // bucket_width, counts), edge_times // bucket_width])  # type: ignore[operator]
+        minutes = np.array([minute for minute, _, _, _ in found] * 2, dtype=np.int64)
+        buckets = np.concatenate([np.repeat(minutes // bucket_width, per_pack), edge.buckets // bucket_width])  # type: ignore[operator]
     # Column-major from the start: numpy summarises each metric as a contiguous array, and this
     # one copy replaces both joining the pieces and reordering them.
-    columns = np.empty((len(packed) + len(edge_columns), len(METRICS)), order="F")
-    columns[: len(packed)] = packed
-    columns[len(packed) :] = edge_columns
-    return columns, groups, buckets
+    columns = np.empty((first_edge + len(edge.columns), _WIDTH), order="F")
+    columns[:first_failure] = packed
+    columns[first_failure:first_edge] = np.nan
+    columns[first_edge:] = edge.columns
+    failed = np.zeros(len(columns), dtype=bool)
+    failed[first_failure:first_edge] = True
+    failed[first_edge:] = edge.failed
+    return Selected(columns, failed, groups, buckets)
 
 
-def packs(batch: Sequence[BenchmarkResult]) -> list[tuple[int, str, int, bytes]]:
-    """Rows for result_packs: per minute and model, the batch's metrics packed."""
-    grouped: dict[tuple[int, str], list[float]] = {}
+def packs(batch: Sequence[BenchmarkResult]) -> list[tuple[int, str, int, bytes, int]]:
+    """Rows for result_packs: per minute and model, the batch's successes' metrics packed (NaN
+    where undefined), and how many of its results failed."""
+    grouped: dict[tuple[int, str], tuple[list[float | None], list[int]]] = {}
     for result in batch:
         at = microseconds_since_epoch(result.timestamp)
-        grouped.setdefault((at - at % _MINUTE, result.model or NO_MODEL), []).extend(
-            getattr(result, metric) for metric in METRICS
-        )
+        values, failed = grouped.setdefault((at - at % _MINUTE, result.model or NO_MODEL), ([], [0]))
+        if result.succeeded:
+            values.extend(getattr(result, metric) for metric in STORED_METRICS)
+        else:
+            failed[0] += 1
+    # numpy reads None as NaN in a float array.
     return [
-        (minute, model, len(values) // len(METRICS), np.array(values, dtype=_PACKED).tobytes())
-        for (minute, model), values in grouped.items()
+        (minute, model, len(values) // _WIDTH, np.array(values, dtype=_PACKED).tobytes(), failed)
+        for (minute, model), (values, [failed]) in grouped.items()
     ]
 
 
 def row_columns_statement(
     selection: ResultFilter, group_by: Grouping | None, bucket_width: int | None, *, postgres: bool
 ) -> Any:
-    """The selected results' metrics, row by row, then their group and bucket when asked for."""
+    """The selected results' metrics and whether they failed, row by row, then their group and
+    bucket when asked for (see split_rows)."""
     keys = []
     if group_by is not None:
         keys.append(_group_expression(group_by, postgres=postgres))
     if bucket_width is not None:
         keys.append(_bucket_expression(bucket_width))
-    return select(*(results.c[metric] for metric in METRICS), *keys).where(*conditions(selection, postgres=postgres))
+    return select(*_row_values(), *keys).where(*conditions(selection, postgres=postgres))
+
+
+def _row_values() -> list[Any]:
+    """A row's metrics in STORED_METRICS order, then whether it failed."""
+    return [*(results.c[metric] for metric in STORED_METRICS), results.c.error.is_not(None)]
 
 
 def conditions(selection: ResultFilter, *, postgres: bool) -> list[Any]:
@@ -180,13 +210,20 @@ def _bucket_expression(width: int) -> Any:
     return (at - ((at % width_value) + width_value) % width_value) / width_value
 
 
+_SUCCEEDED = results.c.error.is_(None)
+
+
 def _metric_expressions() -> dict[str, Any]:
-    """Each summarised metric as a float8 expression; throughput NULL where the domain leaves it out."""
-    expressions: dict[str, Any] = {metric: cast(results.c[metric], Float(53)) for metric in METRICS}
-    total = expressions["total_generation_time"]
+    """Each summarised metric as a float8 expression, NULL for a failed result and where the
+    metric is undefined; throughput NULL where the domain leaves it out (a NULL token count or
+    time gives a NULL quotient or comparison, so a NULL throughput)."""
+    expressions: dict[str, Any] = {
+        metric: case((_SUCCEEDED, cast(results.c[metric], Float(53)))) for metric in STORED_METRICS
+    }
+    tokens, total = (cast(results.c[metric], Float(53)) for metric in ("token_count", "total_generation_time"))
     seconds = total / literal(MILLISECONDS_PER_SECOND, Float(53))
     expressions["output_throughput"] = case(
-        (total >= literal(MIN_THROUGHPUT_MILLISECONDS, Float(53)), expressions["token_count"] / seconds)
+        (and_(_SUCCEEDED, total >= literal(MIN_THROUGHPUT_MILLISECONDS, Float(53))), tokens / seconds)
     )
     return expressions
 
@@ -206,12 +243,16 @@ def summary_statement(query: SummaryQuery) -> Any:
         ),
     ]
     fractions = [q / 100 for q in query.percentiles]
-    aggregates: list[Any] = [func.count().label("result_count")]
+    aggregates: list[Any] = [
+        func.count().filter(_SUCCEEDED).label("result_count"),
+        func.count().filter(~_SUCCEEDED).label("failed_count"),
+    ]
     for value in _METRIC_EXPRESSIONS.values():
         aggregates += _metric_aggregates(value, fractions)
     if query.objective is not None:
+        # A NULL metric makes its bound NULL, which FILTER takes as not met.
         bounds = [results.c[metric] <= bound for metric, bound in query.objective.bounds().items()]
-        aggregates.append(func.count().filter(and_(true(), *bounds)))
+        aggregates.append(func.count().filter(and_(_SUCCEEDED, *bounds)))
     statement = select(*keys, *aggregates).where(*conditions(query.selection, postgres=True))
     grouped_by = [key for key, used in zip(keys, (query.group_by, query.bucket_width), strict=True) if used is not None]
     return statement.group_by(*grouped_by) if grouped_by else statement
@@ -248,7 +289,7 @@ def _metric_aggregates(value: Any, fractions: list[float]) -> list[Any]:
 
 
 def summary_row(row: Sequence[Any], query: SummaryQuery) -> tuple[SummaryKey, ResultSummary]:
-    group, bucket, count, *rest = row
+    group, bucket, count, failed, *rest = row
     metrics: dict[str, MetricStats | None] = {}
     for position, metric in enumerate(STATISTIC_METRICS):
         first = _PER_METRIC * position
@@ -266,4 +307,5 @@ def summary_row(row: Sequence[Any], query: SummaryQuery) -> tuple[SummaryKey, Re
             else None
         )
     goodput = None if query.objective is None else int(rest[_PER_METRIC * len(STATISTIC_METRICS)])
-    return (group, None if bucket is None else int(bucket)), ResultSummary(int(count), metrics, goodput)
+    summary = ResultSummary(int(count), metrics, goodput, int(failed))
+    return (group, None if bucket is None else int(bucket)), summary

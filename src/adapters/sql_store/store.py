@@ -98,6 +98,8 @@ _WRITE_ATTEMPTS = 8
 _RETRYABLE_STATES = ("40",)
 
 
+# The averaged metrics a success may lack; it always has the others (see _aggregate).
+_SOMETIMES_UNDEFINED = ("time_to_first_token", "time_per_output_token")
 _ROWS_WITH_IDS = select(results).where(results.c.request_id.in_(bindparam("ids", expanding=True)))
 _ADD_IDS_TO_ROLLUPS = text(add_to_rollups("results", "r.request_id IN :ids", ROLLUP_WIDTHS)).bindparams(
     bindparam("ids", expanding=True)
@@ -179,14 +181,23 @@ class SqlResultStore(ResultStore):
             statement = summary_statement(query)
             summaries = self._read(lambda connection: connection.execute(statement).all())
             refuse_oversized_answer(len({row.group_key for row in summaries}), len(summaries))
-            # Without GROUP BY, no result still gives one row, of count 0.
-            return dict(summary_row(row, query) for row in summaries if row.result_count)
+            # Without GROUP BY, no result still gives one row, of counts 0. A group or bucket of
+            # failures only is an answer: its failed count and no metric.
+            return dict(summary_row(row, query) for row in summaries if row.result_count or row.failed_count)
         # SQLite has no percentile function: it hands over the columns, and numpy summarises them.
-        columns, groups, buckets = self._columns(query.selection, query.group_by, query.bucket_width)
-        return summarize_columns(columns, query.percentiles, query.objective, groups, buckets)
+        selected = self._columns(query.selection, query.group_by, query.bucket_width)
+        return summarize_columns(
+            selected.columns,
+            query.percentiles,
+            query.objective,
+            selected.groups,
+            selected.buckets,
+            failed=selected.failed,
+        )
 
     def sorted_values(self, selection: ResultFilter) -> dict[str, list[float]]:
-        return sorted_columns(self._columns(selection, None, None)[0])
+        selected = self._columns(selection, None, None)
+        return sorted_columns(selected.columns, failed=selected.failed)
 
     def _columns(self, selection: ResultFilter, group_by: Grouping | None, bucket_width: int | None) -> Selected:
         """The selected results' metrics, with each one's group and bucket when asked for."""
@@ -340,8 +351,13 @@ def _window_parameters(window: TimeWindow | None) -> dict[str, int]:
 
 
 def _aggregate(row: Sequence[Any]) -> ResultAggregate:
-    count, *sums = row
-    return ResultAggregate.from_sums(int(count), map(float, sums)) if count else ResultAggregate()
+    """The row of _window_sums_statement as an aggregate."""
+    count, *sums, first_tokens, per_output_tokens, failed = row
+    if not count and not failed:
+        return ResultAggregate()
+    # Every success has its token_count and total_generation_time.
+    counts = (count, first_tokens, per_output_tokens, count)
+    return ResultAggregate.from_sums(int(count), map(float, sums), map(int, counts), int(failed))
 
 
 def _conninfo(url: URL) -> str:
@@ -370,8 +386,8 @@ def _window_sums_statement() -> Any:
     Its shape never changes (an empty piece is an empty range), so the database plans it once.
     """
 
-    def sums(*columns: Any) -> list[Any]:
-        return [cast(func.sum(column), Float(53)) for column in columns]
+    def sums(*columns: Any, where: Any) -> list[Any]:
+        return [cast(func.sum(column).filter(where), Float(53)) for column in columns]
 
     def between(column: Any, name: str) -> Any:
         """Inside either of the two spans `name` covers (see _window_parameters)."""
@@ -382,14 +398,21 @@ def _window_sums_statement() -> Any:
             )
         )
 
-    raw = select(func.count().label("result_count"), *sums(*(results.c[metric] for metric in METRICS))).where(
-        between(results.c.recorded_at_us, "raw")
-    )
-    sum_columns = [result_rollups.c[f"sum_{metric}"] for metric in METRICS]
+    succeeded = results.c.error.is_(None)
+    # Each piece gives, in this order: successes, the metric sums over them, how many of them
+    # have TTFT and TPOT, and failures (see _aggregate).
+    raw = select(
+        func.count().filter(succeeded).label("result_count"),
+        *sums(*(results.c[metric] for metric in METRICS), where=succeeded),
+        *(func.count(results.c[metric]).filter(succeeded) for metric in _SOMETIMES_UNDEFINED),
+        func.count().filter(~succeeded),
+    ).where(between(results.c.recorded_at_us, "raw"))
     levels = [
-        select(func.coalesce(func.sum(result_rollups.c.result_count), 0), *sums(*sum_columns)).where(
-            result_rollups.c.width_us == width, between(result_rollups.c.bucket_start_us, str(level))
-        )
+        select(
+            *(func.sum(result_rollups.c[name]) for name in ("result_count", *(f"sum_{metric}" for metric in METRICS))),
+            *(func.sum(result_rollups.c[f"count_{metric}"]) for metric in _SOMETIMES_UNDEFINED),
+            func.sum(result_rollups.c.failed_count),
+        ).where(result_rollups.c.width_us == width, between(result_rollups.c.bucket_start_us, str(level)))
         for level, width in enumerate(ROLLUP_WIDTHS)
     ]
     # One row out: the pieces are added in the database, not handed to Python one by one.
@@ -410,6 +433,8 @@ def _row(result: BenchmarkResult) -> tuple[Any, ...]:
         result.generated_text,
         result.model,
         json.dumps(result.labels, separators=(",", ":"), ensure_ascii=False) if result.labels else "{}",
+        result.prompt_token_count,
+        result.error,
     )
 
 
@@ -426,4 +451,6 @@ def _result(row: Row[Any]) -> BenchmarkResult:
         generated_text=row.generated_text,
         model=row.model,
         labels=labels,
+        prompt_token_count=row.prompt_token_count,
+        error=row.error,
     )
