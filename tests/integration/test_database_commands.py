@@ -96,7 +96,8 @@ def test_migrating_sqlite_packs_the_results_already_stored(sqlite_url: str, caps
         config.attributes["connection"] = connection
         command.upgrade(config, "0001")
         # Revision 0001 has the first ten columns; the others came later.
-        connection.exec_driver_sql(f"INSERT INTO results VALUES ({', '.join('?' * 10)})", [_row(r)[:10] for r in stored])
+        rows = [_row(r)[:10] for r in stored]
+        connection.exec_driver_sql(f"INSERT INTO results VALUES ({', '.join('?' * 10)})", rows)
     engine.dispose()
     assert migrate.main() == 0
     assert capsys.readouterr().out.strip() == "schema at revision 0003 (was 0001)"

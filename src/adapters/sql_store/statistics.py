@@ -39,7 +39,6 @@ from src.domain.statistics import (
 )
 from src.domain.timestamps import microseconds_since_epoch
 
-
 Failed = npt.NDArray[np.bool_]
 """One flag per row of some Columns: True where the result failed (its metrics are not read)."""
 
