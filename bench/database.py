@@ -32,6 +32,10 @@ ADMIN_URL = os.environ.get("SUPERBENCHMARK_TEST_DATABASE_URL", "postgresql://pos
 BENCH_DATABASE = "superbenchmark_bench"
 KEY = "bench-writer-key-0123456789"
 ORDERS = ("random-order", "time-ordered")
+_COPY_COLUMNS = (
+    "request_id, recorded_at_us, token_count, time_to_first_token, time_per_output_token, "
+    "total_generation_time, prompt_text, generated_text, model, labels"
+)
 _COPY_ESCAPES = str.maketrans({"\\": "\\\\", "\t": "\\t", "\n": "\\n", "\r": "\\r"})
 
 
@@ -99,7 +103,11 @@ def raw_copy(url: str, rows: Path) -> float:
     with psycopg.connect(url, autocommit=True) as connection:
         connection.execute("CREATE TABLE copy_target (LIKE results INCLUDING ALL)")
         started = time.perf_counter()
-        with connection.cursor().copy("COPY copy_target FROM STDIN") as copy, rows.open("rb") as source:
+        # The synthetic results have no input token count and no error: those columns stay NULL.
+        with (
+            connection.cursor().copy(f"COPY copy_target ({_COPY_COLUMNS}) FROM STDIN") as copy,
+            rows.open("rb") as source,
+        ):
             while block := source.read(1 << 20):
                 copy.write(block)
         return time.perf_counter() - started
