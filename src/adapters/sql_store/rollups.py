@@ -54,11 +54,12 @@ def _ceil(value: int, width: int) -> int:
     return -_floor(-value, width)
 
 
-def add_to_rollups(source: str, condition: str, widths: tuple[int, ...]) -> str:
+def add_to_rollups(source: str, condition: str, widths: tuple[int, ...], *, remove: bool = False) -> str:
     """SQL that adds the rows of `source` (a table or CTE name) meeting `condition` to every
     width's buckets, in bucket order so that concurrent writers lock rollup rows in one order.
     A failed result (its error not NULL) is counted as failed only; a success adds each metric
-    it has to that metric's sum and count.
+    it has to that metric's sum and count. With `remove`, stored rows about to be deleted are
+    taken out of their buckets instead.
 
     Built from constants only; `condition` may name bound parameters. PostgreSQL and SQLite
     both take it (SQLite needs the WHERE clause to read ON CONFLICT as an upsert).
@@ -71,10 +72,11 @@ def add_to_rollups(source: str, condition: str, widths: tuple[int, ...]) -> str:
         **{f"count_{m}": f"count(r.{m}) {succeeded}" for m in COUNTED_METRICS},
         "failed_count": "count(*) FILTER (WHERE r.error IS NOT NULL)",
     }
+    sign = "-" if remove else ""
     return f"""
     INSERT INTO result_rollups (width_us, bucket_start_us, {", ".join(columns)})
     SELECT w.width_us, r.recorded_at_us - ((r.recorded_at_us % w.width_us) + w.width_us) % w.width_us,
-        {", ".join(columns.values())}
+        {", ".join(f"{sign}{value}" for value in columns.values())}
     FROM {source} r CROSS JOIN ({all_widths}) w
     WHERE {condition}
     GROUP BY 1, 2

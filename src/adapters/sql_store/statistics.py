@@ -182,7 +182,7 @@ def conditions(selection: ResultFilter, *, postgres: bool) -> list[Any]:
         ]
     if selection.model is not None:
         conditions.append(results.c.model == selection.model)
-    conditions += [_label_value(key, postgres=postgres) == value for key, value in selection.labels]
+    conditions += [label_value(key, postgres=postgres) == value for key, value in selection.labels]
     return conditions
 
 
@@ -190,10 +190,10 @@ def _group_expression(grouping: Grouping, *, postgres: bool) -> Any:
     if grouping.always_none:
         # As in conditions: a label key no result holds is not sent to the database, which may refuse it.
         return literal(None, Text)
-    return results.c.model if grouping.label_key is None else _label_value(grouping.label_key, postgres=postgres)
+    return results.c.model if grouping.label_key is None else label_value(grouping.label_key, postgres=postgres)
 
 
-def _label_value(key: str, *, postgres: bool) -> Any:
+def label_value(key: str, *, postgres: bool) -> Any:
     """The value of label `key` as text, NULL when the result has no such label."""
     if postgres:
         return results.c.labels[key].as_string()

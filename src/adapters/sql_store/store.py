@@ -12,6 +12,7 @@ import json
 import logging
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from typing import Any, TypeVar
 
@@ -49,6 +50,7 @@ from src.adapters.sql_store.rollups import add_to_rollups, split_window
 from src.adapters.sql_store.schema import (
     ROLLUP_WIDTHS,
     SCHEMA_REVISION,
+    result_packs,
     result_rollups,
     results,
 )
@@ -57,6 +59,7 @@ from src.adapters.sql_store.statistics import (
     Selected,
     conditions,
     group_count_statement,
+    label_value,
     packed_columns,
     packs,
     row_columns_statement,
@@ -70,6 +73,8 @@ from src.application.ports.result_store import (
     ResultPage,
     ResultQuery,
     ResultStore,
+    RunPage,
+    RunQuery,
     SummaryKey,
     SummaryQuery,
 )
@@ -77,6 +82,7 @@ from src.domain.benchmark_result import METRICS, BenchmarkResult, storable_text
 from src.domain.errors import ResultConflict, StoreUnavailable
 from src.domain.result_aggregate import ResultAggregate
 from src.domain.result_selection import Grouping, ResultFilter
+from src.domain.runs import RUN_LABEL, summarize_runs
 from src.domain.statistics import (
     MAX_GROUPS,
     ResultSummary,
@@ -100,6 +106,12 @@ _RETRYABLE_STATES = ("40",)
 
 # The averaged metrics a success may lack; it always has the others (see _aggregate).
 _SOMETIMES_UNDEFINED = ("time_to_first_token", "time_per_output_token")
+# A run's results, by their `run` label (PostgreSQL: True; SQLite: False), for raw SQL on `results r`.
+_RUN_CONDITION = {
+    True: f"{{r}}.labels ->> '{RUN_LABEL}' = :run",
+    False: f"json_extract({{r}}.labels, '$.{RUN_LABEL}') = :run",
+}
+_MINUTE = ROLLUP_WIDTHS[0]
 _ROWS_WITH_IDS = select(results).where(results.c.request_id.in_(bindparam("ids", expanding=True)))
 _ADD_IDS_TO_ROLLUPS = text(add_to_rollups("results", "r.request_id IN :ids", ROLLUP_WIDTHS)).bindparams(
     bindparam("ids", expanding=True)
@@ -257,6 +269,57 @@ class SqlResultStore(ResultStore):
                     raise
                 logger.info("write attempt %d was rolled back by the database (%s); retrying", attempt, error.orig)
         raise StoreUnavailable(f"{_WRITE_ATTEMPTS} attempts to store the batch collided with concurrent writers")
+
+    def runs(self, query: RunQuery) -> RunPage:
+        # The selected results that name a run, summarised as the domain does.
+        selection = replace(query.selection, window=None)
+        run_label = label_value(RUN_LABEL, postgres=self._postgres)
+        statement = select(results).where(*conditions(selection, postgres=self._postgres), run_label.is_not(None))
+        rows = self._read(lambda connection: connection.execute(statement).all())
+        return RunPage.of(summarize_runs(map(_result, rows)), query)
+
+    def delete_run(self, run: str) -> int:
+        if not storable_text(run):
+            return 0  # no stored label holds it, and PostgreSQL would refuse it as a parameter
+        for attempt in range(1, _WRITE_ATTEMPTS + 1):
+            try:
+                with self._writing() as connection:
+                    return self._delete_run(connection, run)
+            except DBAPIError as error:
+                if not _retryable(error):
+                    raise
+                logger.info("delete attempt %d was rolled back by the database (%s); retrying", attempt, error.orig)
+        raise StoreUnavailable(f"{_WRITE_ATTEMPTS} attempts to delete the run collided with concurrent writers")
+
+    def _delete_run(self, connection: Connection, run: str) -> int:
+        """Take the run's results out of the rollups (and SQLite's packs), then delete them."""
+        condition = _RUN_CONDITION[self._postgres]
+        parameters = {"run": run}
+        span = text(
+            f"SELECT min(r.recorded_at_us), max(r.recorded_at_us) FROM results r WHERE {condition.format(r='r')}"
+        )
+        first, last = connection.execute(span, parameters).one()
+        if first is None:
+            return 0
+        taken_out = add_to_rollups("results", condition.format(r="r"), ROLLUP_WIDTHS, remove=True)
+        connection.execute(text(taken_out), parameters)
+        # Buckets left without results go, and with them what rounding left of their sums.
+        emptied = result_rollups.c.result_count == 0, result_rollups.c.failed_count == 0
+        connection.execute(result_rollups.delete().where(*emptied))
+        removed = connection.execute(text(f"DELETE FROM results WHERE {condition.format(r='results')}"), parameters)
+        if not self._postgres:
+            self._repack(connection, first - first % _MINUTE, last - last % _MINUTE + _MINUTE)
+        return int(removed.rowcount)
+
+    def _repack(self, connection: Connection, low: int, high: int) -> None:
+        """SQLite: pack the minutes [low, high) anew from the results they hold."""
+        connection.execute(
+            result_packs.delete().where(result_packs.c.minute_start_us >= low, result_packs.c.minute_start_us < high)
+        )
+        at = results.c.recorded_at_us
+        rows = packs([_result(row) for row in connection.execute(select(results).where(at >= low, at < high))])
+        if rows:
+            connection.exec_driver_sql(ADD_TO_PACKS, rows)
 
     def _add(self, connection: Connection, batch: list[BenchmarkResult]) -> AddOutcome:
         if self._postgres:
