@@ -567,3 +567,18 @@ def test_deleting_a_run_removes_its_results_and_everything_kept_about_them(make_
         assert_same_summaries(store.summarize(query), FakeResultStore(results[:3]).summarize(query))
     assert store.get("b0") is None
     assert [run.run for run in store.runs(RunQuery()).runs] == ["a"]
+
+
+def test_a_success_with_no_output_tokens_is_kept_with_tpot_undefined(make_store: StoreFactory) -> None:
+    # vLLM PR #3397: S1 returned no token (TTFT 40, e2e 50), S2 ten (TTFT 100, e2e 280).
+    store = make_store(
+        [
+            _request(
+                "s1", 0, time_to_first_token=40.0, total_generation_time=50.0, token_count=0, time_per_output_token=None
+            ),
+            _request("s2", 1, time_to_first_token=100.0, total_generation_time=280.0, token_count=10),
+        ]
+    )
+    averages = store.aggregate().summary()
+    assert (averages.count, averages.average_token_count) == (2, 5.0)
+    assert (averages.average_time_per_output_token, averages.average_total_generation_time) == (20.0, 165.0)
