@@ -18,7 +18,9 @@ from src.entrypoints import cli
 from src.entrypoints.container import Container
 from src.entrypoints.settings import Settings
 from tests.databases import SQL_KINDS, scratch_database
+from tests.integration.importers import test_llm_load_test, test_sglang
 from tests.integration.importers.format_heads import HEADS
+from tests.integration.importers.test_genai_perf import export  # noqa: F401, F811 - the GenAI-Perf file, a fixture
 from tests.integration.importers.tool_reading import EXAMPLES
 from tests.integration.test_ingestion_http import KEY, WRITER, sql_api
 from tests.support import assert_problem, record
@@ -213,3 +215,37 @@ def test_the_command_imports_over_http_and_compares_for_ci(
     assert comparison["metrics"]["time_to_first_token"]["verdict"] == "regression"
     assert (comparison["candidate"]["count"], comparison["candidate"]["failed"]) == (4, 1)
     assert cli.main(["compare", "--server", server, "--baseline-label", "nolabel", "--candidate-label", "x:y"]) == 2
+
+
+def test_sglang_llm_load_test_and_genai_perf_files_import_over_http_and_by_the_command(
+    api: httpx.Client,
+    tmp_path: Path,
+    export: Path,  # noqa: F811 - the fixture imported above
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # The readers' own tests build these files from the specification and check them by hand;
+    # here they travel over HTTP and through the command, and must arrive whole.
+    sglang = test_sglang.write(tmp_path, test_sglang.run_line())
+    report = imported(api, sglang, timestamp="2026-02-03T10:00:00Z")
+    assert (report["format"], report["stored"], report["failed"]) == ("sglang", 3, 1)
+    # The two successes: TTFT 100 and 300 ms, e2e = TTFT + sum(itls) = 600 and 500 ms.
+    group = stats_of(api, "sglang_0203_3_1024_128")
+    ttft, e2e = group["metrics"]["time_to_first_token"], group["metrics"]["total_generation_time"]
+    assert (ttft["count"], ttft["mean"], e2e["mean"]) == (2, pytest.approx(200.0), pytest.approx(550.0))
+
+    load_test = test_llm_load_test.write(tmp_path, test_llm_load_test.document(test_llm_load_test.RECORDS))
+    report = imported(api, load_test)
+    # Four records, one refused for a clock that stepped back; TPOT of the twenty-token request 20.0.
+    assert (report["format"], report["stored"], report["rejected"]) == ("llm-load-test", 3, 1)
+    assert report["errors"][0]["position"] == 4
+    assert api.get("/results/output-002%230-4-3").status_code == 200
+
+    monkeypatch.setenv(cli.KEY_VARIABLE, KEY)
+    assert cli.main(["import", str(export), "--server", str(api.base_url), "--run", "genai"]) == 0
+    printed = capsys.readouterr()
+    # Five requests: three content responses, one without any response, one SSE error event.
+    assert "run genai (genai-perf): stored 5, already stored 0, rejected 0, failed requests 2" in printed.out
+    assert "estimate" in printed.err
+    group = stats_of(api, "genai")
+    assert (group["count"], group["failed"]) == (3, 2)
