@@ -20,7 +20,7 @@ from src.entrypoints.settings import Settings
 from tests.databases import SQL_KINDS, scratch_database
 from tests.integration.importers import test_llm_load_test, test_sglang
 from tests.integration.importers.format_heads import HEADS
-from tests.integration.importers.test_genai_perf import export  # noqa: F401, F811 - the GenAI-Perf file, a fixture
+from tests.integration.importers.test_genai_perf import export  # noqa: F401 - the GenAI-Perf file, a fixture
 from tests.integration.importers.tool_reading import EXAMPLES
 from tests.integration.test_ingestion_http import KEY, WRITER, sql_api
 from tests.support import assert_problem, record
