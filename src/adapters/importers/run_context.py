@@ -7,7 +7,7 @@ import hashlib
 import json
 import math
 import re
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -29,6 +29,11 @@ from src.domain.errors import InvalidResult, UnreadableFile, shown
 _EARLIEST_PLAUSIBLE = datetime(2000, 1, 1, tzinfo=UTC)
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _TRUNCATED = "... (cut)"
+_BLANK = re.compile(rb"\s*")
+_BLOCK = 1 << 16
+
+Decode = Callable[[bytes | bytearray], Any]
+"""Turns one JSON text (a whole file, or a line of it) into Python values; raises msgspec.DecodeError."""
 
 
 class RunContext:
@@ -146,15 +151,22 @@ def default_run_name(files: Sequence[ToolFile], file_format: str) -> str:
     return f"{file_format}-{digest.hexdigest()[:12]}"
 
 
-def load_document(file: ToolFile, file_format: str, *, lenient: bool = False) -> Any:
-    """A whole JSON document. `lenient` also takes the NaN and Infinity tokens that Python's
-    json.dumps writes and strict JSON excludes (sglang writes a request rate of inf so).
+def load_document(
+    file: ToolFile,
+    file_format: str,
+    *,
+    lenient: bool = False,
+    decode: Decode = msgspec.json.decode,
+) -> Any:
+    """A whole JSON document, decoded by `decode`. `lenient` reads it with the standard library
+    instead, which also takes the NaN and Infinity tokens that Python's json.dumps writes and
+    strict JSON excludes (sglang writes a request rate of inf so).
 
     Raises UnreadableFile naming the format when the file is not JSON (truncated, say).
     """
     raw = file.path.read_bytes()
     try:
-        return json.loads(raw) if lenient else msgspec.json.decode(raw)
+        return json.loads(raw) if lenient else decode(raw)
     except (msgspec.DecodeError, ValueError) as error:
         raise UnreadableFile(file_format, f"{file.name or 'the body'} is not JSON ({_first_line(error)})") from None
     except RecursionError:
@@ -165,15 +177,44 @@ def json_lines(file: ToolFile, *, lenient: bool = False) -> Iterator[tuple[int, 
     """Each non-blank line as (line number, value, None), or (line number, None, why it is no JSON),
     reading one line at a time."""
     with file.path.open("rb") as content:
-        for number, line in enumerate(content, start=1):
-            if not line.strip():
+        yield from _decoded_lines(enumerate(content, start=1), lenient, msgspec.json.decode)
+
+
+def document_lines(
+    file: ToolFile, *, lenient: bool = False, decode: Decode = msgspec.json.decode
+) -> Iterator[tuple[int, Any | None, str | None]]:
+    """As json_lines, for files of a few long lines, each a JSON document, decoded by `decode`.
+    Each line is gathered in one buffer that grows in place: a line as long as the file (a
+    document written on one line) is held once, where reading it as a line would hold it twice."""
+
+    def lines() -> Iterator[tuple[int, bytearray]]:
+        with file.path.open("rb") as content:
+            number, line = 1, bytearray()
+            while block := content.read(_BLOCK):
+                view, start = memoryview(block), 0
+                while (end := block.find(b"\n", start)) >= 0:
+                    line += view[start : end + 1]
+                    yield number, line
+                    number, line, start = number + 1, bytearray(), end + 1
+                line += view[start:]
+            if line:
+                yield number, line
+
+    yield from _decoded_lines(lines(), lenient, decode)
+
+
+def _decoded_lines(
+    lines: Iterable[tuple[int, bytes | bytearray]], lenient: bool, decode: Decode
+) -> Iterator[tuple[int, Any | None, str | None]]:
+    for number, line in lines:
+        try:
+            yield number, json.loads(bytes(line)) if lenient else decode(line), None
+        except (msgspec.DecodeError, ValueError) as error:
+            if _BLANK.fullmatch(line):
                 continue
-            try:
-                yield number, json.loads(line) if lenient else msgspec.json.decode(line), None
-            except (msgspec.DecodeError, ValueError) as error:
-                yield number, None, f"is not valid JSON: {_first_line(error)}"
-            except RecursionError:
-                yield number, None, "is not valid JSON: arrays or objects are nested too deeply"
+            yield number, None, f"is not valid JSON: {_first_line(error)}"
+        except RecursionError:
+            yield number, None, "is not valid JSON: arrays or objects are nested too deeply"
 
 
 def _first_line(error: Exception) -> str:

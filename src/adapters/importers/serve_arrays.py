@@ -9,7 +9,9 @@ from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from src.adapters.importers.run_context import cut_error, json_lines, load_document
+import msgspec
+
+from src.adapters.importers.run_context import cut_error, document_lines, load_document
 from src.application.ports.result_reader import ToolFile
 from src.domain.benchmark_result import derived_time_per_output_token
 from src.domain.errors import InvalidResult, UnreadableFile
@@ -28,6 +30,8 @@ REQUEST_ARRAYS = (
 # Without these a request has no output tokens, no TTFT and no end: only aggregates are left.
 DETAILED_ARRAYS = ("output_lens", "ttfts")
 MILLISECONDS_PER_SECOND = 1000
+_RUN_FIELDS = msgspec.json.Decoder(dict[str, msgspec.Raw])
+_PER_REQUEST = msgspec.json.Decoder(list[msgspec.Raw])
 
 
 @dataclass(frozen=True, slots=True)
@@ -92,7 +96,7 @@ def serve_request(run: Mapping[str, Any], index: int) -> ServeRequest:
     first = _seconds(run, "ttfts", index, "time_to_first_token")
     latency = _seconds(run, "latencies", index, "total_generation_time")
     if latency is None and first is not None and isinstance(run.get("itls"), list):
-        gaps = run["itls"][index]
+        gaps = _itls(run["itls"][index])
         if not isinstance(gaps, list) or not all(_is_number(gap) for gap in gaps):
             raise InvalidResult("total_generation_time", f"itls[{index}] must be an array of seconds")
         latency = first + math.fsum(gaps)
@@ -106,6 +110,38 @@ def serve_request(run: Mapping[str, Any], index: int) -> ServeRequest:
         text if isinstance(text, str) else "",
         start,
     )
+
+
+def _itls(gaps: object) -> object:
+    """A request's `itls`, decoded now if decode_run left it as JSON text; None if that is no JSON."""
+    if not isinstance(gaps, msgspec.Raw):
+        return gaps
+    try:
+        return msgspec.json.decode(gaps)
+    except msgspec.DecodeError:
+        return None
+
+
+def decode_run(content: bytes | bytearray) -> Any:
+    """A run object as msgspec.json.decode reads it, except that `itls` stays one undecoded JSON
+    text per request (msgspec.Raw, a view into `content`) until a request needs it: only files
+    without `latencies` do. About 200 chunk gaps a request would otherwise be 200 Python floats,
+    and a file's gaps in Python objects take about twice the file. Anything but an object, or
+    `itls` that is no array, decodes as usual. Raises msgspec.DecodeError as msgspec does."""
+    try:
+        fields = _RUN_FIELDS.decode(content)
+    except msgspec.ValidationError:
+        return msgspec.json.decode(content)  # no object: the caller says what a run is
+    run: dict[str, Any] = {}
+    for name, value in fields.items():
+        if name == "itls":
+            try:
+                run[name] = _PER_REQUEST.decode(value)
+                continue
+            except msgspec.ValidationError:
+                pass
+        run[name] = msgspec.json.decode(value)
+    return run
 
 
 def _at(run: Mapping[str, Any], name: str, index: int) -> Any:
@@ -134,40 +170,43 @@ def _milliseconds(seconds: float | None) -> float | None:
 class RunObjects:
     """The runs of a file that holds one JSON object per run: a single object (also pretty-printed),
     or, as vLLM's --append-result and sglang's --output-file append them, one object per line, read
-    one line at a time. Iterating yields (line number, object) and may be repeated; a line that is
-    no JSON object makes the file unreadable (an append cut short), as does an empty file.
-    `expected` says what a run is, for the refusal of a file of another format."""
+    one line at a time and decoded by decode_run (the chunk gaps stay JSON text until needed).
+    Iterating yields (line number, object) and may be repeated; a file of one run is read and
+    decoded once. A line that is no JSON object makes the file unreadable (an append cut short),
+    as does an empty file. `expected` says what a run is, for the refusal of a file of another format."""
 
     def __init__(self, file: ToolFile, file_format: str, expected: str, *, lenient: bool = False) -> None:
         self._file = file
         self._format = file_format
         self._expected = expected
         self._lenient = lenient
-        self._document: dict[str, Any] | None = None
+        self._only: tuple[int, dict[str, Any]] | None = None
 
     def __iter__(self) -> Iterator[tuple[int, dict[str, Any]]]:
-        if self._document is not None:
-            yield 1, self._document
+        if self._only is not None:
+            yield self._only
             return
-        seen = False
-        for number, value, problem in json_lines(self._file, lenient=self._lenient):
-            if problem is not None and not seen:
+        runs, first = 0, None
+        for number, value, problem in document_lines(self._file, lenient=self._lenient, decode=decode_run):
+            if problem is not None and not runs:
                 # A first line that is no JSON on its own: one object written across lines, or cut short.
-                self._document = self._whole()
-                yield 1, self._document
+                self._only = (1, self._whole())
+                yield self._only
                 return
             if problem is not None:
                 raise UnreadableFile(self._format, f"line {number} {problem} (an appended run cut short?)")
             if not isinstance(value, dict):
                 raise UnreadableFile(self._format, f"line {number}: {self._expected}")
-            seen = True
+            runs += 1
+            first = (number, value) if runs == 1 else None  # kept while it may be the only one
             yield number, value
-        if not seen:
+        if not runs:
             raise UnreadableFile(self._format, "the file holds no run: it is empty")
+        self._only = first
 
     def _whole(self) -> dict[str, Any]:
         try:
-            document = load_document(self._file, self._format, lenient=self._lenient)
+            document = load_document(self._file, self._format, lenient=self._lenient, decode=decode_run)
         except UnreadableFile as unreadable:
             raise UnreadableFile(self._format, f"{unreadable.reason}; {self._expected}") from None
         if not isinstance(document, dict):

@@ -400,3 +400,44 @@ def test_appended_runs_are_read_one_line_at_a_time(tmp_path: Path) -> None:
 
 def _one(path: Path, options: ImportOptions | None = None) -> tuple[list[ToolFile], ImportOptions]:
     return [ToolFile(path.name, path)], options or ImportOptions()
+
+
+def test_a_run_on_one_line_is_held_once_with_its_chunk_gaps_undecoded(tmp_path: Path) -> None:
+    requests, chunks = 2000, 200
+    path = write(
+        tmp_path,
+        run_object(
+            num_prompts=requests,
+            input_lens=[10] * requests,
+            output_lens=[chunks + 1] * requests,
+            ttfts=[0.1] * requests,
+            itls=[[0.012345678901234567] * chunks] * requests,
+            latencies=[0.1 + 0.012345678901234567 * chunks] * requests,
+            start_times=[1000.0 + i for i in range(requests)],
+            queue_times=[0.0] * requests,
+            generated_texts=["a b"] * requests,
+            errors=[""] * requests,
+        ),
+    )
+    size = path.stat().st_size
+    tracemalloc.start()
+    try:
+        run = READER.read(*_one(path, ImportOptions(timezone="UTC")))
+        count = sum(isinstance(entry.outcome, BenchmarkResult) for entry in run.entries)
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert count == requests
+    # The gaps decoded would be a Python float each, about three times the file with the line read.
+    assert peak < 1.5 * size
+
+
+def test_chunk_gaps_of_the_wrong_kind_refuse_only_their_request_without_latencies(tmp_path: Path) -> None:
+    path = write(tmp_path, run_object(itls=[[0.05, 0.05], [0.1, "slow"], []], latencies=None))
+    entries = read(READER, path, ImportOptions(timezone="UTC"))[1]
+    assert isinstance(entries[0].outcome, BenchmarkResult)
+    assert entries[0].outcome.total_generation_time == pytest.approx(200.0)
+    refused = entries[1].outcome
+    assert isinstance(refused, InvalidResult)
+    assert refused.field == "total_generation_time"
+    assert "itls[1]" in refused.reason
