@@ -10,7 +10,7 @@ BENCH_ROUNDS ?= 5
 RUNTIME_STAMP := $(VENV)/.runtime-installed
 DEV_STAMP := $(VENV)/.dev-installed
 
-.PHONY: install run migrate import test lint typecheck imports fuzz check bench bench-db clean
+.PHONY: install run migrate import test lint typecheck imports fuzz check bench bench-imports bench-db clean
 
 $(PYTHON):
 	$(PYTHON_BOOTSTRAP) -m venv $(VENV)
@@ -68,6 +68,12 @@ bench: $(DEV_STAMP)
 	@command -v wrk >/dev/null || apt-get install -y wrk
 	$(PYTHON) -m bench.averages --results $(BENCH_RESULTS) --rounds $(BENCH_ROUNDS)
 	$(PYTHON) -m bench.statistics --results $(BENCH_RESULTS)
+	$(PYTHON) -m bench.imports
+
+# Tools' files through POST /results/import into PostgreSQL beside the NDJSON import of the same results
+# (BENCH_IMPORT_REQUESTS, BENCH_IMPORT_AIPERF_LINES; BENCH_ROUNDS, 3 unless given).
+bench-imports: $(DEV_STAMP)
+	$(PYTHON) -m bench.imports
 
 # PostgreSQL side by side: ingestion against COPY, window averages against the JSON store.
 bench-db: $(DEV_STAMP)

@@ -76,6 +76,7 @@ def ndjson_and_copy_files(json_path: Path) -> dict[str, tuple[Path, Path]]:
 
 
 def fresh_database() -> str:
+    """An empty database BENCH_DATABASE at this version's schema, next to ADMIN_URL's; its URL."""
     drop_database()
     with psycopg.connect(ADMIN_URL, autocommit=True) as admin:
         admin.execute(f"CREATE DATABASE {BENCH_DATABASE}")
@@ -92,6 +93,7 @@ def drop_database() -> None:
 
 
 def emptied(url: str) -> None:
+    """No results and no rollups, everything flushed: each import starts from the same state."""
     with psycopg.connect(url, autocommit=True) as connection:
         connection.execute("TRUNCATE results, result_rollups")
         connection.execute("DROP TABLE IF EXISTS copy_target")
@@ -114,6 +116,7 @@ def raw_copy(url: str, rows: Path) -> float:
 
 
 def serve(env: dict[str, str]) -> tuple[subprocess.Popen[bytes], str]:
+    """A server process (one worker) with `env`, ready; the process and its base URL."""
     port = free_port()
     command = [sys.executable, "-m", "src.entrypoints.serve", "--port", str(port), "--log-level", "warning"]
     process = subprocess.Popen(command, env=env, cwd=ROOT, stdout=subprocess.DEVNULL)
@@ -128,12 +131,21 @@ def blocks(path: Path) -> Iterator[bytes]:
             yield block
 
 
-def http_import(base_url: str, ndjson: Path, expected: int) -> float:
+def http_import(
+    base_url: str,
+    path: Path,
+    expected: int,
+    content_type: str = "application/x-ndjson",
+    params: dict[str, str] | None = None,
+) -> float:
+    """Seconds from sending the file to POST /results/import until its report has arrived, the
+    file streamed from disk; RuntimeError unless the report says all `expected` results were stored."""
     started = time.perf_counter()
     response = httpx.post(
         f"{base_url}/results/import",
-        content=blocks(ndjson),
-        headers={"Authorization": f"Bearer {KEY}", "Content-Type": "application/x-ndjson"},
+        content=blocks(path),
+        params=params,
+        headers={"Authorization": f"Bearer {KEY}", "Content-Type": content_type},
         timeout=None,
     )
     seconds = time.perf_counter() - started
