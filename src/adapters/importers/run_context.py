@@ -6,6 +6,8 @@ from __future__ import annotations
 import hashlib
 import json
 import math
+import mmap
+import os
 import re
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from datetime import UTC, datetime, timedelta
@@ -30,9 +32,9 @@ _EARLIEST_PLAUSIBLE = datetime(2000, 1, 1, tzinfo=UTC)
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _TRUNCATED = "... (cut)"
 _BLANK = re.compile(rb"\s*")
-_BLOCK = 1 << 16
+_GIVE_BACK: int | None = getattr(mmap, "MADV_DONTNEED", None)  # where the platform has madvise
 
-Decode = Callable[[bytes | bytearray], Any]
+Decode = Callable[[bytes | memoryview], Any]
 """Turns one JSON text (a whole file, or a line of it) into Python values; raises msgspec.DecodeError."""
 
 
@@ -183,28 +185,32 @@ def json_lines(file: ToolFile, *, lenient: bool = False) -> Iterator[tuple[int, 
 def document_lines(
     file: ToolFile, *, lenient: bool = False, decode: Decode = msgspec.json.decode
 ) -> Iterator[tuple[int, Any | None, str | None]]:
-    """As json_lines, for files of a few long lines, each a JSON document, decoded by `decode`.
-    Each line is gathered in one buffer that grows in place: a line as long as the file (a
-    document written on one line) is held once, where reading it as a line would hold it twice."""
+    """As json_lines, for files of a few long lines, each a JSON document, decoded by `decode`
+    from a view into the file mapped in memory: a line as long as the file (a document written
+    on one line) is never copied, where reading it as a line would hold it twice. The pages of
+    earlier lines are given back as each line is reached, so that memory follows one line."""
 
-    def lines() -> Iterator[tuple[int, bytearray]]:
+    def lines() -> Iterator[tuple[int, memoryview]]:
         with file.path.open("rb") as content:
-            number, line = 1, bytearray()
-            while block := content.read(_BLOCK):
-                view, start = memoryview(block), 0
-                while (end := block.find(b"\n", start)) >= 0:
-                    line += view[start : end + 1]
-                    yield number, line
-                    number, line, start = number + 1, bytearray(), end + 1
-                line += view[start:]
-            if line:
-                yield number, line
+            if os.fstat(content.fileno()).st_size == 0:
+                return
+            mapped = mmap.mmap(content.fileno(), 0, access=mmap.ACCESS_READ)
+        view, start, number = memoryview(mapped), 0, 1
+        while start < len(mapped):
+            end = mapped.find(b"\n", start)
+            end = len(mapped) if end < 0 else end + 1
+            behind = start - start % mmap.PAGESIZE
+            if behind and _GIVE_BACK is not None:
+                # The mapping is read-only: a page read again comes back from the file.
+                mapped.madvise(_GIVE_BACK, 0, behind)
+            yield number, view[start:end]
+            start, number = end, number + 1
 
     yield from _decoded_lines(lines(), lenient, decode)
 
 
 def _decoded_lines(
-    lines: Iterable[tuple[int, bytes | bytearray]], lenient: bool, decode: Decode
+    lines: Iterable[tuple[int, bytes | memoryview]], lenient: bool, decode: Decode
 ) -> Iterator[tuple[int, Any | None, str | None]]:
     for number, line in lines:
         try:

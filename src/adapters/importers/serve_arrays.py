@@ -66,8 +66,8 @@ def request_count(run: Mapping[str, Any], file_format: str, where: str) -> int:
     arrays disagree on the count (a request cannot be told from its neighbour's values then)."""
     lengths: dict[str, int] = {}
     for name in REQUEST_ARRAYS:
-        if name not in run or run[name] is None:
-            continue
+        if name not in run or run[name] is None or isinstance(run[name], msgspec.Raw):
+            continue  # absent, or left unread by decode_run (itls beside latencies)
         if not isinstance(run[name], list):
             raise UnreadableFile(file_format, f"{where}: {name} must be an array, one value per request")
         lengths[name] = len(run[name])
@@ -122,25 +122,25 @@ def _itls(gaps: object) -> object:
         return None
 
 
-def decode_run(content: bytes | bytearray) -> Any:
-    """A run object as msgspec.json.decode reads it, except that `itls` stays one undecoded JSON
-    text per request (msgspec.Raw, a view into `content`) until a request needs it: only files
-    without `latencies` do. About 200 chunk gaps a request would otherwise be 200 Python floats,
-    and a file's gaps in Python objects take about twice the file. Anything but an object, or
-    `itls` that is no array, decodes as usual. Raises msgspec.DecodeError as msgspec does."""
+def decode_run(content: bytes | memoryview) -> Any:
+    """A run object as msgspec.json.decode reads it, except for `itls`, whose chunk gaps (about 200
+    a request, twice the file's size as Python floats) are read only without `latencies`, and then
+    one request at a time: `itls` stays undecoded JSON text (msgspec.Raw, a view into `content`)
+    beside `latencies`, and is else an array of one undecoded text per request. Anything but an
+    object decodes as usual. Raises msgspec.DecodeError as msgspec does."""
     try:
         fields = _RUN_FIELDS.decode(content)
     except msgspec.ValidationError:
         return msgspec.json.decode(content)  # no object: the caller says what a run is
-    run: dict[str, Any] = {}
-    for name, value in fields.items():
-        if name == "itls":
-            try:
-                run[name] = _PER_REQUEST.decode(value)
-                continue
-            except msgspec.ValidationError:
-                pass
-        run[name] = msgspec.json.decode(value)
+    run: dict[str, Any] = {
+        name: value if name == "itls" else msgspec.json.decode(value) for name, value in fields.items()
+    }
+    gaps = run.get("itls")
+    if isinstance(gaps, msgspec.Raw) and not isinstance(run.get("latencies"), list):
+        try:
+            run["itls"] = _PER_REQUEST.decode(gaps)
+        except msgspec.ValidationError:
+            run["itls"] = msgspec.json.decode(gaps)  # no array: refused as such
     return run
 
 

@@ -441,3 +441,9 @@ def test_chunk_gaps_of_the_wrong_kind_refuse_only_their_request_without_latencie
     assert isinstance(refused, InvalidResult)
     assert refused.field == "total_generation_time"
     assert "itls[1]" in refused.reason
+
+
+def test_beside_latencies_the_chunk_gaps_are_left_unread(tmp_path: Path) -> None:
+    path = write(tmp_path, run_object(itls=[[0.05, "late"], [0.1]]))
+    found = results(read(READER, path, ImportOptions(timezone="UTC"))[1])
+    assert [result.total_generation_time for result in found] == [200.0, 300.0, None]
