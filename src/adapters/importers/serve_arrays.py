@@ -7,12 +7,13 @@ from __future__ import annotations
 import math
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 import msgspec
 
-from src.adapters.importers.run_context import cut_error, document_lines, load_document
-from src.application.ports.result_reader import ToolFile
+from src.adapters.importers.run_context import RunContext, cut_error, document_lines, load_document
+from src.application.ports.result_reader import ReadEntry, ToolFile
 from src.domain.benchmark_result import derived_time_per_output_token
 from src.domain.errors import InvalidResult, UnreadableFile
 
@@ -59,6 +60,21 @@ class ServeRequest:
         if self.start is None or self.total_generation_time is None:
             return self.start
         return self.start + self.total_generation_time / MILLISECONDS_PER_SECOND
+
+    def entry(self, context: RunContext, position: int, request_id: str, timestamp: datetime) -> ReadEntry:
+        """This request as a result of the run `context` describes, or the domain's refusal."""
+        return context.entry(
+            position,
+            request_id=request_id,
+            timestamp=timestamp,
+            token_count=self.token_count,
+            time_to_first_token=self.time_to_first_token,
+            time_per_output_token=self.time_per_output_token,
+            total_generation_time=self.total_generation_time,
+            prompt_token_count=self.prompt_token_count,
+            generated_text=self.generated_text,
+            error=self.error,
+        )
 
 
 def request_count(run: Mapping[str, Any], file_format: str, where: str) -> int:

@@ -213,18 +213,7 @@ def _entries(objects: RunObjects, runs: list[_Run], zone: tzinfo, options: Impor
             if isinstance(request, InvalidResult):
                 yield ReadEntry(position, request.at(position, request_id))
                 continue
-            yield context.entry(
-                position,
-                request_id=request_id,
-                timestamp=clock.timestamp(request),
-                token_count=request.token_count,
-                time_to_first_token=request.time_to_first_token,
-                time_per_output_token=request.time_per_output_token,
-                total_generation_time=request.total_generation_time,
-                prompt_token_count=request.prompt_token_count,
-                generated_text=request.generated_text,
-                error=request.error,
-            )
+            yield request.entry(context, position, request_id, clock.timestamp(request))
 
 
 @dataclass(frozen=True, slots=True)
