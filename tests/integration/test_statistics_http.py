@@ -147,12 +147,17 @@ def test_seed_timeseries_as_csv_with_chosen_metrics(seed_api: httpx.Client) -> N
         ("/results/stats", {"percentiles": "100"}, "percentiles"),
         ("/results/stats", {"group_by": "gpu"}, "group_by"),
         ("/results/stats", {"label": "run"}, "label"),
-        ("/results/stats", {"start": "2024-06-02", "end": "2024-06-01"}, "end"),
         ("/results/stats", {"start": "yesterday"}, "start"),
+        ("/results/stats", {"end": "2024-06-31"}, "end"),
+        ("/results/timeseries", {"start": "2024-06-01", "end": "soon"}, "end"),
+        ("/results/compare", {"candidate_start": "2024-06-01T25:00:00"}, "candidate_start"),
+        ("/results/histogram", {"metric": "time_to_first_token", "start": "20240601T120000Z"}, "start"),
+        ("/results/histogram", {"metric": "latency"}, "metric"),
+        ("/results/histogram", {"metric": "token_count", "scale": "log2"}, "scale"),
+        ("/results/histogram", {"metric": "token_count", "label": "run"}, "label"),
         ("/results/timeseries", {"start": "2024-06-01", "end": "2024-06-02", "bucket": "2m"}, "bucket"),
         ("/results/timeseries", {"start": "2024-06-01", "end": "2024-06-02", "metric": "latency"}, "metric"),
         ("/results/timeseries", {"start": "2020-01-01", "end": "2024-06-02", "bucket": "1m"}, "bucket"),
-        ("/results/compare", {"baseline_start": "2024-06-02", "baseline_end": "2024-06-01"}, "baseline_end"),
         ("/results/compare", {"candidate_label": "run"}, "candidate_label"),
     ],
 )
@@ -160,6 +165,56 @@ def test_bad_parameters_are_named(seed_api: httpx.Client, path: str, params: dic
     body = assert_problem(seed_api.get(path, params=params), 422, "parameter")
     assert body["parameter"] == parameter
     assert body["type"] == "urn:superbenchmark:problem:invalid-parameter"
+
+
+@pytest.mark.parametrize(
+    ("path", "params", "names"),
+    [
+        ("/results/stats", {"start": "2024-06-02", "end": "2024-06-01"}, ("start", "end")),
+        ("/results/timeseries", {"start": "2024-06-02", "end": "2024-06-01"}, ("start", "end")),
+        (
+            "/results/compare",
+            {"baseline_start": "2024-06-02", "baseline_end": "2024-06-01"},
+            ("baseline_start", "baseline_end"),
+        ),
+        ("/results/histogram", {"metric": "token_count", "start": "2024-06-02", "end": "2024-06-01"}, ("start", "end")),
+        ("/results", {"start": "2024-06-02", "end": "2024-06-01"}, ("start", "end")),
+        ("/results/average/2024-06-02/2024-06-01", {}, ("start_time", "end_time")),
+    ],
+)
+def test_a_reversed_window_names_its_bounds_everywhere(
+    seed_api: httpx.Client, path: str, params: dict[str, str], names: tuple[str, str]
+) -> None:
+    body = assert_problem(seed_api.get(path, params=params), 422, "parameter")
+    assert body["type"] == "urn:superbenchmark:problem:invalid-time-window"
+    assert body["parameter"] == names[1]
+    assert (
+        f"{names[0]} 2024-06-02T00:00:00+00:00 is after {names[1]} 2024-06-01T23:59:59.999999+00:00" in body["detail"]
+    )
+
+
+@pytest.mark.parametrize(
+    ("path", "params", "parameter"),
+    [
+        ("/results/average/yesterday/2024-06-01", {}, "start_time"),
+        ("/results/average/2024-06-01/2024-13-01", {}, "end_time"),
+        ("/results", {"start": "yesterday"}, "start"),
+        ("/results", {"end": "yesterday"}, "end"),
+        ("/results/stats", {"start": "yesterday"}, "start"),
+        ("/results/timeseries", {"start": "yesterday", "end": "2024-06-01"}, "start"),
+        ("/results/compare", {"baseline_end": "yesterday"}, "baseline_end"),
+        ("/results/histogram", {"metric": "token_count", "end": "yesterday"}, "end"),
+    ],
+)
+def test_the_same_bad_bound_is_the_same_problem_everywhere(
+    seed_api: httpx.Client, path: str, params: dict[str, str], parameter: str
+) -> None:
+    body = assert_problem(seed_api.get(path, params=params), 422, "parameter")
+    assert body["type"] == "urn:superbenchmark:problem:invalid-parameter"
+    assert body["parameter"] == parameter
+    bad = "2024-13-01" if parameter == "end_time" else "yesterday"
+    reason = "expected a form like" if bad == "yesterday" else ""
+    assert body["detail"].startswith(f"{parameter}: {bad!r} is not a valid ISO 8601 date-time: {reason}")
 
 
 def test_a_missing_timeseries_bound_is_named(seed_api: httpx.Client) -> None:

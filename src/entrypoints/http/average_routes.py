@@ -1,56 +1,33 @@
-"""The averages API: GET /results/average and GET /results/average/{start_time}/{end_time}."""
+"""Averages: GET /results/average and GET /results/average/{start_time}/{end_time}."""
 
 from __future__ import annotations
 
-from typing import Annotated, Any
-
-import msgspec
-from fastapi import FastAPI, Path
+from fastapi import FastAPI
 from fastapi.responses import Response
 
 from src.application.average_results import AverageOverAllResults, AverageOverWindow
-from src.domain.result_aggregate import AverageSummary
-from src.domain.time_window import TimeWindow
 from src.entrypoints.http.access import Access
+from src.entrypoints.http.parameters import PathEnd, PathStart, closed_window
+from src.entrypoints.http.presenters import average_response
 from src.entrypoints.http.problems import READ_PROBLEMS, documented_problems
 from src.entrypoints.http.schemas import AverageBody
 
-_BOUND_FORMS = (
-    "ISO 8601 date-time with optional fraction and `Z` or ±HH:MM offset (send `+` raw or as `%2B`); "
-    "without an offset it means UTC."
-)
-
-
-def _window_bound(role: str, date_alone: str, utc: str, offset: str, day: str) -> Any:
-    return Path(
-        description=f"{role} of the window, included. {_BOUND_FORMS} A date alone (YYYY-MM-DD) means {date_alone}.",
-        openapi_examples={"UTC": {"value": utc}, "offset": {"value": offset}, "day": {"value": day}},
-    )
-
-
-_START = _window_bound(
-    "Start", "the start of that day", "2024-06-01T12:00:00Z", "2024-06-01T14:00:00+02:00", "2024-06-01"
-)
-_END = _window_bound(
-    "End", "the whole of that day", "2024-06-01T13:00:00.500Z", "2024-06-01T15:00:00+02:00", "2024-06-02"
-)
-WindowStart = Annotated[str, _START]
-WindowEnd = Annotated[str, _END]
+_WINDOW_PARAMETERS = ("start_time", "end_time")
 
 
 def add_average_routes(
     app: FastAPI,
-    average_over_all: AverageOverAllResults,
-    average_over_window: AverageOverWindow,
     *,
     access: Access,
+    average_over_all: AverageOverAllResults,
+    average_over_window: AverageOverWindow,
 ) -> None:
     """Routes bound to their use cases when the app is built.
 
     The use cases are injected once, by the composition root, instead of being resolved per request
     through FastAPI dependencies or module-level wiring: nothing is shared between two apps in one
     process, and a request pays for no dependency resolution. They go straight on the app, because
-    an included APIRouter adds a second round of route matching to every request.
+    an included APIRouter adds a second round of route matching to every request (see app.py).
     """
 
     @app.get(
@@ -62,7 +39,7 @@ def add_average_routes(
         dependencies=access.readers(),
     )
     async def average_over_all_results() -> Response:
-        return _response(await average_over_all())
+        return average_response(await average_over_all())
 
     @app.get(
         "/results/average/{start_time}/{end_time}",
@@ -74,24 +51,5 @@ def add_average_routes(
         responses=documented_problems(*READ_PROBLEMS, 422),
         dependencies=access.readers(),
     )
-    async def average_over_a_window(start_time: WindowStart, end_time: WindowEnd) -> Response:
-        return _response(await average_over_window(TimeWindow.parse(start_time, end_time)))
-
-
-def _response(summary: AverageSummary) -> Response:
-    # Encoded directly rather than through an AverageBody instance: FastAPI would validate and
-    # serialize that model again on every request. AverageBody stays the documented schema, and
-    # the HTTP tests and the schemathesis run hold the two together.
-    return Response(
-        msgspec.json.encode(
-            {
-                "average_token_count": summary.average_token_count,
-                "average_time_to_first_token": summary.average_time_to_first_token,
-                "average_time_per_output_token": summary.average_time_per_output_token,
-                "average_total_generation_time": summary.average_total_generation_time,
-                "count": summary.count,
-                "failed": summary.failed,
-            }
-        ),
-        media_type="application/json",
-    )
+    async def average_over_a_window(start_time: PathStart, end_time: PathEnd) -> Response:
+        return average_response(await average_over_window(closed_window(start_time, end_time, _WINDOW_PARAMETERS)))
