@@ -174,7 +174,7 @@ class DistributionReport:
 
 class DescribeDistribution(_Limited):
     """How one metric's values spread: a histogram of the selected successful results (undefined
-    values left out), binned by the domain's rule over the store's sorted values."""
+    values left out), binned by the domain's rule over the store's sorted values of that metric."""
 
     def __call__(self, selection: ResultFilter, metric: str, *, bins: int, scale: Scale) -> DistributionReport:
         if metric not in STATISTIC_METRICS:
@@ -183,8 +183,7 @@ class DescribeDistribution(_Limited):
         self._within_limit(selection)
         # Sorted by the store (numpy, or the database): edges and counts then cost bins binary
         # searches, not a pass over the values in Python.
-        values = self._results.sorted_values(selection)[metric]
-        failed = _failed(self._results, selection)
+        values, failed = self._results.metric_values(selection, metric)
         if not values:
             return DistributionReport(metric, Histogram(scale, 0, None, None, None, ()), failed)
         edges = histogram_edges(values, bins, scale)

@@ -604,9 +604,12 @@ def test_every_store_bins_as_the_domain_does(
     bins: int,
     scale: Scale,
 ) -> None:
-    report = DescribeDistribution(make_store(results))(selection, metric, bins=bins, scale=scale)
+    store = make_store(results)
+    report = DescribeDistribution(store)(selection, metric, bins=bins, scale=scale)
     chosen = [result for result in results if selection.matches(result)]
     values = [value for result in chosen if result.succeeded if (value := metric_values(result)[metric]) is not None]
+    # The one metric the store reads for it, bit for bit.
+    assert store.metric_values(selection, metric) == (sorted(values), report.failed)
     assert report.histogram == histogram(values, bins, scale)
     assert report.failed == sum(1 for result in chosen if not result.succeeded)
     # Exact: the counts sum to the values, and each value lies in the bin its edges give it.

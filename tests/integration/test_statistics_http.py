@@ -325,7 +325,7 @@ def test_seed_histogram_by_hand(seed_api: httpx.Client) -> None:
 
 def test_seed_histogram_on_a_log_scale_and_a_window(seed_api: httpx.Client) -> None:
     # June 2nd holds two results; two log bins split [min, max] at their geometric mean.
-    params = {"metric": "total_generation_time", "bins": 2, "scale": "log", "start": "2024-06-02"}
+    params = {"metric": "total_generation_time", "bins": "2", "scale": "log", "start": "2024-06-02"}
     body = seed_api.get("/results/histogram", params=params).json()
     assert body["selection"]["start"] == "2024-06-02T00:00:00Z"
     assert body["scale"] == "log"
@@ -394,10 +394,10 @@ def test_histograms_filter_by_label_model_and_window(runs_api: httpx.Client) -> 
     assert (mistral["edges"], mistral["counts"]) == ([1000.0, 1019.0, 1038.0, 1057.0], [7, 6, 7])
     # The first ten minutes of both runs: i < 10, so run a's TTFT 100..109 and run b's 120..129.
     window = {"start": "2024-06-01T00:00:00Z", "end": "2024-06-01T00:09:59Z"}
-    early = runs_api.get("/results/histogram", params={"metric": "time_to_first_token", "bins": 2} | window).json()
+    early = runs_api.get("/results/histogram", params={"metric": "time_to_first_token", "bins": "2"} | window).json()
     assert (early["count"], early["edges"], early["counts"]) == (20, [100.0, 114.5, 129.0], [10, 10])
     as_csv = runs_api.get(
-        "/results/histogram", params={"metric": "time_to_first_token", "bins": 2} | window, headers=CSV
+        "/results/histogram", params={"metric": "time_to_first_token", "bins": "2"} | window, headers=CSV
     )
     rows = list(csv.reader(io.StringIO(as_csv.text.removeprefix("\ufeff"))))
     assert rows[1:] == [["100.0", "114.5", "10"], ["114.5", "129.0", "10"]]
