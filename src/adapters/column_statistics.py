@@ -95,6 +95,25 @@ def sorted_columns(columns: Columns, *, failed: Failed | None = None) -> dict[st
     return {metric: np.sort(values[metric]).tolist() for metric in STATISTIC_METRICS}
 
 
+def sorted_metric(columns: Columns, metric: str, *, failed: Failed | None = None) -> tuple[list[float], int]:
+    """One summarised metric's values in ascending order over the successful results that have it,
+    and how many rows are failed results."""
+    if not len(columns):
+        return [], 0
+    _check_shape(columns, failed)
+    failures = 0 if failed is None else int(np.count_nonzero(failed))
+    if failed is not None and failures:
+        columns = columns[~failed]
+    throughput = metric == OUTPUT_THROUGHPUT
+    values = _throughput(columns) if throughput else _defined(columns[:, STORED_METRICS.index(metric)])
+    return np.sort(values).tolist(), failures
+
+
+def metric_sources(metric: str) -> tuple[str, ...]:
+    """The stored metrics a summarised metric is computed from."""
+    return ("token_count", "total_generation_time") if metric == OUTPUT_THROUGHPUT else (metric,)
+
+
 def _check_shape(columns: Columns, failed: Failed | None) -> None:
     if columns.ndim != 2 or columns.shape[1] != len(STORED_METRICS):
         raise ValueError(f"expected one column per stored metric ({len(STORED_METRICS)}), got shape {columns.shape}")

@@ -12,6 +12,7 @@ from dataclasses import dataclass, replace
 
 from src.application.ports.result_store import ResultStore, SummaryQuery
 from src.domain.errors import EmptySample, InvalidStatisticsQuery, WindowTooLarge
+from src.domain.histogram import Histogram, Scale, bin_counts, check_bins, histogram_edges
 from src.domain.result_selection import ResultFilter
 from src.domain.statistics import (
     LOWER_IS_BETTER,
@@ -152,9 +153,42 @@ class CompareResults(_Limited):
         )
 
     def _failed(self, selection: ResultFilter) -> int:
-        # A summary without percentiles: one pass that counts, with no sort.
-        found = self._results.summarize(SummaryQuery(selection, percentiles=()))
-        return sum(summary.failed for summary in found.values())
+        return _failed(self._results, selection)
+
+
+def _failed(results: ResultStore, selection: ResultFilter) -> int:
+    """The failed results among the selected ones."""
+    # A summary without percentiles: one pass that counts, with no sort.
+    found = results.summarize(SummaryQuery(selection, percentiles=()))
+    return sum(summary.failed for summary in found.values())
+
+
+@dataclass(frozen=True, slots=True)
+class DistributionReport:
+    """A metric's histogram over the selected successful results, beside the failed ones."""
+
+    metric: str
+    histogram: Histogram
+    failed: int
+
+
+class DescribeDistribution(_Limited):
+    """How one metric's values spread: a histogram of the selected successful results (undefined
+    values left out), binned by the domain's rule over the store's sorted values of that metric."""
+
+    def __call__(self, selection: ResultFilter, metric: str, *, bins: int, scale: Scale) -> DistributionReport:
+        if metric not in STATISTIC_METRICS:
+            raise InvalidStatisticsQuery("metric", f"{metric!r} is none of {', '.join(STATISTIC_METRICS)}")
+        check_bins(bins)
+        self._within_limit(selection)
+        # Sorted by the store (numpy, or the database): edges and counts then cost bins binary
+        # searches, not a pass over the values in Python.
+        values, failed = self._results.metric_values(selection, metric)
+        if not values:
+            return DistributionReport(metric, Histogram(scale, 0, None, None, None, ()), failed)
+        edges = histogram_edges(values, bins, scale)
+        found = Histogram(scale, len(values), values[0], values[-1], edges, bin_counts(values, edges))
+        return DistributionReport(metric, found, failed)
 
 
 def _metric_comparisons(

@@ -32,10 +32,17 @@ class InvalidTimestamp(DomainError):
 
 
 class InvalidTimeWindow(DomainError):
-    def __init__(self, start: datetime, end: datetime) -> None:
+    """The end comes before the start; `parameters` name the two bounds as the request gave them
+    (start_time and end_time, baseline_start and baseline_end, ...), when it named them."""
+
+    def __init__(self, start: datetime, end: datetime, parameters: tuple[str, str] = ("start", "end")) -> None:
         self.start = start
         self.end = end
-        super().__init__(f"the window ends before it starts: start {start.isoformat()} is after end {end.isoformat()}")
+        self.parameters = parameters
+        first, last = parameters
+        super().__init__(
+            f"the window ends before it starts: {first} {start.isoformat()} is after {last} {end.isoformat()}"
+        )
 
 
 class InvalidResult(DomainError):
@@ -141,13 +148,17 @@ class InvalidPageCursor(DomainError):
         super().__init__(f"cursor {shown(cursor)} is not one this service handed out; start again without it")
 
 
-class InvalidStatisticsQuery(DomainError):
-    """A statistics question is malformed; `parameter` names the part at fault (percentiles, bucket, ...)."""
+class InvalidParameter(DomainError):
+    """A question is malformed; `parameter` names the part at fault (start, percentiles, bucket, ...)."""
 
     def __init__(self, parameter: str, reason: str) -> None:
         self.parameter = parameter
         self.reason = reason
         super().__init__(f"{parameter}: {reason}")
+
+
+class InvalidStatisticsQuery(InvalidParameter):
+    """A statistics question is malformed: its metric, bucket, grouping, percentiles, bins..."""
 
 
 class WindowTooLarge(DomainError):

@@ -120,7 +120,7 @@ def _import_over_http(arguments: argparse.Namespace) -> dict[str, Any]:
 def _import_into_database(arguments: argparse.Namespace, labels: tuple[tuple[str, str], ...]) -> dict[str, Any]:
     # Imported here: the database libraries are only worth their import time without --server.
     from src.entrypoints.container import Container  # noqa: PLC0415 - imported late on purpose, see above
-    from src.entrypoints.http.import_routes import report_body  # noqa: PLC0415
+    from src.entrypoints.http.presenters import report_body  # noqa: PLC0415
 
     settings = load_settings()
     if settings.database_url is None:

@@ -18,7 +18,12 @@ from src.application.average_results import AverageOverAllResults, AverageOverWi
 from src.application.import_results import ImportResults
 from src.application.ports.result_store import ResultStore
 from src.application.read_results import CheckReadiness, GetResult, ListResults
-from src.application.result_statistics import CompareResults, DescribeResults, FollowResultsOverTime
+from src.application.result_statistics import (
+    CompareResults,
+    DescribeDistribution,
+    DescribeResults,
+    FollowResultsOverTime,
+)
 from src.application.runs import DeleteRun, ListRuns
 from src.application.store_results import StoreResults
 
@@ -53,6 +58,9 @@ class Container(containers.DeclarativeContainer):
     )
     compare_results = providers.Singleton(
         CompareResults, results=result_store, max_results=config.max_statistics_results
+    )
+    describe_distribution = providers.Singleton(
+        DescribeDistribution, results=result_store, max_results=config.max_statistics_results
     )
     check_readiness = providers.Singleton(CheckReadiness, results=result_store)
     list_runs = providers.Singleton(ListRuns, results=result_store)

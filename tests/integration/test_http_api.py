@@ -79,21 +79,29 @@ def test_an_empty_window_answers_count_zero_and_null_averages(debug_api: httpx.C
     }
 
 
-def test_a_reversed_window_is_a_422_problem(debug_api: httpx.Client) -> None:
-    body = assert_problem(debug_api.get("/results/average/2024-06-02/2024-06-01"), 422)
+def test_a_reversed_window_is_a_422_problem_naming_its_bounds(debug_api: httpx.Client) -> None:
+    body = assert_problem(debug_api.get("/results/average/2024-06-02/2024-06-01"), 422, "parameter")
     assert body["type"] == "urn:superbenchmark:problem:invalid-time-window"
     assert body["instance"] == "/results/average/2024-06-02/2024-06-01"
-    assert "ends before it starts" in str(body["detail"])
+    assert body["parameter"] == "end_time"
+    assert body["detail"] == (
+        "the window ends before it starts: start_time 2024-06-02T00:00:00+00:00 "
+        "is after end_time 2024-06-01T23:59:59.999999+00:00"
+    )
 
 
 @pytest.mark.parametrize(
     "bound", ["2024-13-01", "2024-06-31", "T25:00", "2024-06-01T25:00", "soon", "2024-06-01T12:00:00+99:00"]
 )
 def test_an_impossible_bound_is_a_422_problem_naming_it(debug_api: httpx.Client, bound: str) -> None:
-    for path in (f"/results/average/{bound}/2024-06-02", f"/results/average/2024-06-01/{bound}"):
-        body = assert_problem(debug_api.get(path), 422)
-        assert body["type"] == "urn:superbenchmark:problem:invalid-timestamp"
-        assert bound in str(body["detail"])
+    for parameter, path in (
+        ("start_time", f"/results/average/{bound}/2024-06-02"),
+        ("end_time", f"/results/average/2024-06-01/{bound}"),
+    ):
+        body = assert_problem(debug_api.get(path), 422, "parameter")
+        assert body["type"] == "urn:superbenchmark:problem:invalid-parameter"
+        assert body["parameter"] == parameter
+        assert str(body["detail"]).startswith(f"{parameter}: {bound!r} is not a valid ISO 8601 date-time: ")
 
 
 def test_an_unknown_path_is_a_404_problem(debug_api: httpx.Client) -> None:
@@ -133,7 +141,7 @@ def test_the_production_placeholder_answers_503_not_ready_for_production() -> No
             assert body["title"] == "Not ready for production"
             assert "SUPERBENCHMARK_DATABASE_URL" in str(body["detail"])
         # Bad input is still bad input, whatever the store.
-        assert_problem(client.get("/results/average/2024-06-02/2024-06-01"), 422)
+        assert_problem(client.get("/results/average/2024-06-02/2024-06-01"), 422, "parameter")
 
 
 class BrokenStore(FakeResultStore):
@@ -169,5 +177,6 @@ def test_apps_in_one_process_answer_from_their_own_settings(tmp_path: Path) -> N
 
 def test_a_huge_bound_is_refused_without_echoing_it_whole(debug_api: httpx.Client) -> None:
     bound = "2024-06-01T" + "9" * 5000
-    body = assert_problem(debug_api.get(f"/results/average/{bound}/2024-06-02"), 422)
+    body = assert_problem(debug_api.get(f"/results/average/{bound}/2024-06-02"), 422, "parameter")
+    assert body["parameter"] == "start_time"
     assert len(str(body["detail"])) < 300

@@ -1,6 +1,7 @@
 """The contract every result store passes, run unchanged against each adapter."""
 
 import math
+from collections import Counter
 from collections.abc import Callable, Iterator
 from datetime import UTC, timedelta, timezone
 from fractions import Fraction
@@ -15,11 +16,13 @@ from src.adapters.json_store.store import JsonFileResultStore
 from src.adapters.sql_store.database import database_url
 from src.adapters.sql_store.store import SqlResultStore
 from src.application.ports.result_store import PageKey, ResultPage, ResultQuery, ResultStore, RunQuery, SummaryQuery
+from src.application.result_statistics import DescribeDistribution
 from src.domain.benchmark_result import METRICS, BenchmarkResult
 from src.domain.errors import InvalidStatisticsQuery, StoreIsReadOnly
+from src.domain.histogram import Scale, bin_of, histogram
 from src.domain.result_aggregate import AverageSummary
 from src.domain.result_selection import Grouping, ResultFilter
-from src.domain.statistics import ResultSummary, ServiceLevelObjective
+from src.domain.statistics import STATISTIC_METRICS, ResultSummary, ServiceLevelObjective, metric_values
 from src.domain.time_window import TimeWindow
 from src.domain.timestamps import parse_timestamp
 from tests.databases import SQL_KINDS, emptied, scratch_database
@@ -582,3 +585,75 @@ def test_a_success_with_no_output_tokens_is_kept_with_tpot_undefined(make_store:
     averages = store.aggregate().summary()
     assert (averages.count, averages.average_token_count) == (2, 5.0)
     assert (averages.average_time_per_output_token, averages.average_total_generation_time) == (20.0, 165.0)
+
+
+@settings(max_examples=30, suppress_health_check=[HealthCheck.function_scoped_fixture], deadline=None)
+@given(
+    results=result_sets(max_size=30, described=True),
+    selection=_selections,
+    metric=st.sampled_from(STATISTIC_METRICS),
+    bins=st.integers(min_value=1, max_value=12),
+    scale=st.sampled_from(Scale),
+)
+def test_every_store_bins_as_the_domain_does(
+    make_store: StoreFactory,
+    *,
+    results: list[BenchmarkResult],
+    selection: ResultFilter,
+    metric: str,
+    bins: int,
+    scale: Scale,
+) -> None:
+    store = make_store(results)
+    report = DescribeDistribution(store)(selection, metric, bins=bins, scale=scale)
+    chosen = [result for result in results if selection.matches(result)]
+    values = [value for result in chosen if result.succeeded if (value := metric_values(result)[metric]) is not None]
+    # The one metric the store reads for it, bit for bit.
+    assert store.metric_values(selection, metric) == (sorted(values), report.failed)
+    assert report.histogram == histogram(values, bins, scale)
+    assert report.failed == sum(1 for result in chosen if not result.succeeded)
+    # Exact: the counts sum to the values, and each value lies in the bin its edges give it.
+    assert sum(report.histogram.counts) == len(values)
+    if values:
+        edges = report.histogram.edges
+        assert edges is not None
+        recount = Counter(bin_of(value, edges) for value in values)
+        assert report.histogram.counts == tuple(recount.get(index, 0) for index in range(len(edges) - 1))
+
+
+def test_seed_histogram_computed_by_hand(seed_store: ResultStore) -> None:
+    describe = DescribeDistribution(seed_store)
+    ttft = describe(ResultFilter(), "time_to_first_token", bins=3, scale=Scale.LINEAR).histogram
+    assert (ttft.edges, ttft.counts, ttft.minimum, ttft.maximum) == ((150.0, 200.0, 250.0, 300.0), (2, 1, 2), 150, 300)
+    june_2nd = ResultFilter(TimeWindow.parse("2024-06-02", "2024-06-02"))
+    tokens = describe(june_2nd, "token_count", bins=2, scale=Scale.LOG).histogram
+    assert tokens.count == 2
+    assert sum(tokens.counts) == 2
+    nothing = describe(ResultFilter(model="absent"), "token_count", bins=2, scale=Scale.LINEAR)
+    assert (nothing.histogram.count, nothing.histogram.edges, nothing.histogram.counts, nothing.failed) == (
+        0,
+        None,
+        (),
+        0,
+    )
+
+
+def test_a_histogram_leaves_failures_and_undefined_values_out(make_store: StoreFactory) -> None:
+    store = make_store(
+        [
+            _request("ok1", 0, time_to_first_token=100.0, total_generation_time=900.0, token_count=50),
+            _request("ok2", 1, time_to_first_token=None, total_generation_time=1100.0, token_count=0),
+            _failure("fail", 2, token_count=0, time_to_first_token=0.0, total_generation_time=0.0),
+        ]
+    )
+    describe = DescribeDistribution(store)
+    ttft = describe(ResultFilter(), "time_to_first_token", bins=4, scale=Scale.LINEAR)
+    assert (ttft.histogram.count, ttft.failed, ttft.histogram.edges, ttft.histogram.counts) == (
+        1,
+        1,
+        (100.0, 100.0),
+        (1,),
+    )
+    # A 0-token success counts in the log scale's first bin.
+    tokens = describe(ResultFilter(), "token_count", bins=4, scale=Scale.LOG).histogram
+    assert (tokens.minimum, tokens.maximum, tokens.edges, tokens.counts) == (0.0, 50.0, (50.0, 50.0), (2,))

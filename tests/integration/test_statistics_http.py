@@ -147,12 +147,17 @@ def test_seed_timeseries_as_csv_with_chosen_metrics(seed_api: httpx.Client) -> N
         ("/results/stats", {"percentiles": "100"}, "percentiles"),
         ("/results/stats", {"group_by": "gpu"}, "group_by"),
         ("/results/stats", {"label": "run"}, "label"),
-        ("/results/stats", {"start": "2024-06-02", "end": "2024-06-01"}, "end"),
         ("/results/stats", {"start": "yesterday"}, "start"),
+        ("/results/stats", {"end": "2024-06-31"}, "end"),
+        ("/results/timeseries", {"start": "2024-06-01", "end": "soon"}, "end"),
+        ("/results/compare", {"candidate_start": "2024-06-01T25:00:00"}, "candidate_start"),
+        ("/results/histogram", {"metric": "time_to_first_token", "start": "20240601T120000Z"}, "start"),
+        ("/results/histogram", {"metric": "latency"}, "metric"),
+        ("/results/histogram", {"metric": "token_count", "scale": "log2"}, "scale"),
+        ("/results/histogram", {"metric": "token_count", "label": "run"}, "label"),
         ("/results/timeseries", {"start": "2024-06-01", "end": "2024-06-02", "bucket": "2m"}, "bucket"),
         ("/results/timeseries", {"start": "2024-06-01", "end": "2024-06-02", "metric": "latency"}, "metric"),
         ("/results/timeseries", {"start": "2020-01-01", "end": "2024-06-02", "bucket": "1m"}, "bucket"),
-        ("/results/compare", {"baseline_start": "2024-06-02", "baseline_end": "2024-06-01"}, "baseline_end"),
         ("/results/compare", {"candidate_label": "run"}, "candidate_label"),
     ],
 )
@@ -160,6 +165,56 @@ def test_bad_parameters_are_named(seed_api: httpx.Client, path: str, params: dic
     body = assert_problem(seed_api.get(path, params=params), 422, "parameter")
     assert body["parameter"] == parameter
     assert body["type"] == "urn:superbenchmark:problem:invalid-parameter"
+
+
+@pytest.mark.parametrize(
+    ("path", "params", "names"),
+    [
+        ("/results/stats", {"start": "2024-06-02", "end": "2024-06-01"}, ("start", "end")),
+        ("/results/timeseries", {"start": "2024-06-02", "end": "2024-06-01"}, ("start", "end")),
+        (
+            "/results/compare",
+            {"baseline_start": "2024-06-02", "baseline_end": "2024-06-01"},
+            ("baseline_start", "baseline_end"),
+        ),
+        ("/results/histogram", {"metric": "token_count", "start": "2024-06-02", "end": "2024-06-01"}, ("start", "end")),
+        ("/results", {"start": "2024-06-02", "end": "2024-06-01"}, ("start", "end")),
+        ("/results/average/2024-06-02/2024-06-01", {}, ("start_time", "end_time")),
+    ],
+)
+def test_a_reversed_window_names_its_bounds_everywhere(
+    seed_api: httpx.Client, path: str, params: dict[str, str], names: tuple[str, str]
+) -> None:
+    body = assert_problem(seed_api.get(path, params=params), 422, "parameter")
+    assert body["type"] == "urn:superbenchmark:problem:invalid-time-window"
+    assert body["parameter"] == names[1]
+    assert (
+        f"{names[0]} 2024-06-02T00:00:00+00:00 is after {names[1]} 2024-06-01T23:59:59.999999+00:00" in body["detail"]
+    )
+
+
+@pytest.mark.parametrize(
+    ("path", "params", "parameter"),
+    [
+        ("/results/average/yesterday/2024-06-01", {}, "start_time"),
+        ("/results/average/2024-06-01/2024-13-01", {}, "end_time"),
+        ("/results", {"start": "yesterday"}, "start"),
+        ("/results", {"end": "yesterday"}, "end"),
+        ("/results/stats", {"start": "yesterday"}, "start"),
+        ("/results/timeseries", {"start": "yesterday", "end": "2024-06-01"}, "start"),
+        ("/results/compare", {"baseline_end": "yesterday"}, "baseline_end"),
+        ("/results/histogram", {"metric": "token_count", "end": "yesterday"}, "end"),
+    ],
+)
+def test_the_same_bad_bound_is_the_same_problem_everywhere(
+    seed_api: httpx.Client, path: str, params: dict[str, str], parameter: str
+) -> None:
+    body = assert_problem(seed_api.get(path, params=params), 422, "parameter")
+    assert body["type"] == "urn:superbenchmark:problem:invalid-parameter"
+    assert body["parameter"] == parameter
+    bad = "2024-13-01" if parameter == "end_time" else "yesterday"
+    reason = "expected a form like" if bad == "yesterday" else ""
+    assert body["detail"].startswith(f"{parameter}: {bad!r} is not a valid ISO 8601 date-time: {reason}")
 
 
 def test_a_missing_timeseries_bound_is_named(seed_api: httpx.Client) -> None:
@@ -246,3 +301,114 @@ def test_text_cells_that_a_spreadsheet_would_run_are_quoted(runs_api: httpx.Clie
     response = runs_api.get("/results", params={"start": "2031-01-01"}, headers=CSV)
     (row,) = csv.DictReader(io.StringIO(response.content.decode("utf-8-sig")))
     assert (row["request_id"], row["model"], row["prompt_text"]) == ("'=cmd", "'+sum(A1)", "'-1")
+
+
+def test_seed_histogram_by_hand(seed_api: httpx.Client) -> None:
+    response = seed_api.get("/results/histogram", params={"metric": "time_to_first_token", "bins": 3})
+    assert response.status_code == 200
+    assert response.headers["vary"] == "Accept"
+    assert response.json() == {
+        "selection": {"start": None, "end": None, "model": None, "labels": {}},
+        "metric": "time_to_first_token",
+        "unit": "ms",
+        "scale": "linear",
+        "count": 5,
+        "failed": 0,
+        "min": 150.0,
+        "max": 300.0,
+        "edges": [150.0, 200.0, 250.0, 300.0],
+        "counts": [2, 1, 2],
+    }
+    default = seed_api.get("/results/histogram", params={"metric": "token_count"}).json()
+    assert (len(default["edges"]), sum(default["counts"]), default["scale"]) == (51, 5, "linear")
+
+
+def test_seed_histogram_on_a_log_scale_and_a_window(seed_api: httpx.Client) -> None:
+    # June 2nd holds two results; two log bins split [min, max] at their geometric mean.
+    params = {"metric": "total_generation_time", "bins": "2", "scale": "log", "start": "2024-06-02"}
+    body = seed_api.get("/results/histogram", params=params).json()
+    assert body["selection"]["start"] == "2024-06-02T00:00:00Z"
+    assert body["scale"] == "log"
+    low, high = body["min"], body["max"]
+    assert body["edges"] == pytest.approx([low, (low * high) ** 0.5, high])
+    assert (body["edges"][0], body["edges"][-1]) == (low, high)
+    assert sum(body["counts"]) == body["count"] == 2
+
+
+def test_seed_histogram_of_a_metric_no_result_has(seed_api: httpx.Client) -> None:
+    body = seed_api.get("/results/histogram", params={"metric": "prompt_token_count"}).json()
+    assert (body["count"], body["min"], body["max"], body["edges"], body["counts"]) == (0, None, None, None, [])
+    assert body["unit"] == "tokens"
+    csv_body = seed_api.get("/results/histogram", params={"metric": "prompt_token_count"}, headers=CSV)
+    assert csv_body.text == "\ufeffbin_start,bin_end,count\r\n"
+
+
+def test_seed_histogram_as_csv(seed_api: httpx.Client) -> None:
+    response = seed_api.get("/results/histogram", params={"metric": "time_to_first_token", "bins": 3}, headers=CSV)
+    assert response.status_code == 200
+    assert response.headers["content-type"].startswith("text/csv")
+    assert 'filename="histogram.csv"' in response.headers["content-disposition"]
+    rows = list(csv.reader(io.StringIO(response.text.removeprefix("\ufeff"))))
+    assert rows == [
+        ["bin_start", "bin_end", "count"],
+        ["150.0", "200.0", "2"],
+        ["200.0", "250.0", "1"],
+        ["250.0", "300.0", "2"],
+    ]
+
+
+def test_a_histogram_needs_a_metric_and_bins_in_range(seed_api: httpx.Client) -> None:
+    missing = assert_problem(seed_api.get("/results/histogram"), 422, "parameter")
+    assert (missing["type"], missing["parameter"]) == ("urn:superbenchmark:problem:invalid-request", "metric")
+    for bins in (0, 1001):
+        refused = seed_api.get("/results/histogram", params={"metric": "token_count", "bins": bins})
+        assert assert_problem(refused, 422, "parameter")["parameter"] == "bins"
+    one = seed_api.get("/results/histogram", params={"metric": "token_count", "bins": 1}).json()
+    assert (one["edges"], one["counts"]) == ([one["min"], one["max"]], [5])
+
+
+def test_a_histogram_over_the_limit_is_refused() -> None:
+    app = create_app(Settings(debug=True, data_file=SEED_FILE, max_statistics_results=4))
+    with serving(app) as base_url, httpx.Client(base_url=base_url) as client:
+        response = client.get("/results/histogram", params={"metric": "token_count"})
+        body = assert_problem(response, 422, "count", "limit")
+        assert body["type"] == "urn:superbenchmark:problem:window-too-large"
+        assert (body["count"], body["limit"]) == (5, 4)
+
+
+def test_histograms_filter_by_label_model_and_window(runs_api: httpx.Client) -> None:
+    # Run b's TTFT is 120 + i % 10 for i < 60: each of 120..129 six times. Nine bins of width 1:
+    # the last bin holds 128 and its upper edge 129.
+    run_b = runs_api.get(
+        "/results/histogram", params={"metric": "time_to_first_token", "bins": 9, "label": "run:b"}
+    ).json()
+    assert run_b["selection"]["labels"] == {"run": "b"}
+    assert (run_b["count"], run_b["failed"], run_b["min"], run_b["max"]) == (60, 0, 120.0, 129.0)
+    assert run_b["edges"] == [float(edge) for edge in range(120, 130)]
+    assert run_b["counts"] == [6] * 8 + [12]
+    # Run a on mistral (i % 3 == 0): total times 1000, 1003, ..., 1057; edges 1000, 1019, 1038, 1057.
+    mistral = runs_api.get(
+        "/results/histogram",
+        params={"metric": "total_generation_time", "bins": 3, "label": "run:a", "model": "mistral"},
+    ).json()
+    assert (mistral["edges"], mistral["counts"]) == ([1000.0, 1019.0, 1038.0, 1057.0], [7, 6, 7])
+    # The first ten minutes of both runs: i < 10, so run a's TTFT 100..109 and run b's 120..129.
+    window = {"start": "2024-06-01T00:00:00Z", "end": "2024-06-01T00:09:59Z"}
+    early = runs_api.get("/results/histogram", params={"metric": "time_to_first_token", "bins": "2"} | window).json()
+    assert (early["count"], early["edges"], early["counts"]) == (20, [100.0, 114.5, 129.0], [10, 10])
+    as_csv = runs_api.get(
+        "/results/histogram", params={"metric": "time_to_first_token", "bins": "2"} | window, headers=CSV
+    )
+    rows = list(csv.reader(io.StringIO(as_csv.text.removeprefix("\ufeff"))))
+    assert rows[1:] == [["100.0", "114.5", "10"], ["114.5", "129.0", "10"]]
+
+
+def test_histograms_of_throughput_on_a_log_scale(runs_api: httpx.Client) -> None:
+    # The two runs' day only: another test of this module stores a result in 2031.
+    params = {"metric": "output_throughput", "bins": "4", "scale": "log", "end": "2024-06-02"}
+    body = runs_api.get("/results/histogram", params=params).json()
+    assert (body["unit"], body["count"], sum(body["counts"])) == ("tokens/s", 120, 120)
+    # 100 tokens in 1000 + i ms: from 100 / 1.059 to 100 tokens/s.
+    assert (body["min"], body["max"]) == (pytest.approx(100 / 1.059), 100.0)
+    ratios = [later / earlier for earlier, later in zip(body["edges"], body["edges"][1:], strict=False)]
+    assert ratios == pytest.approx([ratios[0]] * 4)

@@ -11,7 +11,7 @@ from pathlib import Path
 import numpy as np
 import numpy.typing as npt
 
-from src.adapters.column_statistics import sorted_columns, summarize_columns
+from src.adapters.column_statistics import sorted_columns, sorted_metric, summarize_columns
 from src.adapters.json_store.result_file import (
     Record,
     ResultColumns,
@@ -89,6 +89,14 @@ class JsonFileResultStore(ResultStore):
             columns = columns[kept]
             failed = None if failed is None else failed[kept]
         return sorted_columns(columns, failed=failed)
+
+    def metric_values(self, selection: ResultFilter, metric: str) -> tuple[list[float], int]:
+        first, past_last, kept = self._selected(selection)
+        columns, failed = self._index.columns_between(first, past_last)
+        if kept is not None:
+            columns = columns[kept]
+            failed = None if failed is None else failed[kept]
+        return sorted_metric(columns, metric, failed=failed)
 
     def _selected(self, selection: ResultFilter) -> tuple[int, int, npt.NDArray[np.bool_] | None]:
         """The time-order positions of the selection's window, and, when it also filters by model

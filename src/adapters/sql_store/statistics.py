@@ -24,7 +24,7 @@ from sqlalchemy import (
     select,
 )
 
-from src.adapters.column_statistics import Columns
+from src.adapters.column_statistics import Columns, metric_sources
 from src.adapters.sql_store.rollups import split_window
 from src.adapters.sql_store.schema import NO_MODEL, ROLLUP_WIDTHS, result_packs, results
 from src.application.ports.result_store import SummaryKey, SummaryQuery
@@ -161,6 +161,22 @@ def row_columns_statement(
     if bucket_width is not None:
         keys.append(_bucket_expression(bucket_width))
     return select(*_row_values(), *keys).where(*conditions(selection, postgres=postgres))
+
+
+def metric_columns_statement(selection: ResultFilter, metric: str) -> Any:
+    """PostgreSQL: the stored metrics a summarised metric needs, and whether each result failed."""
+    sources = [results.c[name] for name in metric_sources(metric)]
+    return select(*sources, results.c.error.is_not(None)).where(*conditions(selection, postgres=True))
+
+
+def metric_columns(rows: list[tuple[Any, ...]], metric: str) -> tuple[Columns, Failed]:
+    """Rows of metric_columns_statement as Columns (NaN in the metrics not read) and failed flags."""
+    sources = metric_sources(metric)
+    block = np.array(rows, dtype=np.float64).reshape(-1, len(sources) + 1)
+    columns = np.full((len(block), _WIDTH), np.nan)
+    for position, name in enumerate(sources):
+        columns[:, STORED_METRICS.index(name)] = block[:, position]
+    return columns, block[:, -1] != 0
 
 
 def _row_values() -> list[Any]:

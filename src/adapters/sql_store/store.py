@@ -36,7 +36,7 @@ from sqlalchemy import (
 from sqlalchemy.engine import URL
 from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError
 
-from src.adapters.column_statistics import sorted_columns, summarize_columns
+from src.adapters.column_statistics import sorted_columns, sorted_metric, summarize_columns
 from src.adapters.sql_store.async_connections import AsyncConnections
 from src.adapters.sql_store.database import (
     CONNECT_TIMEOUT_SECONDS,
@@ -60,6 +60,8 @@ from src.adapters.sql_store.statistics import (
     conditions,
     group_count_statement,
     label_value,
+    metric_columns,
+    metric_columns_statement,
     packed_columns,
     packs,
     row_columns_statement,
@@ -210,6 +212,16 @@ class SqlResultStore(ResultStore):
     def sorted_values(self, selection: ResultFilter) -> dict[str, list[float]]:
         selected = self._columns(selection, None, None)
         return sorted_columns(selected.columns, failed=selected.failed)
+
+    def metric_values(self, selection: ResultFilter, metric: str) -> tuple[list[float], int]:
+        if not self._postgres:
+            selected = self._columns(selection, None, None)
+            return sorted_metric(selected.columns, metric, failed=selected.failed)
+        # PostgreSQL hands rows over one by one: only the columns this metric needs.
+        statement = metric_columns_statement(selection, metric)
+        rows = self._read(lambda connection: list(connection.execute(statement).cursor.fetchall()))
+        columns, failed = metric_columns(rows, metric)
+        return sorted_metric(columns, metric, failed=failed)
 
     def _columns(self, selection: ResultFilter, group_by: Grouping | None, bucket_width: int | None) -> Selected:
         """The selected results' metrics, with each one's group and bucket when asked for."""

@@ -131,6 +131,14 @@ class ResultStore(ABC):
         """Each of STATISTIC_METRICS's values over the selected results, in ascending order
         (throughput only where it is defined)."""
 
+    def metric_values(self, selection: ResultFilter, metric: str) -> tuple[list[float], int]:
+        """One of STATISTIC_METRICS's values over the selected successful results that have it, in
+        ascending order, and how many selected results failed. This default reads every metric
+        (sorted_values) and a summary; stores override it to read the one metric."""
+        values = self.sorted_values(selection)[metric]
+        found = self.summarize(SummaryQuery(selection, percentiles=()))
+        return values, sum(summary.failed for summary in found.values())
+
     @abstractmethod
     def get(self, request_id: str) -> BenchmarkResult | None:
         """The result with this request_id, or None."""

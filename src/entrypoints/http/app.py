@@ -9,12 +9,12 @@ from fastapi import FastAPI
 
 from src.entrypoints.container import Container
 from src.entrypoints.http.access import Access
+from src.entrypoints.http.average_routes import add_average_routes
 from src.entrypoints.http.docs_routes import add_docs_routes
 from src.entrypoints.http.health_routes import add_health_routes
 from src.entrypoints.http.import_routes import add_import_routes
 from src.entrypoints.http.problems import install_problem_handlers
 from src.entrypoints.http.result_routes import add_result_routes
-from src.entrypoints.http.routes import add_average_routes
 from src.entrypoints.http.run_routes import add_run_routes
 from src.entrypoints.http.statistics_routes import add_statistics_routes
 from src.entrypoints.settings import Settings, load_settings
@@ -51,9 +51,21 @@ def create_app(settings: Settings | None = None, container: Container | None = N
     )
     app.state.container = container
     access = Access(settings.api_key_set, settings.read_requires_key)
-    # The averages come first: /results/average must not be read as a request_id.
-    add_average_routes(app, container.average_over_all(), container.average_over_window(), access=access)
-    # Fixed paths go before /results/{request_id}, which would read them as request_ids.
+    # One function per resource adds its routes straight onto the app, in this order, because
+    # Starlette tries routes in the order they were added and takes the first match:
+    # 1. averages first: the busiest route, matched first; /results/average is no request_id;
+    # 2. the other fixed paths under /results/ (import, stats, timeseries, compare, histogram)
+    #    before 3., which would read them as request_ids;
+    # 3. results: POST /results, GET /results and GET /results/{request_id};
+    # 4. then paths of their own, which nothing above can match: runs, probes, the API's description.
+    # Not included APIRouters: in this FastAPI version an included router is matched as a branch,
+    # and its routes again inside it, a second round of matching on every request.
+    add_average_routes(
+        app,
+        access=access,
+        average_over_all=container.average_over_all(),
+        average_over_window=container.average_over_window(),
+    )
     add_import_routes(
         app, access=access, import_results=container.import_results(), max_import_bytes=settings.max_import_bytes
     )
@@ -63,6 +75,7 @@ def create_app(settings: Settings | None = None, container: Container | None = N
         describe_results=container.describe_results(),
         follow_results_over_time=container.follow_results_over_time(),
         compare_results=container.compare_results(),
+        describe_distribution=container.describe_distribution(),
     )
     add_result_routes(
         app,

@@ -5,12 +5,10 @@ from __future__ import annotations
 import shutil
 import tempfile
 import zoneinfo
-from datetime import datetime
 from http import HTTPStatus
 from pathlib import Path
 from typing import Annotated, Any
 
-import msgspec
 from fastapi import FastAPI, Query, Request
 from fastapi.responses import Response
 from starlette.concurrency import run_in_threadpool
@@ -18,11 +16,11 @@ from starlette.datastructures import UploadFile
 
 from src.application.import_results import AUTO, ImportReport, ImportResults
 from src.application.ports.result_reader import ImportOptions, ToolFile
-from src.domain.errors import InvalidTimestamp, MissingImportOption, StoreUnavailable
-from src.domain.result_selection import parse_labels
-from src.domain.timestamps import parse_timestamp
+from src.domain.errors import MissingImportOption, StoreUnavailable
 from src.entrypoints.http.access import Access
-from src.entrypoints.http.problems import HttpProblem, documented_problems, rejection
+from src.entrypoints.http.parameters import instant, labels
+from src.entrypoints.http.presenters import json_response, report_body
+from src.entrypoints.http.problems import HttpProblem, documented_problems
 from src.entrypoints.http.schemas import ImportReportBody
 
 NDJSON_TYPES = ("application/x-ndjson", "application/jsonl", "application/json-seq")
@@ -73,9 +71,9 @@ def add_import_routes(app: FastAPI, *, access: Access, import_results: ImportRes
         options = ImportOptions(
             run=run,
             model=model,
-            labels=parse_labels(label),
+            labels=labels(label),
             timezone=_zone(timezone),
-            timestamp=_instant(timestamp),
+            timestamp=instant("timestamp", timestamp),
         )
         media_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
         if file_format == AUTO and media_type in NDJSON_TYPES:
@@ -89,22 +87,7 @@ def add_import_routes(app: FastAPI, *, access: Access, import_results: ImportRes
                 if not (report.stored or report.already_stored or report.rejected):
                     raise
                 raise interrupted(stopped, report_body(report)) from None
-        return Response(msgspec.json.encode(report_body(report)), media_type="application/json")
-
-
-def report_body(report: ImportReport) -> dict[str, Any]:
-    """The report as clients read it; `line` repeats `position` for clients of the NDJSON import."""
-    return {
-        "stored": report.stored,
-        "already_stored": report.already_stored,
-        "rejected": report.rejected,
-        "failed": report.failed,
-        "run": report.run,
-        "tool": report.tool,
-        "format": report.file_format,
-        "warnings": report.warnings,
-        "errors": [rejection(error, "position") | {"line": error.index} for error in report.errors],
-    }
+        return json_response(report_body(report))
 
 
 def interrupted(stopped: StoreUnavailable, done: dict[str, Any]) -> HttpProblem:
@@ -158,15 +141,6 @@ def _zone(name: str | None) -> str | None:
     except (zoneinfo.ZoneInfoNotFoundError, ValueError):
         raise MissingImportOption("timezone", f"{name!r} is no IANA time zone (e.g. Europe/Berlin, UTC)") from None
     return name
-
-
-def _instant(text: str | None) -> datetime | None:
-    if text is None:
-        return None
-    try:
-        return parse_timestamp(text)
-    except InvalidTimestamp as error:
-        raise MissingImportOption("timestamp", str(error)) from None
 
 
 def _too_large(limit: int) -> HttpProblem:

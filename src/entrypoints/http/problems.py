@@ -17,9 +17,9 @@ from src.domain.errors import (
     DomainError,
     EmptySample,
     InvalidPageCursor,
+    InvalidParameter,
     InvalidResult,
     InvalidResults,
-    InvalidStatisticsQuery,
     InvalidTimestamp,
     InvalidTimeWindow,
     MissingImportOption,
@@ -50,7 +50,7 @@ _DOMAIN_PROBLEMS: dict[type[Exception], tuple[HTTPStatus, str, str]] = {
     ),
     InvalidResults: (HTTPStatus.UNPROCESSABLE_ENTITY, "invalid-results", "Invalid results"),
     InvalidPageCursor: (HTTPStatus.UNPROCESSABLE_ENTITY, "invalid-cursor", "Invalid cursor"),
-    InvalidStatisticsQuery: (HTTPStatus.UNPROCESSABLE_ENTITY, "invalid-parameter", "Invalid parameter"),
+    InvalidParameter: (HTTPStatus.UNPROCESSABLE_ENTITY, "invalid-parameter", "Invalid parameter"),
     MissingImportOption: (HTTPStatus.UNPROCESSABLE_ENTITY, "invalid-parameter", "Invalid parameter"),
     UnreadableFile: (HTTPStatus.UNPROCESSABLE_ENTITY, "unreadable-file", "The file cannot be read as its format"),
     WindowTooLarge: (HTTPStatus.UNPROCESSABLE_ENTITY, "window-too-large", "Window too large for one request"),
@@ -161,8 +161,11 @@ async def _domain_error(request: Request, error: Exception) -> ProblemResponse:
         extensions["errors"] = [rejection(item, "index") for item in error.errors]
     if isinstance(error, ResultConflict):
         extensions["request_ids"] = error.request_ids
-    if isinstance(error, InvalidStatisticsQuery | MissingImportOption):
+    if isinstance(error, InvalidParameter | MissingImportOption):
         extensions["parameter"] = error.parameter
+    if isinstance(error, InvalidTimeWindow):
+        # The end is named, as a reversed window's fault: the detail names both bounds.
+        extensions["parameter"] = error.parameters[1]
     if isinstance(error, UnreadableFile):
         extensions["format"] = error.file_format
     if isinstance(error, WindowTooLarge):

@@ -1,11 +1,10 @@
-"""Results one by one: store (POST /results), import (POST /results/import), read (GET /results...)."""
+"""Results one by one: store (POST /results), read (GET /results/{request_id}, GET /results)."""
 
 from __future__ import annotations
 
 from http import HTTPStatus
 from typing import Annotated, Any
 
-import msgspec
 from fastapi import FastAPI, Query, Request
 from fastapi.responses import Response
 from starlette.concurrency import run_in_threadpool
@@ -13,13 +12,13 @@ from starlette.concurrency import run_in_threadpool
 from src.application.ports.result_store import MAX_PAGE_SIZE, PageKey, ResultQuery
 from src.application.read_results import GetResult, ListResults
 from src.application.store_results import MAX_BATCH_SIZE, StoreResults
-from src.domain.benchmark_result import STORED_METRICS, TEXT_FIELDS, BenchmarkResult
 from src.domain.errors import InvalidResult, InvalidResults
-from src.domain.time_window import TimeWindow
 from src.entrypoints.http.access import Access
-from src.entrypoints.http.csv_export import CSV_RESPONSE, csv_response, wants_csv
-from src.entrypoints.http.cursors import decode_cursor, encode_cursor, iso_utc
+from src.entrypoints.http.csv_export import CSV_RESPONSE
+from src.entrypoints.http.cursors import decode_cursor
 from src.entrypoints.http.json_lines import decode_json
+from src.entrypoints.http.parameters import End, Model, Start, window
+from src.entrypoints.http.presenters import json_response, result_body, results_page_response
 from src.entrypoints.http.problems import READ_PROBLEMS, HttpProblem, documented_problems
 from src.entrypoints.http.schemas import ResultBody, ResultIn, ResultPageBody, StoredBody
 
@@ -52,7 +51,7 @@ def add_result_routes(
         outcome = await run_in_threadpool(store_results, records)
         # 201 when something new was stored; 200 when every result was already there.
         status = HTTPStatus.CREATED if outcome.stored else HTTPStatus.OK
-        return _json({"stored": outcome.stored, "already_stored": outcome.already_stored}, status)
+        return json_response({"stored": outcome.stored, "already_stored": outcome.already_stored}, status)
 
     @app.get(
         "/results/{request_id}",
@@ -63,7 +62,7 @@ def add_result_routes(
         dependencies=access.readers(),
     )
     async def one_result(request_id: str) -> Response:
-        return _json(result_body(await run_in_threadpool(get_result, request_id)))
+        return json_response(result_body(await run_in_threadpool(get_result, request_id)))
 
     @app.get(
         "/results",
@@ -79,81 +78,16 @@ def add_result_routes(
     async def result_pages(
         request: Request,
         *,
-        start: Annotated[
-            str | None, Query(description="Earliest timestamp, included; as in the averages' windows.")
-        ] = None,
-        end: Annotated[
-            str | None, Query(description="Latest timestamp, included; a date alone means the whole day.")
-        ] = None,
-        model: Annotated[str | None, Query(description="Only results of this model.")] = None,
+        start: Start = None,
+        end: End = None,
+        model: Model = None,
         limit: Annotated[int, Query(ge=1, le=MAX_PAGE_SIZE, description="Results per page.")] = 100,
         cursor: Annotated[str | None, Query(description="next_cursor of the previous page.")] = None,
     ) -> Response:
-        query = ResultQuery(
-            TimeWindow.parse_open(start, end), model, limit, None if cursor is None else _page_key(cursor)
-        )
-        page = await run_in_threadpool(list_results, query)
-        if wants_csv(request):
-            headers = {}
-            if page.next is not None:
-                following = request.url.include_query_params(cursor=_cursor(page.next))
-                headers["Link"] = f'<{following.path}?{following.query}>; rel="next"'
-            return csv_response(RESULT_COLUMNS, map(_result_row, page.results), "results.csv", headers)
-        return _json(
-            {
-                "results": [result_body(result) for result in page.results],
-                "next_cursor": None if page.next is None else _cursor(page.next),
-            }
-        )
-
-
-def result_body(result: BenchmarkResult) -> dict[str, Any]:
-    return {
-        "request_id": result.request_id,
-        "timestamp": iso_utc(result.timestamp),
-        "token_count": result.token_count,
-        "time_to_first_token": result.time_to_first_token,
-        "time_per_output_token": result.time_per_output_token,
-        "total_generation_time": result.total_generation_time,
-        "prompt_token_count": result.prompt_token_count,
-        "error": result.error,
-        "prompt_text": result.prompt_text,
-        "generated_text": result.generated_text,
-        "model": result.model,
-        "labels": dict(result.labels),
-    }
-
-
-RESULT_COLUMNS = (
-    "request_id",
-    "timestamp",
-    "model",
-    *STORED_METRICS,
-    "error",
-    "labels",
-    *TEXT_FIELDS,
-)
-
-
-def _result_row(result: BenchmarkResult) -> list[object]:
-    labels = msgspec.json.encode(dict(result.labels)).decode()
-    return [
-        result.request_id,
-        iso_utc(result.timestamp),
-        result.model,
-        *(getattr(result, metric) for metric in STORED_METRICS),
-        result.error,
-        labels,
-        *(getattr(result, field) for field in TEXT_FIELDS),
-    ]
-
-
-def _cursor(key: PageKey) -> str:
-    return encode_cursor(key.timestamp, key.request_id)
-
-
-def _page_key(cursor: str) -> PageKey:
-    return PageKey(*decode_cursor(cursor))
+        selected = window(start, end)
+        after = None if cursor is None else PageKey(*decode_cursor(cursor))
+        page = await run_in_threadpool(list_results, ResultQuery(selected, model, limit, after))
+        return results_page_response(request, page)
 
 
 async def _body(request: Request, limit: int) -> bytes:
@@ -187,10 +121,6 @@ def _decoded(body: bytes) -> object:
     if not isinstance(document, (dict, list)):
         raise InvalidResults([InvalidResult(None, "the body must be a result object or an array of them")])
     return document
-
-
-def _json(content: object, status: int = HTTPStatus.OK) -> Response:
-    return Response(msgspec.json.encode(content), status_code=status, media_type="application/json")
 
 
 def _batch_schema() -> dict[str, Any]:

@@ -218,6 +218,23 @@ class CompareBody(BaseModel):
     metrics: dict[str, MetricComparisonBody]
 
 
+class HistogramBody(BaseModel):
+    selection: SelectionBody
+    metric: str
+    unit: str = Field(description="The metric's unit: ms, tokens or tokens/s.")
+    scale: str = Field(description="linear or log.")
+    count: int = Field(description="Values binned: the successful results that have the metric.")
+    failed: int = Field(description="Failed results in the selection; none of them is binned.")
+    min: float | None = Field(description="The smallest value; null without values.")
+    max: float | None = Field(description="The largest value; null without values.")
+    edges: list[float] | None = Field(
+        description="Ascending bin edges, one more than the bins: bin i holds edges[i] <= value < edges[i+1], "
+        "the last one its upper edge too. Log edges start at the smallest positive value, and values <= 0 count "
+        "in the first bin. Null without values."
+    )
+    counts: list[int] = Field(description="Values per bin, exact; they sum to count. Empty without values.")
+
+
 class RunBody(BaseModel):
     run: str = Field(description="The run's name: the value of its results' `run` label.")
     tool: str | None = Field(description="The tool that wrote its files (its `tool` label).")
