@@ -33,6 +33,7 @@ async function show() {
   const module = PAGES[page];
   if (!module) {
     view.append(h("h1", {}, "Page not found"), message("problem", `There is no page “${page}”.`));
+    view.dataset.state = "ready";
     return;
   }
   document.title = `${module.TITLE} · SuperBenchmark`;
@@ -47,24 +48,33 @@ async function show() {
   }
 }
 
+// Resolves to the key typed, or null when the reader cancels (the button, or Escape).
 function promptForKey(reason) {
   const dialog = document.getElementById("key-dialog");
+  const form = document.getElementById("key-form");
   const input = document.getElementById("key-input");
+  const cancel = document.getElementById("key-cancel");
   document.getElementById("key-reason").textContent = reason;
   input.value = "";
   return new Promise((resolve) => {
-    const cancel = document.getElementById("key-cancel");
-    const onCancel = () => dialog.close("");
-    cancel.addEventListener("click", onCancel, { once: true });
+    let key = null;
+    const onSubmit = (event) => {
+      event.preventDefault();
+      key = input.value.trim() || null;
+      if (key) dialog.close();
+    };
+    const onCancel = () => dialog.close();
+    form.addEventListener("submit", onSubmit);
+    cancel.addEventListener("click", onCancel);
     dialog.addEventListener(
       "close",
       () => {
+        form.removeEventListener("submit", onSubmit);
         cancel.removeEventListener("click", onCancel);
-        resolve(dialog.returnValue === "ok" && input.value.trim() ? input.value.trim() : null);
+        resolve(key);
       },
       { once: true },
     );
-    dialog.returnValue = "";
     dialog.showModal();
     input.focus();
   });
