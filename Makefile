@@ -10,7 +10,7 @@ BENCH_ROUNDS ?= 5
 RUNTIME_STAMP := $(VENV)/.runtime-installed
 DEV_STAMP := $(VENV)/.dev-installed
 
-.PHONY: install run migrate import test lint typecheck imports fuzz check bench bench-imports bench-db clean
+.PHONY: install run migrate import view test lint typecheck imports fuzz check bench bench-imports bench-db clean
 
 $(PYTHON):
 	$(PYTHON_BOOTSTRAP) -m venv $(VENV)
@@ -44,6 +44,12 @@ migrate: $(RUNTIME_STAMP)
 import: $(RUNTIME_STAMP)
 	@test -n "$(FILE)" || { echo "usage: make import FILE=path/to/results.json" >&2; exit 2; }
 	$(VENV)/bin/superbenchmark import $(FILE)
+
+# Import a tool's files into a SQLite database in the user's data directory, serve the dashboard
+# on HOST:PORT and print the run's page.
+view: $(RUNTIME_STAMP)
+	@test -n "$(FILE)" || { echo "usage: make view FILE=path/to/results.json" >&2; exit 2; }
+	$(VENV)/bin/superbenchmark view $(FILE) --host $(HOST) --port $(PORT)
 
 test: $(DEV_STAMP)
 	$(PYTHON) -m pytest tests/unit tests/integration

@@ -4,10 +4,12 @@
                                   [--timestamp T] [--server URL] [--key KEY]
     superbenchmark compare --server URL --baseline-label k:v --candidate-label k:v [--fail-on-regression]
                            [--output markdown|json] [--key KEY]
+    superbenchmark view FILE... [import options] [--database PATH] [--host H] [--port P] [--open]
 
 `import` posts a tool's files to a running server (with a progress bar), or, without --server,
 stores them straight into SUPERBENCHMARK_DATABASE_URL through the same use case the server runs.
-`compare` prints a comparison as a Markdown table a pull request can show. Exit status: 0 done,
+`compare` prints a comparison as a Markdown table a pull request can show. `view` (src/entrypoints/view.py)
+imports the files into a local SQLite database and serves the dashboard on the run's page. Exit status: 0 done,
 1 rejected requests (import) or a regression with --fail-on-regression (compare), 2 a usage,
 file or server error.
 """
@@ -32,6 +34,7 @@ from src.domain.errors import DomainError, InvalidTimestamp
 from src.domain.result_selection import parse_labels
 from src.domain.timestamps import parse_timestamp
 from src.entrypoints.settings import SettingsError, load_settings
+from src.entrypoints.view import add_view_command
 
 KEY_VARIABLE = "SUPERBENCHMARK_API_KEY"
 USAGE_ERROR = 2
@@ -77,6 +80,8 @@ def _parser() -> argparse.ArgumentParser:
     comparing.add_argument("--fail-on-regression", action="store_true", help="exit 1 when any metric regressed")
     comparing.add_argument("--output", choices=["markdown", "json"], default="markdown")
     comparing.set_defaults(command=_compare)
+
+    add_view_command(commands)
     return parser
 
 

@@ -10,6 +10,7 @@ from fastapi import FastAPI
 from src.entrypoints.container import Container
 from src.entrypoints.http.access import Access
 from src.entrypoints.http.average_routes import add_average_routes
+from src.entrypoints.http.dashboard import add_dashboard_routes
 from src.entrypoints.http.docs_routes import add_docs_routes
 from src.entrypoints.http.health_routes import add_health_routes
 from src.entrypoints.http.import_routes import add_import_routes
@@ -88,5 +89,6 @@ def create_app(settings: Settings | None = None, container: Container | None = N
     add_run_routes(app, access=access, list_runs=container.list_runs(), delete_run=container.delete_run())
     add_health_routes(app, check_readiness=container.check_readiness())
     add_docs_routes(app, access=access)
+    add_dashboard_routes(app)
     install_problem_handlers(app)
     return app
