@@ -265,18 +265,25 @@ async function requestsOverTime(section, run) {
   chart(section, {
     name: "requests-over-time",
     title: "Latency of each request over the run",
-    description: `End-to-end latency and TTFT of each of ${shown.length} requests against time; failed requests in vermillion.`,
+    description:
+      `End-to-end latency and TTFT of each of ${shown.length} requests against time; ` +
+      "failed requests are marked in vermillion on their own axis, since they have no latency to show.",
     empty: "This run has no request to draw.",
     x: { label: "time (UTC)", time: true, values: times },
-    axes: [{ scale: "ms", label: "latency (ms)" }],
+    // A failed request's latency is no measurement (tools write 0 for it): it is marked on a
+    // separate axis at its instant, never drawn among the latencies.
+    axes: [
+      { scale: "ms", label: "latency (ms)" },
+      { scale: "failed", label: "failed request", side: 1, min: 0, max: 2 },
+    ],
     series: [
       { label: "end-to-end (ms)", values: ok("total_generation_time"), color: COLORS.blue, scale: "ms", kind: "points" },
       { label: "TTFT (ms)", values: ok("time_to_first_token"), color: COLORS.orange, scale: "ms", kind: "points" },
       {
-        label: "failed (end-to-end ms, 0 if none)",
-        values: shown.map((result) => (result.error ? result.total_generation_time ?? 0 : null)),
+        label: "failed",
+        values: shown.map((result) => (result.error ? 1 : null)),
         color: COLORS.vermillion,
-        scale: "ms",
+        scale: "failed",
         kind: "points",
       },
     ],
