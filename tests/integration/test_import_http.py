@@ -249,3 +249,52 @@ def test_sglang_llm_load_test_and_genai_perf_files_import_over_http_and_by_the_c
     assert "estimate" in printed.err
     group = stats_of(api, "genai")
     assert (group["count"], group["failed"]) == (3, 2)
+
+
+@pytest.mark.parametrize(
+    ("params", "parameter"),
+    [
+        ({"timezone": "Europe"}, "timezone"),  # a folder of zones
+        ({"timezone": "Europe/" + "A" * 300}, "timezone"),  # longer than a file name may be
+        ({"run": "r" * 201}, "run"),  # no room left for {run}#{position} in a 256-character id
+        ({"run": "a\x00b"}, "run"),
+        ({"model": "a\x00b"}, "model"),
+        ({"label": "a:b\x00"}, "label"),
+        ({"label": "run:x"}, "label"),  # the import names the run itself: run=...
+        ({"label": "tool:x"}, "label"),
+    ],
+)
+def test_an_option_that_would_spoil_every_request_is_refused_naming_it(
+    api: httpx.Client, params: dict[str, str], parameter: str
+) -> None:
+    refused = api.post("/results/import", content=VLLM.read_bytes(), params=params, headers=WRITER)
+    assert assert_problem(refused, 422, "parameter")["parameter"] == parameter
+    assert api.get("/results/average").json()["failed"] == 0
+
+
+@pytest.mark.parametrize("name", ["f" * 400 + ".json", "a\x00b.json", "../../etc/passwd"])
+def test_an_uploaded_files_name_never_becomes_a_path(api: httpx.Client, name: str) -> None:
+    # The name only names the run, and only when it can: otherwise the content's hash does.
+    response = api.post("/results/import", files=[("files", (name, VLLM.read_bytes()))], headers=WRITER)
+    assert response.status_code == 200, response.text
+    report = response.json()
+    assert report["stored"] == 5
+    assert len(report["run"]) <= 200
+    assert "\x00" not in report["run"]
+
+
+def test_a_file_of_another_format_named_as_ndjson_stores_nothing(api: httpx.Client) -> None:
+    refused = api.post("/results/import", content=VLLM.read_bytes(), params={"format": "ndjson"}, headers=WRITER)
+    assert assert_problem(refused, 422, "format")["format"] == "ndjson"
+    assert api.get("/results/average").json()["count"] == 0
+
+
+def test_the_command_names_a_bad_time_zone_in_one_line(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("SUPERBENCHMARK_DATABASE_URL", f"sqlite:///{tmp_path / 'none.db'}")
+    monkeypatch.chdir(tmp_path)
+    assert cli.main(["import", str(VLLM), "--timezone", "Europe"]) == 2
+    error = capsys.readouterr().err
+    assert "timezone: 'Europe' is no IANA time zone" in error
+    assert "zoneinfo" not in error

@@ -103,7 +103,14 @@ def test_seed_stats_as_csv_open_in_a_spreadsheet(seed_api: httpx.Client) -> None
 
 
 def test_json_stays_the_default_and_wins_a_tie(seed_api: httpx.Client) -> None:
-    for accept in ["*/*", "application/json, text/csv", "text/csv;q=0.5, application/json", "text/html"]:
+    for accept in [
+        "*/*",
+        "application/json, text/csv",
+        "text/csv;q=0.5, application/json",
+        "text/html",
+        "text/csv;q=0",
+        "text/csv; q=abc",
+    ]:
         response = seed_api.get("/results/stats", headers={"Accept": accept})
         assert response.headers["content-type"] == "application/json", accept
     assert (

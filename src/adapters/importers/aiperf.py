@@ -21,6 +21,7 @@ from src.adapters.importers.run_context import (
     run_name,
 )
 from src.application.ports.result_reader import HEAD_BYTES, ImportOptions, ReadEntry, ResultReader, ToolFile, ToolRun
+from src.domain.benchmark_result import derived_time_per_output_token
 from src.domain.errors import InvalidResult, UnreadableFile, shown
 
 PROFILING = "profiling"
@@ -190,14 +191,19 @@ def _entry(
             prompt_token_count=_first(_tokens(metrics, "error_isl"), _tokens(metrics, "input_sequence_length")),
             error=_message(failure) if failure is not None else "cancelled by AIPerf before it completed",
         )
+    tokens = _tokens(metrics, "output_sequence_length")
+    first_token = _milliseconds(metrics, "time_to_first_token")
+    latency = _milliseconds(metrics, "request_latency")
     return context.entry(
         position,
         timestamp=timestamp,
         request_id=request_id,
-        token_count=_tokens(metrics, "output_sequence_length"),
-        time_to_first_token=_milliseconds(metrics, "time_to_first_token"),
-        time_per_output_token=_milliseconds(metrics, "inter_token_latency"),
-        total_generation_time=_milliseconds(metrics, "request_latency"),
+        token_count=tokens,
+        time_to_first_token=first_token,
+        # AIPerf's inter_token_latency has our definition but is written rounded; ours is derived
+        # from the same figures, so every tool's TPOT of the same request is the same number.
+        time_per_output_token=derived_time_per_output_token(latency, first_token, tokens),
+        total_generation_time=latency,
         prompt_token_count=_tokens(metrics, "input_sequence_length"),
     )
 

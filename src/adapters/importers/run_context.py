@@ -16,13 +16,14 @@ from typing import Any
 
 import msgspec
 
-from src.application.ports.result_reader import ImportOptions, ReadEntry, ToolFile
+from src.application.ports.result_reader import MAX_RUN_LENGTH, ImportOptions, ReadEntry, ToolFile
 from src.domain.benchmark_result import (
     LABEL_SEPARATOR,
     MAX_ERROR_LENGTH,
     MAX_LABEL_KEY_LENGTH,
     MAX_LABEL_VALUE_LENGTH,
     BenchmarkResult,
+    storable_text,
 )
 from src.domain.errors import InvalidResult, UnreadableFile, shown
 
@@ -143,8 +144,9 @@ def default_run_name(files: Sequence[ToolFile], file_format: str) -> str:
     """The run's name when the user gives none: the first file's name without its extensions, or,
     for a body without a name, the format and the start of the content's SHA-256 (stable)."""
     for file in files:
+        # A file's name is the user's: only a storable stem short enough for `{run}#{position}` ids names a run.
         stem = Path(file.name).name.split(".")[0]
-        if stem:
+        if stem and len(stem) <= MAX_RUN_LENGTH and storable_text(stem):
             return stem
     digest = hashlib.sha256()
     with files[0].path.open("rb") as content:

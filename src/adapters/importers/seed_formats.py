@@ -47,7 +47,12 @@ class NdjsonReader(ResultReader):
         )
 
     def _entries(self, file: ToolFile, options: ImportOptions) -> Iterator[ReadEntry]:
+        first = True
         for number, value, problem in json_lines(file):
+            # A first line that is no JSON object is another format, not a bad line: nothing is stored.
+            if first and (problem is not None or not isinstance(value, dict)):
+                raise UnreadableFile(self.format, f"line {number} is not a JSON object: not one result per line")
+            first = False
             if problem is not None:
                 yield ReadEntry(number, InvalidResult(None, problem, index=number))
             else:

@@ -8,6 +8,7 @@ batching, storing and the report.
 
 from __future__ import annotations
 
+import zoneinfo
 from abc import ABC, abstractmethod
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
@@ -15,8 +16,14 @@ from datetime import datetime
 from pathlib import Path
 from typing import ClassVar
 
-from src.domain.benchmark_result import BenchmarkResult
-from src.domain.errors import InvalidResult
+from src.domain.benchmark_result import (
+    MAX_LABEL_KEY_LENGTH,
+    MAX_LABEL_VALUE_LENGTH,
+    MAX_MODEL_LENGTH,
+    BenchmarkResult,
+    storable_text,
+)
+from src.domain.errors import InvalidResult, MissingImportOption, shown
 
 # How much of a file `recognizes` sees: enough for any tool's leading keys.
 HEAD_BYTES = 64 * 1024
@@ -45,6 +52,43 @@ class ImportOptions:
     """IANA name of the zone of a file's naive local clock (vLLM's `date`); None: UTC, with a warning."""
     timestamp: datetime | None = None
     """The run's instant (UTC) for files with no clock at all; such a file without it is refused."""
+
+    def __post_init__(self) -> None:
+        """Refuse, naming the parameter (MissingImportOption), what would make every request of
+        the run invalid or mislabel it: a run name too long for `{run}#{position}` ids or holding
+        NUL, an unstorable model or label, a label the import sets itself, an unknown time zone."""
+        if self.run is not None:
+            _check_text("run", self.run, MAX_RUN_LENGTH)
+        if self.model is not None:
+            _check_text("model", self.model, MAX_MODEL_LENGTH)
+        for key, value in self.labels:
+            if key in IMPORT_LABELS:
+                raise MissingImportOption("label", f"the import sets {key!r} itself; name the run with run=...")
+            _check_text("label", key + value, MAX_LABEL_KEY_LENGTH + MAX_LABEL_VALUE_LENGTH)
+        if self.timezone is not None:
+            _check_zone(self.timezone)
+
+
+# A derived request id is `{run}#{position}`: a run name of at most this leaves room for any position
+# within the domain's 256 characters.
+MAX_RUN_LENGTH = 200
+# Labels every imported result carries, set by the import from its run and its tool.
+IMPORT_LABELS = ("run", "tool")
+
+
+def _check_text(parameter: str, text: str, longest: int) -> None:
+    if not text or len(text) > longest:
+        raise MissingImportOption(parameter, f"must be 1 to {longest} characters long")
+    if not storable_text(text):
+        raise MissingImportOption(parameter, "must not hold NUL or a lone surrogate: no result can carry it")
+
+
+def _check_zone(name: str) -> None:
+    try:
+        zoneinfo.ZoneInfo(name)
+    # A folder of zones (Europe), a name too long for a path, a NUL: every one is an OSError or ValueError.
+    except (zoneinfo.ZoneInfoNotFoundError, ValueError, OSError):
+        raise MissingImportOption("timezone", f"{shown(name)} is no IANA time zone (e.g. Europe/Berlin, UTC)") from None
 
 
 @dataclass(frozen=True, slots=True)

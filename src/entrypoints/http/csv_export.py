@@ -25,6 +25,8 @@ def wants_csv(request: Request) -> bool:
     for media_range in request.headers.get("accept", "").split(","):
         media_type, *parameters = (part.strip() for part in media_range.split(";"))
         weight = _weight(parameters)
+        if weight == 0:
+            continue  # q=0 means "not acceptable" (RFC 9110, section 12.4.2): it prefers nothing
         for offered, best in weights.items():
             if media_type.lower() in (offered, offered.split("/")[0] + "/*", "*/*"):
                 # A type named outright outranks a wildcard of the same weight.
@@ -40,7 +42,7 @@ def _weight(parameters: Sequence[str]) -> float:
             try:
                 return max(0.0, min(1.0, float(value)))
             except ValueError:
-                return 0.0
+                return 0.0  # a malformed weight counts as unacceptable, not as a preference
     return 1.0
 
 

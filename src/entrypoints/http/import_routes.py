@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import shutil
 import tempfile
-import zoneinfo
 from http import HTTPStatus
 from pathlib import Path
 from typing import Annotated, Any
@@ -16,7 +15,7 @@ from starlette.datastructures import UploadFile
 
 from src.application.import_results import AUTO, ImportReport, ImportResults
 from src.application.ports.result_reader import ImportOptions, ToolFile
-from src.domain.errors import MissingImportOption, StoreUnavailable
+from src.domain.errors import StoreUnavailable
 from src.entrypoints.http.access import Access
 from src.entrypoints.http.parameters import instant, labels
 from src.entrypoints.http.presenters import json_response, report_body
@@ -72,7 +71,7 @@ def add_import_routes(app: FastAPI, *, access: Access, import_results: ImportRes
             run=run,
             model=model,
             labels=labels(label),
-            timezone=_zone(timezone),
+            timezone=timezone,
             timestamp=instant("timestamp", timestamp),
         )
         media_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
@@ -114,7 +113,8 @@ async def _received(request: Request, media_type: str, directory: Path, limit: i
         files = []
         for index, upload in enumerate(uploads):
             name = Path(upload.filename or "").name
-            path = directory / f"{index}-{name or 'file'}"
+            # The name is the user's, so it is never part of a path here (NUL, length, separators).
+            path = directory / str(index)
             await run_in_threadpool(_copy, upload, path)
             files.append(ToolFile(name, path))
         return files
@@ -131,16 +131,6 @@ async def _received(request: Request, media_type: str, directory: Path, limit: i
 def _copy(upload: UploadFile, path: Path) -> None:
     with path.open("wb") as target:
         shutil.copyfileobj(upload.file, target, _CHUNK)
-
-
-def _zone(name: str | None) -> str | None:
-    if name is None:
-        return None
-    try:
-        zoneinfo.ZoneInfo(name)
-    except (zoneinfo.ZoneInfoNotFoundError, ValueError):
-        raise MissingImportOption("timezone", f"{name!r} is no IANA time zone (e.g. Europe/Berlin, UTC)") from None
-    return name
 
 
 def _too_large(limit: int) -> HttpProblem:
