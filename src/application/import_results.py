@@ -101,6 +101,8 @@ class ImportResults:
                 raise MissingImportOption("format", f"{file_format!r} is none of {AUTO}, {', '.join(self._readers)}")
             return self._readers[file_format]
         heads = [(file.name, _head(file)) for file in files]
+        if not any(head.strip() for _, head in heads):
+            raise UnreadableFile(file_format, "the body is empty: send a tool's result file")
         for reader in self._readers.values():
             if any(reader.recognizes(head, name) for name, head in heads):
                 return reader

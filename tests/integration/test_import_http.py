@@ -298,3 +298,8 @@ def test_the_command_names_a_bad_time_zone_in_one_line(
     error = capsys.readouterr().err
     assert "timezone: 'Europe' is no IANA time zone" in error
     assert "zoneinfo" not in error
+
+
+def test_an_empty_body_is_said_to_be_empty(api: httpx.Client) -> None:
+    refused = api.post("/results/import", content=b"", headers=WRITER)
+    assert "the body is empty" in assert_problem(refused, 422, "format")["detail"]

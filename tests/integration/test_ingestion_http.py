@@ -281,9 +281,16 @@ def test_an_absent_result_is_a_404_problem(api: httpx.Client) -> None:
 def test_the_debug_store_serves_reads_and_refuses_writes() -> None:
     app = create_app(Settings(debug=True, data_file=SEED_FILE, api_keys=KEY))
     with serving(app) as base_url, httpx.Client(base_url=base_url) as client:
-        body = assert_problem(client.post("/results", json=record("n", "2024-06-01T12:00:00Z"), headers=WRITER), 405)
+        refused = client.post("/results", json=record("n", "2024-06-01T12:00:00Z"), headers=WRITER)
+        body = assert_problem(refused, 405)
         assert "takes no writes" in body["detail"]
-        assert_problem(client.post("/results/import", content=b'{"request_id": "n"}\n', headers=WRITER | NDJSON), 405)
+        assert refused.headers["allow"] == "GET"  # what the read-only store still allows at /results
+        imported = client.post("/results/import", content=b'{"request_id": "n"}\n', headers=WRITER | NDJSON)
+        assert_problem(imported, 405)
+        assert imported.headers["allow"] == ""  # the path only writes
+        deleted = client.delete("/runs/x", headers=WRITER)
+        assert_problem(deleted, 405)
+        assert deleted.headers["allow"] == ""
         assert_problem(client.post("/results/import", content=b"", headers=WRITER | NDJSON), 405)
         assert client.get("/results/3").json()["request_id"] == "3"
         assert [r["request_id"] for r in client.get("/results", params={"limit": 3}).json()["results"]] == [

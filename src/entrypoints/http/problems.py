@@ -170,7 +170,12 @@ async def _domain_error(request: Request, error: Exception) -> ProblemResponse:
         extensions["format"] = error.file_format
     if isinstance(error, WindowTooLarge):
         extensions |= {"count": error.count, "limit": error.limit}
-    headers = {"Allow": "GET"} if isinstance(error, StoreIsReadOnly) else None
+    headers = None
+    if isinstance(error, StoreIsReadOnly):
+        # What a read-only store still allows here: the path's methods that read (none, for a
+        # path that only writes, as DELETE /runs/{run}).
+        reads = [method for method in _methods_allowed(request) if method in _READ_METHODS]
+        headers = {"Allow": ", ".join(reads)}
     return problem(request, status, str(error), kind=kind, title=title, headers=headers, extensions=extensions)
 
 
@@ -200,6 +205,9 @@ async def _http_error(request: Request, error: Exception) -> ProblemResponse:
         HTTPStatus.METHOD_NOT_ALLOWED: f"{request.method} is not allowed here; allowed: {allowed}",
     }.get(status, str(error.detail))
     return problem(request, status, detail, headers=headers)
+
+
+_READ_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 
 
 def _methods_allowed(request: Request) -> list[str]:
