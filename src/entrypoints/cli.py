@@ -22,17 +22,17 @@ import os
 import sys
 from collections.abc import Sequence
 from contextlib import ExitStack
-from pathlib import Path
 from typing import IO, Any, cast
 
 import httpx
 from tqdm import tqdm
 
-from src.application.import_results import AUTO, ImportReport
+from src.application.import_results import ImportReport
 from src.application.ports.result_reader import ImportOptions, ToolFile
 from src.domain.errors import DomainError, InvalidTimestamp
 from src.domain.result_selection import parse_labels
 from src.domain.timestamps import parse_timestamp
+from src.entrypoints.import_arguments import add_import_arguments
 from src.entrypoints.settings import SettingsError, load_settings
 from src.entrypoints.view import add_view_command
 
@@ -61,13 +61,7 @@ def _parser() -> argparse.ArgumentParser:
     commands = parser.add_subparsers(required=True, metavar="COMMAND")
 
     importing = commands.add_parser("import", help="import a benchmark tool's files as one run")
-    importing.add_argument("files", nargs="+", type=Path, metavar="FILE")
-    importing.add_argument("--format", default=AUTO, help="the files' format (default: detected)")
-    importing.add_argument("--run", help="the run's name (default: the first file's)")
-    importing.add_argument("--model", help="the model, for files that name none")
-    importing.add_argument("--label", action="append", default=[], metavar="KEY:VALUE", help="repeatable")
-    importing.add_argument("--timezone", help="IANA zone of a naive local clock in the files (default UTC)")
-    importing.add_argument("--timestamp", help="ISO 8601 instant of a run whose files have no clock")
+    add_import_arguments(importing)
     _add_server(importing, required=False)
     importing.set_defaults(command=_import)
 

@@ -23,11 +23,12 @@ from urllib.parse import quote
 import uvicorn
 from tqdm import tqdm
 
-from src.application.import_results import AUTO, ImportReport
+from src.application.import_results import ImportReport
 from src.application.ports.result_reader import ImportOptions, ToolFile
 from src.domain.errors import InvalidTimestamp
 from src.domain.result_selection import parse_labels
 from src.domain.timestamps import parse_timestamp
+from src.entrypoints.import_arguments import add_import_arguments
 from src.entrypoints.settings import Settings, SettingsError, load_settings
 
 DATABASE_NAME = "view.db"
@@ -37,13 +38,7 @@ DEFAULT_PORT = 8000
 def add_view_command(commands: Any) -> None:
     """Add `view` to the command line's subcommands (an argparse `add_subparsers` result)."""
     viewing = commands.add_parser("view", help="import a tool's files and show the run in the browser")
-    viewing.add_argument("files", nargs="+", type=Path, metavar="FILE")
-    viewing.add_argument("--format", default=AUTO, help="the files' format (default: detected)")
-    viewing.add_argument("--run", help="the run's name (default: the first file's)")
-    viewing.add_argument("--model", help="the model, for files that name none")
-    viewing.add_argument("--label", action="append", default=[], metavar="KEY:VALUE", help="repeatable")
-    viewing.add_argument("--timezone", help="IANA zone of a naive local clock in the files (default UTC)")
-    viewing.add_argument("--timestamp", help="ISO 8601 instant of a run whose files have no clock")
+    add_import_arguments(viewing)
     viewing.add_argument("--database", type=Path, help=f"the SQLite file (default: {default_database()})")
     viewing.add_argument("--host", default="127.0.0.1", help="where to listen (default 127.0.0.1)")
     viewing.add_argument("--port", type=int, default=DEFAULT_PORT, help="0 picks a free port (default 8000)")
