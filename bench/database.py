@@ -75,21 +75,22 @@ def ndjson_and_copy_files(json_path: Path) -> dict[str, tuple[Path, Path]]:
     return files
 
 
-def fresh_database() -> str:
-    """An empty database BENCH_DATABASE at this version's schema, next to ADMIN_URL's; its URL."""
-    drop_database()
+def fresh_database(name: str = BENCH_DATABASE) -> str:
+    """An empty database `name` (one of the benches' constant names) at this version's schema,
+    next to ADMIN_URL's; its URL."""
+    drop_database(name)
     with psycopg.connect(ADMIN_URL, autocommit=True) as admin:
-        admin.execute(f"CREATE DATABASE {BENCH_DATABASE}")
-    url = ADMIN_URL.rsplit("/", 1)[0] + "/" + BENCH_DATABASE
+        admin.execute(f"CREATE DATABASE {name}")  # a constant name
+    url = ADMIN_URL.rsplit("/", 1)[0] + "/" + name
     engine = connect(database_url(url), pool_size=1)
     migrate(engine)
     engine.dispose()
     return url
 
 
-def drop_database() -> None:
+def drop_database(name: str = BENCH_DATABASE) -> None:
     with psycopg.connect(ADMIN_URL, autocommit=True) as admin:
-        admin.execute(f"DROP DATABASE IF EXISTS {BENCH_DATABASE} WITH (FORCE)")  # a constant name
+        admin.execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")  # a constant name
 
 
 def emptied(url: str) -> None:

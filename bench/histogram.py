@@ -16,12 +16,9 @@ import time
 
 import httpx
 import numpy as np
-import psycopg
 
-from bench.averages import ROOT, WORK, clean_environment, free_port, wait_until_ready
-from bench.database import ADMIN_URL
-from bench.statistics import DAY, _iso, fill, synthetic_columns, write_json
-from src.adapters.sql_store.database import connect, database_url, migrate
+from bench.averages import ROOT, free_port, wait_until_ready
+from bench.statistics import DAY, _iso, served_by_every_store, synthetic_columns
 
 # A database of its own, so that it never meets make bench-db's.
 _DATABASE = "superbenchmark_bench_histogram"
@@ -61,22 +58,6 @@ def endpoint_milliseconds(env: dict[str, str], starts: list[int]) -> dict[str, f
         process.wait()
 
 
-def fresh_database() -> str:
-    drop_database()
-    with psycopg.connect(ADMIN_URL, autocommit=True) as admin:
-        admin.execute(f"CREATE DATABASE {_DATABASE}")  # a constant name
-    url = ADMIN_URL.rsplit("/", 1)[0] + "/" + _DATABASE
-    engine = connect(database_url(url), pool_size=1)
-    migrate(engine)
-    engine.dispose()
-    return url
-
-
-def drop_database() -> None:
-    with psycopg.connect(ADMIN_URL, autocommit=True) as admin:
-        admin.execute(f"DROP DATABASE IF EXISTS {_DATABASE} WITH (FORCE)")  # a constant name
-
-
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--results", type=int, default=200_000)
@@ -85,26 +66,8 @@ def main() -> int:
     count = arguments.results
     seconds, metrics = synthetic_columns(count)
     starts = np.random.default_rng(5).integers(0, count - DAY, arguments.windows).tolist()
-    base = clean_environment()
-    json_path = write_json(WORK / f"dense-{count}.json", seconds, metrics)
-    sqlite_path = WORK / f"dense-{count}.sqlite"
-    sqlite_url = f"sqlite:///{sqlite_path}"
-    if not sqlite_path.exists():
-        migrate(connect(database_url(sqlite_url)))
-        fill(sqlite_url, seconds, metrics)
-    stores = {
-        "JSON store": base | {"SUPERBENCHMARK_DEBUG": "true", "SUPERBENCHMARK_DATA_FILE": str(json_path)},
-        "SQLite": base | {"SUPERBENCHMARK_DATABASE_URL": sqlite_url},
-    }
-    postgres_url = fresh_database()
-    try:
-        fill(postgres_url, seconds, metrics)
-        with psycopg.connect(postgres_url, autocommit=True) as connection:
-            connection.execute("VACUUM ANALYZE results")
-        stores["PostgreSQL"] = base | {"SUPERBENCHMARK_DATABASE_URL": postgres_url}
+    with served_by_every_store(seconds, metrics, _DATABASE) as stores:
         timings = {name: endpoint_milliseconds(env, starts) for name, env in stores.items()}
-    finally:
-        drop_database()
     print(f"\n1-day windows ({DAY:,} results) of {count:,}, medians of {len(starts)} windows over HTTP\n")
     print("| store | " + " | ".join(_QUESTIONS) + " |")
     print("|---|" + "---:|" * len(_QUESTIONS))

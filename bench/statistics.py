@@ -15,6 +15,8 @@ import statistics
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -25,7 +27,7 @@ import numpy.typing as npt
 import psycopg
 
 from bench.averages import ROOT, WORK, clean_environment, free_port, print_cost_table, wait_until_ready
-from bench.database import drop_database, fresh_database
+from bench.database import BENCH_DATABASE, drop_database, fresh_database
 from src.adapters.json_store.result_file import ResultColumns
 from src.adapters.json_store.store import JsonFileResultStore
 from src.adapters.sql_store.database import connect, database_url, migrate
@@ -161,16 +163,13 @@ def _iso(second: int) -> str:
     return (FIRST + timedelta(seconds=second)).isoformat().replace("+00:00", "Z")
 
 
-def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--results", type=int, default=1_000_000)
-    parser.add_argument("--windows", type=int, default=30, help="random 1-day windows per store")
-    arguments = parser.parse_args()
-    count = arguments.results
-    seconds, metrics = synthetic_columns(count)
-    starts = np.random.default_rng(5).integers(0, count - DAY, arguments.windows).tolist()
-    yardstick = statistics.median(numpy_seconds(seconds, metrics, starts))
-
+@contextmanager
+def served_by_every_store(
+    seconds: npt.NDArray[np.int64], metrics: npt.NDArray[np.float64], database: str = BENCH_DATABASE
+) -> Iterator[dict[str, dict[str, str]]]:
+    """The same dense results in the JSON store's file, a SQLite file (kept for the next run) and
+    a fresh PostgreSQL database `database` (dropped after): each store's server environment."""
+    count = len(seconds)
     base = clean_environment()
     json_path = write_json(WORK / f"dense-{count}.json", seconds, metrics)
     sqlite_path = WORK / f"dense-{count}.sqlite"
@@ -182,7 +181,7 @@ def main() -> int:
         "JSON store": base | {"SUPERBENCHMARK_DEBUG": "true", "SUPERBENCHMARK_DATA_FILE": str(json_path)},
         "SQLite": base | {"SUPERBENCHMARK_DATABASE_URL": sqlite_url},
     }
-    postgres_url = fresh_database()
+    postgres_url = fresh_database(database)
     try:
         fill(postgres_url, seconds, metrics)
         # As autovacuum leaves a table in service: planner statistics gathered and hint bits set,
@@ -190,9 +189,23 @@ def main() -> int:
         with psycopg.connect(postgres_url, autocommit=True) as connection:
             connection.execute("VACUUM ANALYZE results")
         stores["PostgreSQL"] = base | {"SUPERBENCHMARK_DATABASE_URL": postgres_url}
-        timings = {name: statistics.median(endpoint_seconds(env, starts)) for name, env in stores.items()}
+        yield stores
     finally:
-        drop_database()
+        drop_database(database)
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--results", type=int, default=1_000_000)
+    parser.add_argument("--windows", type=int, default=30, help="random 1-day windows per store")
+    arguments = parser.parse_args()
+    count = arguments.results
+    seconds, metrics = synthetic_columns(count)
+    starts = np.random.default_rng(5).integers(0, count - DAY, arguments.windows).tolist()
+    yardstick = statistics.median(numpy_seconds(seconds, metrics, starts))
+
+    with served_by_every_store(seconds, metrics) as stores:
+        timings = {name: statistics.median(endpoint_seconds(env, starts)) for name, env in stores.items()}
     growth = json_store_cost_by_size([max(count // 4, 2 * DAY), count, count * 4])
 
     print(f"\nGET /results/stats on 1-day windows ({DAY:,} results) of {count:,}, medians of {len(starts)} windows\n")
