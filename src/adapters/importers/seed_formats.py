@@ -39,6 +39,7 @@ class NdjsonReader(ResultReader):
 
     def read(self, files: Sequence[ToolFile], options: ImportOptions) -> ToolRun:
         file = only_file(files, self.format)
+        _refuse_another_format(file, self.format)
         return ToolRun(
             "superbenchmark",
             self.format,
@@ -47,12 +48,7 @@ class NdjsonReader(ResultReader):
         )
 
     def _entries(self, file: ToolFile, options: ImportOptions) -> Iterator[ReadEntry]:
-        first = True
         for number, value, problem in json_lines(file):
-            # A first line that is no JSON object is another format, not a bad line: nothing is stored.
-            if first and (problem is not None or not isinstance(value, dict)):
-                raise UnreadableFile(self.format, f"line {number} is not a JSON object: not one result per line")
-            first = False
             if problem is not None:
                 yield ReadEntry(number, InvalidResult(None, problem, index=number))
             else:
@@ -75,3 +71,17 @@ class SeedReader(ResultReader):
             raise UnreadableFile(self.format, f'expected a JSON object with a "{RESULTS_KEY}" array')
         entries = (_own_result(record, index, options) for index, record in enumerate(records, start=1))
         return ToolRun("superbenchmark", self.format, options.run or default_run_name(files, self.format), entries)
+
+
+def _refuse_another_format(file: ToolFile, file_format: str) -> None:
+    """UnreadableFile when the first non-blank line is no one-line JSON object: the file is another
+    format (a pretty-printed document opens with a lone brace), not NDJSON with a bad line. A line
+    that is an object but bad (a lone surrogate, a wrong field) is rejected on its own later."""
+    with file.path.open("rb") as content:
+        for line in content:
+            text = line.strip()
+            if not text:
+                continue
+            if not (text.startswith(b"{") and text.endswith(b"}")):
+                raise UnreadableFile(file_format, "the first line is not a JSON object: not one result per line")
+            return
