@@ -657,3 +657,11 @@ def test_a_histogram_leaves_failures_and_undefined_values_out(make_store: StoreF
     # A 0-token success counts in the log scale's first bin.
     tokens = describe(ResultFilter(), "token_count", bins=4, scale=Scale.LOG).histogram
     assert (tokens.minimum, tokens.maximum, tokens.edges, tokens.counts) == (0.0, 50.0, (50.0, 50.0), (2,))
+
+
+def test_pages_select_by_label_as_statistics_do(make_store: StoreFactory) -> None:
+    store = make_store([_run_of("a", "a1", 0), _run_of("b", "b1", 1), _run_of("a", "a2", 2), _run_of(None, "x", 3)])
+    page = store.page(ResultQuery(labels=(("run", "a"),)))
+    assert [result.request_id for result in page.results] == ["a1", "a2"]
+    assert store.page(ResultQuery(labels=(("run", "a"),), limit=1)).next is not None
+    assert store.page(ResultQuery(labels=(("run", "none"),))).results == []

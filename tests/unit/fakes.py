@@ -63,9 +63,7 @@ class FakeResultStore(ResultStore):
             (
                 result
                 for result in self.results.values()
-                if (query.window is None or result.timestamp in query.window)
-                and (query.model is None or result.model == query.model)
-                and (query.after is None or PageKey.of(result) > query.after)
+                if query.selection.matches(result) and (query.after is None or PageKey.of(result) > query.after)
             ),
             key=PageKey.of,
         )

@@ -125,12 +125,13 @@ class JsonFileResultStore(ResultStore):
         # Listing order differs from the index's only among equal timestamps, so a window's
         # positions are the same in both.
         first, past_last = self._window_positions(query.window)
+        selection = query.selection
         if query.after is not None:
             first = max(first, self._position_after(query.after))
         found: list[BenchmarkResult] = []
         for position in order[first:past_last]:
             result = as_result(self._records[position])
-            if query.model is not None and result.model != query.model:
+            if not selection.admits(result.model, result.labels):
                 continue
             if len(found) == query.limit:
                 return ResultPage(found, PageKey.of(found[-1]))

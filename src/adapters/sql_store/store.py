@@ -248,7 +248,7 @@ class SqlResultStore(ResultStore):
         at = results.c.recorded_at_us
         statement = (
             select(results)
-            .where(*conditions(ResultFilter(query.window, query.model), postgres=self._postgres))
+            .where(*conditions(query.selection, postgres=self._postgres))
             .order_by(at, results.c.request_id)
             .limit(query.limit + 1)
         )

@@ -51,10 +51,17 @@ class ResultQuery:
     model: str | None = None
     limit: int = 100
     after: PageKey | None = None
+    labels: tuple[tuple[str, str], ...] = ()
+    """Labels every listed result carries (a run's pages: ("run", name))."""
 
     def __post_init__(self) -> None:
         if not 1 <= self.limit <= MAX_PAGE_SIZE:
             raise ValueError(f"a page holds 1 to {MAX_PAGE_SIZE} results, not {self.limit}")
+
+    @property
+    def selection(self) -> ResultFilter:
+        """Which results the pages hold, as statistics select them."""
+        return ResultFilter(self.window, self.model, self.labels)
 
 
 @dataclass(frozen=True, slots=True)

@@ -16,8 +16,8 @@ from src.domain.errors import InvalidResult, InvalidResults
 from src.entrypoints.http.access import Access
 from src.entrypoints.http.csv_export import CSV_RESPONSE
 from src.entrypoints.http.cursors import decode_cursor
-from src.entrypoints.http.json_lines import decode_json
-from src.entrypoints.http.parameters import End, Model, Start, window
+from src.entrypoints.http.json_body import decode_json
+from src.entrypoints.http.parameters import End, Labels, Model, Start, labels, window
 from src.entrypoints.http.presenters import json_response, result_body, results_page_response
 from src.entrypoints.http.problems import READ_PROBLEMS, HttpProblem, documented_problems
 from src.entrypoints.http.schemas import ResultBody, ResultIn, ResultPageBody, StoredBody
@@ -81,12 +81,13 @@ def add_result_routes(
         start: Start = None,
         end: End = None,
         model: Model = None,
+        label: Labels = [],  # noqa: B006 - FastAPI copies defaults; a list is how it declares a repeatable parameter
         limit: Annotated[int, Query(ge=1, le=MAX_PAGE_SIZE, description="Results per page.")] = 100,
         cursor: Annotated[str | None, Query(description="next_cursor of the previous page.")] = None,
     ) -> Response:
         selected = window(start, end)
         after = None if cursor is None else PageKey(*decode_cursor(cursor))
-        page = await run_in_threadpool(list_results, ResultQuery(selected, model, limit, after))
+        page = await run_in_threadpool(list_results, ResultQuery(selected, model, limit, after, labels(label)))
         return results_page_response(request, page)
 
 

@@ -240,10 +240,9 @@ async function requestsOverTime(section, run) {
   let cursor = null;
   try {
     do {
-      const page = await getJson("results", { start: run.first, end: run.last, model: run.model, limit: PAGE, cursor });
-      for (const result of page.results) {
-        if (result.labels && result.labels.run === run.run) requests.push(result);
-      }
+      // The store selects the run's own results: other runs in the same span are never sent.
+      const page = await getJson("results", { start: run.first, end: run.last, label: `run:${run.run}`, limit: PAGE, cursor });
+      requests.push(...page.results);
       cursor = page.next_cursor;
       status.textContent = `Loading the run's requests… ${requests.length}`;
     } while (cursor && requests.length < MAX_REQUESTS);
