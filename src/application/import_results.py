@@ -87,7 +87,8 @@ class ImportResults:
         # An empty batch first, so that a store taking no writes says so before any file is read.
         self._results.add([])
         run = self.reader_for(files, file_format).read(files, options)
-        report.run, report.tool, report.file_format = run.run, run.tool, run.format
+        # A run without a name (our own formats without run=) carries no run label: none is reported.
+        report.run, report.tool, report.file_format = run.run or None, run.tool, run.format
         self._store(run, report, progress or (lambda _count: None))
         report.warnings.extend(run.warnings)
         return report

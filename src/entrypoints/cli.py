@@ -228,7 +228,8 @@ class ServerRefusal(DomainError):
 
 def _print_report(report: dict[str, Any]) -> None:
     print(
-        f"run {report['run']} ({report['format']}): stored {report['stored']}, already stored "
+        f"{'run ' + report['run'] if report['run'] else 'results'} ({report['format']}): "
+        f"stored {report['stored']}, already stored "
         f"{report['already_stored']}, rejected {report['rejected']}, failed requests {report['failed']}"
     )
     for warning in report["warnings"]:

@@ -34,10 +34,10 @@ def test_migrate_then_import_twice_stores_the_seed_once(sqlite_url: str, capsys:
     assert capsys.readouterr().out.strip() == "schema at revision 0003"
 
     assert cli.main(["import", str(SEED_FILE)]) == 0
-    stored_once = "run test_database (seed): stored 5, already stored 0, rejected 0, failed requests 0"
+    stored_once = "results (seed): stored 5, already stored 0, rejected 0, failed requests 0"
     assert capsys.readouterr().out.strip() == stored_once
     assert cli.main(["import", str(SEED_FILE)]) == 0
-    stored_before = "run test_database (seed): stored 0, already stored 5, rejected 0, failed requests 0"
+    stored_before = "results (seed): stored 0, already stored 5, rejected 0, failed requests 0"
     assert capsys.readouterr().out.strip() == stored_before
 
     store = SqlResultStore.open(database_url(sqlite_url))
@@ -62,7 +62,7 @@ def test_an_import_that_conflicts_names_the_result_and_fails(
     capsys.readouterr()
     assert cli.main(["import", str(changed)]) == 1
     captured = capsys.readouterr()
-    assert captured.out.strip() == "run changed (seed): stored 2, already stored 0, rejected 1, failed requests 0"
+    assert captured.out.strip() == "results (seed): stored 2, already stored 0, rejected 1, failed requests 0"
     # Its position in the file (the third result), though it is the first of the second batch.
     assert "rejected at 3: request_id already names a different result" in captured.err
 

@@ -303,3 +303,21 @@ def test_the_command_names_a_bad_time_zone_in_one_line(
 def test_an_empty_body_is_said_to_be_empty(api: httpx.Client) -> None:
     refused = api.post("/results/import", content=b"", headers=WRITER)
     assert "the body is empty" in assert_problem(refused, 422, "format")["detail"]
+
+
+def test_another_tools_lines_named_as_ndjson_store_nothing(api: httpx.Client) -> None:
+    refused = api.post("/results/import", content=AIPERF.read_bytes(), params={"format": "ndjson"}, headers=WRITER)
+    assert assert_problem(refused, 422, "format")["format"] == "ndjson"
+
+
+def test_our_own_lines_without_a_run_name_report_no_run(api: httpx.Client) -> None:
+    line = json.dumps(record("own", "2024-06-01T12:00:00Z")).encode()
+    report = api.post("/results/import", content=line, params={"filename": "own.ndjson"}, headers=WRITER).json()
+    assert (report["stored"], report["run"]) == (1, None)
+    assert api.get("/runs").json()["runs"] == []
+
+
+def test_more_files_than_a_run_has_are_a_problem_saying_how_many(api: httpx.Client) -> None:
+    files = [("files", (f"f{index}.json", VLLM.read_bytes())) for index in range(9)]
+    refused = api.post("/results/import", files=files, headers=WRITER)
+    assert "at most 8" in assert_problem(refused, 422)["detail"]

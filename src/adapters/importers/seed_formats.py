@@ -8,7 +8,7 @@ from __future__ import annotations
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import replace
 
-from src.adapters.importers.run_context import default_run_name, json_lines, load_document, only_file
+from src.adapters.importers.run_context import json_lines, load_document, only_file
 from src.application.ports.result_reader import ImportOptions, ReadEntry, ResultReader, ToolFile, ToolRun
 from src.domain.benchmark_result import BenchmarkResult
 from src.domain.errors import InvalidResult, UnreadableFile
@@ -43,7 +43,8 @@ class NdjsonReader(ResultReader):
         return ToolRun(
             "superbenchmark",
             self.format,
-            options.run or default_run_name(files, self.format),
+            # No run label is added without run=, so the report names no run (the empty name).
+            options.run or "",
             self._entries(file, options),
         )
 
@@ -70,11 +71,12 @@ class SeedReader(ResultReader):
         if not isinstance(records, list):
             raise UnreadableFile(self.format, f'expected a JSON object with a "{RESULTS_KEY}" array')
         entries = (_own_result(record, index, options) for index, record in enumerate(records, start=1))
-        return ToolRun("superbenchmark", self.format, options.run or default_run_name(files, self.format), entries)
+        return ToolRun("superbenchmark", self.format, options.run or "", entries)
 
 
 def _refuse_another_format(file: ToolFile, file_format: str) -> None:
-    """UnreadableFile when the first non-blank line is no one-line JSON object: the file is another
+    """UnreadableFile when the first non-blank line is no one-line JSON object naming a request_id:
+    the file is another
     format (a pretty-printed document opens with a lone brace), not NDJSON with a bad line. A line
     that is an object but bad (a lone surrogate, a wrong field) is rejected on its own later."""
     with file.path.open("rb") as content:
@@ -82,6 +84,8 @@ def _refuse_another_format(file: ToolFile, file_format: str) -> None:
             text = line.strip()
             if not text:
                 continue
-            if not (text.startswith(b"{") and text.endswith(b"}")):
-                raise UnreadableFile(file_format, "the first line is not a JSON object: not one result per line")
+            if not (text.startswith(b"{") and text.endswith(b"}") and b'"request_id"' in text):
+                raise UnreadableFile(
+                    file_format, "the first line is no JSON object with a request_id: not one result per line"
+                )
             return

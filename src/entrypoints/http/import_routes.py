@@ -12,6 +12,8 @@ from fastapi import FastAPI, Query, Request
 from fastapi.responses import Response
 from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import UploadFile
+from starlette.exceptions import HTTPException
+from starlette.formparsers import MultiPartException
 
 from src.application.import_results import AUTO, ImportReport, ImportResults
 from src.application.ports.result_reader import ImportOptions, ToolFile
@@ -108,7 +110,17 @@ async def _received(request: Request, media_type: str, directory: Path, limit: i
     if declared.isdigit() and int(declared) > limit:
         raise _too_large(limit)
     if media_type == MULTIPART:
-        form = await request.form(max_files=MAX_FILES, max_fields=MAX_FILES)
+        try:
+            form = await request.form(max_files=MAX_FILES, max_fields=MAX_FILES)
+        # Starlette turns a malformed or oversized multipart body into its own 400.
+        except (MultiPartException, HTTPException) as error:
+            reason = error.message if isinstance(error, MultiPartException) else error.detail
+            raise HttpProblem(
+                HTTPStatus.UNPROCESSABLE_ENTITY,
+                "invalid-multipart",
+                "Invalid multipart body",
+                f"{reason} (a run's files, at most {MAX_FILES}, each a form part named files)",
+            ) from None
         uploads = [value for _, value in form.multi_items() if isinstance(value, UploadFile)]
         files = []
         for index, upload in enumerate(uploads):
