@@ -38,10 +38,15 @@ HOSTILE_QUERY_TEXTS = HOSTILE_TEXTS | st.sampled_from(["stats", "..", "a/b", "%2
 def _one_replaced(
     values: dict[str, Any] | None, texts: st.SearchStrategy[str]
 ) -> st.SearchStrategy[dict[str, Any] | None]:
-    """The values as generated, or with one of them swapped for a hostile text."""
-    if not values:
+    """The values as generated, or with one of their single values swapped for a hostile text.
+
+    A repeatable parameter (a list) keeps its generated items: a bare text in its place is a
+    request of another shape than the schema's, which schemathesis would judge as schema-violating
+    data that must be refused, though the text itself (a valid key:value label) rightly is not."""
+    single = sorted(name for name, value in (values or {}).items() if not isinstance(value, list))
+    if not values or not single:
         return st.just(values)
-    swapped = st.tuples(st.sampled_from(sorted(values)), texts).map(lambda pair: {**values, pair[0]: pair[1]})
+    swapped = st.tuples(st.sampled_from(single), texts).map(lambda pair: {**values, pair[0]: pair[1]})
     return st.just(values) | swapped
 
 
