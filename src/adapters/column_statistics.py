@@ -91,7 +91,7 @@ def sorted_columns(columns: Columns, *, failed: Failed | None = None) -> dict[st
     if failed is not None and failed.any():
         columns = columns[~failed]
     values = {metric: _defined(columns[:, position]) for position, metric in enumerate(STORED_METRICS)}
-    values[OUTPUT_THROUGHPUT] = _throughput(columns)
+    values[OUTPUT_THROUGHPUT] = throughput(columns)
     return {metric: np.sort(values[metric]).tolist() for metric in STATISTIC_METRICS}
 
 
@@ -104,8 +104,7 @@ def sorted_metric(columns: Columns, metric: str, *, failed: Failed | None = None
     failures = 0 if failed is None else int(np.count_nonzero(failed))
     if failed is not None and failures:
         columns = columns[~failed]
-    throughput = metric == OUTPUT_THROUGHPUT
-    values = _throughput(columns) if throughput else _defined(columns[:, STORED_METRICS.index(metric)])
+    values = throughput(columns) if metric == OUTPUT_THROUGHPUT else _defined(columns[:, STORED_METRICS.index(metric)])
     return np.sort(values).tolist(), failures
 
 
@@ -131,7 +130,7 @@ def _summary(
     metrics = {
         metric: _describe(_defined(columns[:, position]), percentiles) for position, metric in enumerate(STORED_METRICS)
     }
-    metrics[OUTPUT_THROUGHPUT] = _describe(_throughput(columns), percentiles)
+    metrics[OUTPUT_THROUGHPUT] = _describe(throughput(columns), percentiles)
     goodput = None
     if objective is not None:
         met = np.ones(len(columns), dtype=bool)
@@ -148,12 +147,18 @@ def _defined(values: npt.NDArray[np.float64]) -> npt.NDArray[np.float64]:
     return values[~undefined] if undefined.any() else values
 
 
-def _throughput(columns: Columns) -> npt.NDArray[np.float64]:
-    # The same operations as the domain's output_throughput, so the values agree to the bit. NaN
-    # tokens or times compare False, so a result missing either has no throughput.
+def throughput(columns: Columns) -> npt.NDArray[np.float64]:
+    """Each row's output throughput in tokens/s, for the rows that have one (see `timed_rows`)."""
+    # The same operations as the domain's output_throughput, so the values agree to the bit.
     tokens, total = columns[:, _TOKENS], columns[:, _TOTAL_TIME]
-    timed = (total >= MIN_THROUGHPUT_MILLISECONDS) & ~np.isnan(tokens)
+    timed = timed_rows(columns)
     return tokens[timed] / (total[timed] / MILLISECONDS_PER_SECOND)
+
+
+def timed_rows(columns: Columns) -> npt.NDArray[np.bool_]:
+    """Which rows have an output throughput: a token count and a time of at least
+    MIN_THROUGHPUT_MILLISECONDS (NaN compares False, so a row missing either has none)."""
+    return (columns[:, _TOTAL_TIME] >= MIN_THROUGHPUT_MILLISECONDS) & ~np.isnan(columns[:, _TOKENS])
 
 
 def _describe(values: npt.NDArray[np.float64], percentiles: Sequence[float]) -> MetricStats | None:

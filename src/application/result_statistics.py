@@ -1,8 +1,10 @@
-"""Use cases that describe results: statistics per group, time series, and comparisons.
+"""Use cases that describe results: statistics per group, time series, comparisons and histograms.
 
-Every one first asks the store how many results its window holds, which each store answers
-without reading them, and refuses a window over the limit before any result is read: the cost of
-an answer grows with its window, and the limit bounds what a request may cost.
+Statistics and time series take any window: every store answers them at a cost that follows the
+answer (PostgreSQL from its summaries, beyond a size with sketched percentiles; SQLite and the
+JSON file exactly, from columns of numbers). Comparisons and histograms read their values, so
+they first ask the store how many results their windows hold, which it answers without reading
+them, and refuse windows over the limit before any result is read.
 """
 
 from __future__ import annotations
@@ -60,11 +62,13 @@ class GroupSummary:
     summary: ResultSummary
 
 
-class DescribeResults(_Limited):
+class DescribeResults:
     """Statistics of the selected results, per group when grouped (largest group first)."""
 
+    def __init__(self, results: ResultStore) -> None:
+        self._results = results
+
     def __call__(self, query: SummaryQuery) -> list[GroupSummary]:
-        self._within_limit(query.selection)
         found = self._results.summarize(replace(query, bucket_width=None))
         if query.group_by is None:
             return [GroupSummary(None, found.get((None, None)) or empty_summary(query))]
@@ -80,14 +84,16 @@ class SeriesPoint:
     summary: ResultSummary
 
 
-class FollowResultsOverTime(_Limited):
+class FollowResultsOverTime:
     """Statistics per time bucket, every bucket of the window included, empty ones with count 0;
     when grouped, a full series per group that has results."""
+
+    def __init__(self, results: ResultStore) -> None:
+        self._results = results
 
     def __call__(self, query: SummaryQuery, bucketing: Bucketing) -> list[SeriesPoint]:
         if query.selection.window is None:
             raise InvalidStatisticsQuery("start", "a time series needs a window: give start and end")
-        self._within_limit(query.selection)
         found = self._results.summarize(replace(query, bucket_width=bucketing.width))
         groups = sorted({group for group, _ in found}, key=lambda group: (group is None, group or ""))
         if query.group_by is None:

@@ -60,12 +60,14 @@ class ResultSummary:
     """What a set of results looks like: how many succeeded (`count`) and failed, each metric's
     summary over the successes that have it (None where none has: TTFT of a non-streaming run,
     throughput of requests that took no time), and, when an objective was given, how many
-    successes met it (goodput)."""
+    successes met it (goodput). Percentiles are exact when `percentile_accuracy` is None;
+    otherwise each lies within that fraction of the exact one (a quantile sketch's relative accuracy)."""
 
     count: int
     metrics: dict[str, MetricStats | None]
     goodput: int | None = None
     failed: int = 0
+    percentile_accuracy: float | None = None
 
     @property
     def total(self) -> int:

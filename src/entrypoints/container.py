@@ -50,12 +50,8 @@ class Container(containers.DeclarativeContainer):
     average_over_window = providers.Singleton(AverageOverWindow, results=result_store)
     get_result = providers.Singleton(GetResult, results=result_store)
     list_results = providers.Singleton(ListResults, results=result_store)
-    describe_results = providers.Singleton(
-        DescribeResults, results=result_store, max_results=config.max_statistics_results
-    )
-    follow_results_over_time = providers.Singleton(
-        FollowResultsOverTime, results=result_store, max_results=config.max_statistics_results
-    )
+    describe_results = providers.Singleton(DescribeResults, results=result_store)
+    follow_results_over_time = providers.Singleton(FollowResultsOverTime, results=result_store)
     compare_results = providers.Singleton(
         CompareResults, results=result_store, max_results=config.max_statistics_results
     )

@@ -58,8 +58,14 @@ class Settings(BaseSettings):
     """Lines of an import stored per transaction: the memory an import holds and the work a failure undoes."""
 
     max_statistics_results: int = 2_000_000
-    """The most results one statistics request may read (its window's count, before model and label
-    filters); a larger window is refused with a problem instead of running long."""
+    """The most results one comparison or histogram may read (its window's count, before model and
+    label filters); a larger window is refused with a problem instead of running long. Statistics
+    and time series have no such limit: their cost follows the answer's size."""
+
+    exact_percentile_results: int = 20_000
+    """PostgreSQL: statistics over at most this many results (the selection's, failures included)
+    give exact percentiles, read row by row; larger selections' percentiles come from quantile
+    sketches kept with the rollups, within 1% of the exact value (the answer says which)."""
 
     header_timeout_seconds: float = 10.0
     """Seconds a connection has to send its request line and headers, from its accept or from the
@@ -128,15 +134,19 @@ class Settings(BaseSettings):
             raise ValueError(f"must be a number of seconds above 0, got {value}")
         return value
 
-    @field_validator("max_connections_per_client")
+    @field_validator("max_connections_per_client", "exact_percentile_results")
     @classmethod
     def _zero_or_positive(cls, value: int) -> int:
         if value < 0:
-            raise ValueError(f"must be 0 (no cap) or more, got {value}")
+            raise ValueError(f"must be 0 or more, got {value}")
         return value
 
     @field_validator(
-        "max_body_bytes", "max_import_bytes", "import_batch_rows", "max_statistics_results", "max_connections"
+        "max_body_bytes",
+        "max_import_bytes",
+        "import_batch_rows",
+        "max_statistics_results",
+        "max_connections",
     )
     @classmethod
     def _positive(cls, value: int) -> int:

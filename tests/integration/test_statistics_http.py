@@ -232,13 +232,16 @@ def test_a_missing_timeseries_bound_is_named(seed_api: httpx.Client) -> None:
     assert negative["parameter"] == "slo_ttft_ms"
 
 
-def test_a_window_over_the_limit_is_a_clear_problem(tmp_path: Any) -> None:
+def test_a_comparison_over_the_limit_is_a_clear_problem_while_statistics_answer(tmp_path: Any) -> None:
     app = create_app(Settings(debug=True, data_file=SEED_FILE, max_statistics_results=4))
     with serving(app) as base_url, httpx.Client(base_url=base_url) as client:
-        body = assert_problem(client.get("/results/stats"), 422, "count", "limit")
-        assert (body["count"], body["limit"]) == (5, 4)
+        body = assert_problem(client.get("/results/compare"), 422, "count", "limit")
+        assert (body["count"], body["limit"]) == (10, 1)  # both sides are all time: 5 + 5 against 4 // 4
         assert "SUPERBENCHMARK_MAX_STATISTICS_RESULTS" in body["detail"]
-        assert client.get("/results/stats", params={"end": "2024-06-01"}).status_code == 200
+        stats = client.get("/results/stats").json()["groups"][0]
+        assert (stats["count"], stats["percentiles"], stats["percentile_relative_accuracy"]) == (5, "exact", None)
+        series = client.get("/results/timeseries", params={"start": "2024-01-01", "end": "2025-01-01"})
+        assert series.status_code == 200
 
 
 def test_an_empty_comparison_side_is_a_problem(seed_api: httpx.Client) -> None:

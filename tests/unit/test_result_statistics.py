@@ -10,9 +10,15 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from src.application.ports.result_store import SummaryQuery
-from src.application.result_statistics import CompareResults, DescribeResults, FollowResultsOverTime
+from src.application.result_statistics import (
+    CompareResults,
+    DescribeDistribution,
+    DescribeResults,
+    FollowResultsOverTime,
+)
 from src.domain.benchmark_result import BenchmarkResult
 from src.domain.errors import EmptySample, InvalidStatisticsQuery, WindowTooLarge
+from src.domain.histogram import Scale
 from src.domain.result_selection import Grouping, ResultFilter, parse_label, parse_labels
 from src.domain.statistics import ServiceLevelObjective, Verdict
 from src.domain.time_buckets import AUTO, AUTO_TARGET_BUCKETS, BUCKET_WIDTHS, MAX_BUCKETS, Bucketing
@@ -118,12 +124,15 @@ def _results(count: int, tokens: int, ttft: float, run: str) -> list[BenchmarkRe
     ]
 
 
-def test_a_window_over_the_limit_is_refused_before_reading() -> None:
+def test_statistics_and_time_series_take_any_window_while_a_histogram_is_limited() -> None:
     store = FakeResultStore(_results(11, 10, 100.0, "a"))
+    assert DescribeResults(store)(SummaryQuery())[0].summary.count == 11
+    day = TimeWindow.parse("2024-06-01", "2024-06-01")
+    points = FollowResultsOverTime(store)(SummaryQuery(ResultFilter(day)), Bucketing.choose("1d", day))
+    assert [point.summary.count for point in points] == [11]
     with pytest.raises(WindowTooLarge) as refused:
-        DescribeResults(store, max_results=10)(SummaryQuery())
+        DescribeDistribution(store, max_results=10)(ResultFilter(), "token_count", bins=5, scale=Scale.LINEAR)
     assert (refused.value.count, refused.value.limit) == (11, 10)
-    assert DescribeResults(store, max_results=11)(SummaryQuery())[0].summary.count == 11
 
 
 def test_comparison_finds_the_slower_run_and_nothing_between_a_run_and_itself() -> None:

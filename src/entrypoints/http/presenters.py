@@ -329,6 +329,8 @@ def _summary_body(
         "failed": summary.failed,
         "error_rate": summary.error_rate,
         "goodput": goodput,
+        "percentiles": "exact" if summary.percentile_accuracy is None else "approximate",
+        "percentile_relative_accuracy": summary.percentile_accuracy,
         "metrics": {metric: _stats_body(summary.metrics[metric]) for metric in metrics},
     }
 
@@ -358,6 +360,8 @@ def _summary_columns(query: SummaryQuery) -> list[str]:
         *(percentile_name(q) for q in query.percentiles),
         "goodput_count",
         "goodput_share",
+        "percentiles",
+        "percentile_relative_accuracy",
     ]
 
 
@@ -370,4 +374,6 @@ def _summary_rows(summary: ResultSummary, query: SummaryQuery, metrics: tuple[st
         if stats is not None:
             values = [stats.count, stats.mean, stats.minimum, stats.maximum, stats.stddev]
             values += [value for _, value in stats.percentiles]
-        yield [metric, UNITS[metric], *values, summary.goodput, summary.goodput_share]
+        method = "exact" if summary.percentile_accuracy is None else "approximate"
+        goodput = [summary.goodput, summary.goodput_share]
+        yield [metric, UNITS[metric], *values, *goodput, method, summary.percentile_accuracy]

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Literal
+
 from pydantic import BaseModel, ConfigDict, Field
 
 
@@ -143,6 +145,12 @@ class SummaryBody(BaseModel):
     failed: int = Field(description="Failed results: counted here, read by no metric.")
     error_rate: float | None = Field(description="failed / (count + failed); null when there are no results.")
     goodput: GoodputBody | None = Field(description="Present when an SLO parameter was given.")
+    percentiles: Literal["exact", "approximate"] = Field(
+        description="exact: numpy's linear percentiles of the values. approximate: from quantile sketches "
+        "(DDSketch), each within percentile_relative_accuracy of the exact value; count, mean, min, max "
+        "and stddev stay exact."
+    )
+    percentile_relative_accuracy: float | None = Field(description="0.01 = 1%; null when exact.")
     metrics: dict[str, MetricStatsBody | None] = Field(description="By metric name; null where there is no value.")
 
 

@@ -1,0 +1,351 @@
+"""PostgreSQL: statistics read from summaries kept per series and rollup bucket, not from rows.
+
+A series is a set of results a request can name without reading them: every result (dimension
+"", value ""), one model (dimension "model"; value "" for the results that name none), or one
+label's value (dimension "label:<key>"). Per series and rollup bucket (ROLLUP_WIDTHS, the widths
+the averages' rollups use), `result_summaries` holds the encoded Summaries of its results (see
+metric_summaries): exact counts and moments, and DDSketch bins for the percentiles. Every insert
+merges its new results in under row locks; deleting a run rebuilds the buckets it touched.
+
+A window is then some raw rows at its edges (less than a minute at each end) and whole buckets
+inside, at most 2*59 minutes, 2*23 hours, 2*29 days and its 30-day buckets; a time series splits
+each of its buckets so. Reading a year costs about as much as reading a day.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass, replace
+from typing import Any
+
+import numpy as np
+from sqlalchemy import Connection, and_, false, or_
+
+from src.adapters.metric_summaries import (
+    RELATIVE_ACCURACY,
+    Ints,
+    Summaries,
+    concatenate,
+    decode,
+    encode,
+    merge,
+    metric_columns,
+    metric_stats,
+    percentiles,
+    summarize_rows,
+)
+from src.adapters.sql_store.rollups import split_window
+from src.adapters.sql_store.schema import ROLLUP_WIDTHS, results
+from src.adapters.sql_store.selection import LabelValue, Selected, conditions, row_columns_statement, split_rows
+from src.application.ports.result_store import SummaryKey, SummaryQuery
+from src.domain.benchmark_result import STORED_METRICS, BenchmarkResult
+from src.domain.result_selection import Grouping, ResultFilter
+from src.domain.statistics import ResultSummary, refuse_oversized_answer
+from src.domain.timestamps import microseconds_since_epoch
+
+Series = tuple[str, str]
+"""(dimension, value)."""
+EVERY_RESULT: Series = ("", "")
+MODEL = "model"
+LABEL = "label:"
+NO_MODEL = ""
+"""The value of the model series of results naming no model: no model is the empty string."""
+
+# Every instant of the years 1 to 9999 lies inside, and both ends are whole buckets of every width.
+ALL_TIME = (-(ROLLUP_WIDTHS[-1] * 10**5), ROLLUP_WIDTHS[-1] * 10**5)
+_COARSEST = ROLLUP_WIDTHS[-1]
+# A bucket index fits in 40 bits at every width (minutes of 10,000 years are 2^32.3).
+_BUCKET_BITS = 40
+_REBUILD_ROWS = 50_000
+"""Rows read at a time when buckets are rebuilt from the results."""
+_KEYS = "%(dimensions)s::text[], %(values)s::text[], %(widths)s::bigint[], %(starts)s::bigint[]"
+_KEY_COLUMNS = "dimension, value, width_us, bucket_start_us"
+_INSERT_NEW = f"""
+    INSERT INTO result_summaries ({_KEY_COLUMNS}, summary)
+    SELECT * FROM unnest({_KEYS}, %(summaries)s::bytea[]) ORDER BY 1, 2, 3, 4
+    ON CONFLICT DO NOTHING
+    RETURNING {_KEY_COLUMNS}
+"""
+_LOCK_STORED = f"""
+    SELECT s.summary FROM result_summaries s
+    JOIN unnest({_KEYS}) WITH ORDINALITY AS k(d, v, w, b, position)
+        ON (s.dimension, s.value, s.width_us, s.bucket_start_us) = (k.d, k.v, k.w, k.b)
+    ORDER BY k.position
+    FOR UPDATE OF s
+"""
+_UPDATE_STORED = f"""
+    UPDATE result_summaries s SET summary = u.summary
+    FROM unnest({_KEYS}, %(summaries)s::bytea[]) AS u(d, v, w, b, summary)
+    WHERE (s.dimension, s.value, s.width_us, s.bucket_start_us) = (u.d, u.v, u.w, u.b)
+"""
+_READ = """
+    SELECT s.value, s.bucket_start_us, s.summary
+    FROM unnest(%(widths)s::bigint[], %(firsts)s::bigint[], %(pasts)s::bigint[]) AS r(w, f, p)
+    JOIN result_summaries s ON s.dimension = %(dimension)s AND s.width_us = r.w
+        AND s.bucket_start_us >= r.f AND s.bucket_start_us < r.p
+"""
+
+
+def series_of(model: str | None, labels: Mapping[str, str]) -> list[Series]:
+    """Every series a result of this model and labels belongs to."""
+    return [EVERY_RESULT, (MODEL, model or NO_MODEL), *((LABEL + key, value) for key, value in labels.items())]
+
+
+def add_results(connection: Connection, batch: Sequence[BenchmarkResult]) -> None:
+    """Merge newly stored results into their series' summaries (inside the storing transaction)."""
+    if not batch:
+        return
+    stored = np.array([[getattr(result, name) for name in STORED_METRICS] for result in batch], dtype=np.float64)
+    at = np.fromiter((microseconds_since_epoch(result.timestamp) for result in batch), np.int64, len(batch))
+    failed = np.fromiter((not result.succeeded for result in batch), bool, len(batch))
+    _add(connection, at, stored, failed, [(result.model, result.labels) for result in batch])
+
+
+def rebuild(connection: Connection, low: int, high: int) -> None:
+    """Summaries anew, from the stored results, for every bucket touching [low, high) microseconds."""
+    low, high = low - low % _COARSEST, high - high % _COARSEST + (_COARSEST if high % _COARSEST else 0)
+    driver = connection.connection.driver_connection
+    driver.execute(  # type: ignore[union-attr]
+        "DELETE FROM result_summaries WHERE bucket_start_us >= %s AND bucket_start_us < %s", (low, high)
+    )
+    metrics = ", ".join(STORED_METRICS)
+    # A server-side cursor: a month of results is read a slice at a time.
+    with driver.cursor(name="summaries_rebuild") as cursor:  # type: ignore[union-attr]
+        cursor.execute(
+            f"SELECT recorded_at_us, {metrics}, error IS NOT NULL, model, labels FROM results "
+            "WHERE recorded_at_us >= %s AND recorded_at_us < %s",
+            (low, high),
+        )
+        while rows := cursor.fetchmany(_REBUILD_ROWS):
+            width = len(STORED_METRICS)
+            at = np.fromiter((row[0] for row in rows), np.int64, len(rows))
+            stored = np.array([row[1 : 1 + width] for row in rows], dtype=np.float64).reshape(-1, width)
+            failed = np.fromiter((row[1 + width] for row in rows), bool, len(rows))
+            _add(connection, at, stored, failed, [(row[-2], row[-1]) for row in rows])
+
+
+def _add(
+    connection: Connection,
+    at: Ints,
+    stored: Any,
+    failed: Any,
+    described: Sequence[tuple[str | None, Mapping[str, str]]],
+) -> None:
+    """Summarise rows per series and bucket of every width, and merge them into the table."""
+    names: dict[Series, int] = {}
+    rows: list[int] = []
+    members: list[int] = []
+    for row, (model, labels) in enumerate(described):
+        for series in series_of(model, labels):
+            rows.append(row)
+            members.append(names.setdefault(series, len(names)))
+    row_of, series_of_row = np.array(rows, np.int64), np.array(members, np.int64)
+    values, flags, moments = metric_columns(stored)[row_of], failed[row_of], at[row_of]
+    keys, groups = [], []
+    for level, width in enumerate(ROLLUP_WIDTHS):
+        # One integer per (series, level, bucket), ordered by them: np.unique names the groups.
+        bucket = moments // width
+        keys.append((((series_of_row * len(ROLLUP_WIDTHS)) + level) << _BUCKET_BITS) | (bucket + (1 << (_BUCKET_BITS - 1))))
+    joined = np.concatenate(keys)
+    found, groups = np.unique(joined, return_inverse=True)
+    summaries = summarize_rows(
+        np.tile(values, (len(ROLLUP_WIDTHS), 1)), np.tile(flags, len(ROLLUP_WIDTHS)), groups, len(found)
+    )
+    series_names = list(names)
+    series_index, level = np.divmod(found >> _BUCKET_BITS, len(ROLLUP_WIDTHS))
+    bucket = (found & ((1 << _BUCKET_BITS) - 1)) - (1 << (_BUCKET_BITS - 1))
+    widths = np.array(ROLLUP_WIDTHS, np.int64)[level]
+    key_columns = {
+        "dimensions": [series_names[index][0] for index in series_index.tolist()],
+        "values": [series_names[index][1] for index in series_index.tolist()],
+        "widths": widths.tolist(),
+        "starts": (bucket * widths).tolist(),
+    }
+    _merge_into_table(connection, key_columns, summaries)
+
+
+def _merge_into_table(connection: Connection, keys: dict[str, list[Any]], summaries: Summaries) -> None:
+    """Insert the summaries of buckets not stored yet; lock the stored ones, merge, write them back."""
+    driver = connection.connection.driver_connection
+    encoded = encode(summaries)
+    inserted = driver.execute(_INSERT_NEW, {**keys, "summaries": encoded}).fetchall()  # type: ignore[union-attr]
+    if len(inserted) == len(encoded):
+        return
+    new = set(inserted)
+    ordered = zip(keys["dimensions"], keys["values"], keys["widths"], keys["starts"], strict=True)
+    stored = [position for position, key in enumerate(ordered) if key not in new]
+    wanted = {name: [column[position] for position in stored] for name, column in keys.items()}
+    # Locked in key order, as every writer does, so that two writers never wait on each other in a circle.
+    blobs = [blob for (blob,) in driver.execute(_LOCK_STORED, wanted).fetchall()]  # type: ignore[union-attr]
+    # A stored bucket's summary (decoded) and the batch's one merge into one.
+    ours = decode([encoded[position] for position in stored])
+    both = concatenate([decode(blobs), ours])
+    targets = np.tile(np.arange(len(stored), dtype=np.int64), 2)
+    driver.execute(_UPDATE_STORED, {**wanted, "summaries": encode(merge(both, targets, len(stored)))})  # type: ignore[union-attr]
+
+
+@dataclass(frozen=True)
+class _Plan:
+    """Where a query's answer comes from: `dimension` rows (of `value`, or of every value when
+    grouping), bucket ranges per width, raw spans of microseconds, and the answer's bucket width."""
+
+    dimension: str
+    value: str | None
+    widths: list[int]
+    firsts: list[int]
+    pasts: list[int]
+    raw: list[tuple[int, int]]
+    bucket_width: int | None
+
+
+def plan(query: SummaryQuery) -> _Plan | None:
+    """How `query` is answered from summaries; None when it cannot be (a model and a label, two
+    labels, or a filter with a grouping: those read rows)."""
+    selection = query.selection
+    if selection.selects_nothing:
+        return None
+    filters = ([(MODEL, selection.model)] if selection.model is not None else []) + [
+        (LABEL + key, value) for key, value in selection.labels
+    ]
+    if query.group_by is not None:
+        if filters or query.group_by.always_none:
+            return None
+        dimension, value = _grouped(query.group_by), None
+    elif len(filters) > 1:
+        return None
+    else:
+        dimension, value = filters[0] if filters else EVERY_RESULT
+    low, high = ALL_TIME
+    if selection.window is not None:
+        low = microseconds_since_epoch(selection.window.start)
+        high = microseconds_since_epoch(selection.window.end) + 1
+    widths, firsts, pasts, raw = [], [], [], []
+    for first, past in _answer_buckets(low, high, query.bucket_width):
+        pieces = split_window(first, past, ROLLUP_WIDTHS)
+        raw += [span for span in pieces.raw if span[0] < span[1]]
+        for width, spans in zip(ROLLUP_WIDTHS, pieces.buckets, strict=True):
+            for start, end in spans:
+                if start < end:
+                    widths.append(width)
+                    firsts.append(start)
+                    pasts.append(end)
+    return _Plan(dimension, value, widths, firsts, pasts, _coalesced(raw), query.bucket_width)
+
+
+def _grouped(grouping: Grouping) -> str:
+    return MODEL if grouping.label_key is None else LABEL + grouping.label_key
+
+
+def _answer_buckets(low: int, high: int, width: int | None) -> Iterator[tuple[int, int]]:
+    """The window [low, high) cut at the answer's bucket bounds."""
+    if width is None:
+        yield low, high
+        return
+    for bucket in range(low // width, (high - 1) // width + 1):
+        yield max(low, bucket * width), min(high, (bucket + 1) * width)
+
+
+def _coalesced(spans: list[tuple[int, int]]) -> list[tuple[int, int]]:
+    joined: list[tuple[int, int]] = []
+    for first, past in sorted(spans):
+        if joined and joined[-1][1] >= first:
+            joined[-1] = (joined[-1][0], max(joined[-1][1], past))
+        else:
+            joined.append((first, past))
+    return joined
+
+
+def summarize(
+    connection: Connection, query: SummaryQuery, found: _Plan, label_value: LabelValue, exact_at_most: int
+) -> dict[SummaryKey, ResultSummary] | None:
+    """The answer from summaries, or None when the selection holds at most `exact_at_most` results
+    (which the caller then summarises exactly, row by row).
+
+    Grouped by a label, the results without it (the None group) have no series: when the window
+    holds any, they are read row by row, which costs a scan of the window.
+    """
+    stored = _read(connection, found, found.dimension, found.value)
+    every = _read(connection, found, *EVERY_RESULT) if found.value is None and found.dimension != MODEL else None
+    summaries = decode([blob for _, _, blob in stored])
+    edges = _edge_rows(connection, query, found, label_value, without_label=False)
+    total = len(edges.columns) + _total(decode([blob for _, _, blob in every]) if every is not None else summaries)
+    if total <= exact_at_most:
+        return None
+    answer_keys: dict[SummaryKey, int] = {}
+
+    def target(group: str | None, at: int) -> int:
+        bucket = None if found.bucket_width is None else at // found.bucket_width
+        return answer_keys.setdefault((group, bucket), len(answer_keys))
+
+    grouped = found.value is None
+    targets = [
+        target(None if not grouped or (found.dimension == MODEL and value == NO_MODEL) else value, start)
+        for value, start, _ in stored
+    ]
+    parts = [summaries]
+    if every is not None and _total(decode([blob for _, _, blob in every])) > _total(summaries):
+        # Some results in whole buckets lack the label: read them all, the edges' ones included.
+        edges = _edge_rows(connection, query, found, label_value, without_label=True)
+    if len(edges.columns):
+        groups = edges.groups if edges.groups is not None else [None] * len(edges.columns)
+        buckets = edges.buckets if edges.buckets is not None else np.zeros(len(edges.columns), np.int64)
+        width = found.bucket_width or 1
+        rows = [target(group, bucket * width) for group, bucket in zip(groups, buckets.tolist(), strict=True)]
+        parts.append(summarize_rows(metric_columns(edges.columns), edges.failed, np.arange(len(rows)), len(rows)))
+        targets += rows
+    refuse_oversized_answer(len({group for group, _ in answer_keys}), len(answer_keys))
+    merged = merge(concatenate(parts), np.array(targets, np.int64), len(answer_keys))
+    quantiles = percentiles(merged, [q / 100 for q in query.percentiles])
+    return {
+        key: ResultSummary(
+            int(merged.count[position]),
+            metric_stats(merged, position, quantiles, query.percentiles),
+            None,
+            int(merged.failed[position]),
+            RELATIVE_ACCURACY,
+        )
+        for key, position in answer_keys.items()
+        if merged.count[position] or merged.failed[position]
+    }
+
+
+def _read(connection: Connection, found: _Plan, dimension: str, value: str | None) -> list[tuple[str, int, bytes]]:
+    """The stored summaries of the plan's bucket ranges: (value, bucket start, summary) rows of
+    `dimension`, of one `value` or of all."""
+    if not found.widths:
+        return []
+    statement = _READ + ("" if value is None else " AND s.value = %(value)s")
+    parameters = {
+        "widths": found.widths,
+        "firsts": found.firsts,
+        "pasts": found.pasts,
+        "dimension": dimension,
+        "value": value,
+    }
+    return connection.connection.driver_connection.execute(statement, parameters).fetchall()  # type: ignore[union-attr, no-any-return]
+
+
+def _total(summaries: Summaries) -> int:
+    return int(summaries.count.sum() + summaries.failed.sum())
+
+
+def _edge_rows(
+    connection: Connection, query: SummaryQuery, found: _Plan, label_value: LabelValue, *, without_label: bool
+) -> Selected:
+    """The selected results in the plan's raw spans, with their group and bucket; with
+    `without_label`, those spans' rows with the grouping label and every row of the window without it."""
+    grouped, bucketed = query.group_by is not None, found.bucket_width is not None
+    at = results.c.recorded_at_us
+    spans = [and_(at >= first, at < past) for first, past in found.raw]
+    if without_label:
+        assert query.group_by is not None and query.group_by.label_key is not None
+        window = conditions(query.selection, label_value)
+        has_label = results.c.labels.has_key(query.group_by.label_key)
+        where = or_(and_(has_label, or_(*spans)) if spans else false(), and_(~has_label, *window))
+    elif spans:
+        where = or_(*spans)
+    else:
+        return split_rows([], grouped=grouped, bucketed=bucketed)
+    statement = row_columns_statement(replace(query.selection, window=None), query.group_by, found.bucket_width, label_value)
+    rows = list(connection.execute(statement.where(where)).cursor.fetchall())
+    return split_rows(rows, grouped=grouped, bucketed=bucketed)

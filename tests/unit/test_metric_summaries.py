@@ -1,0 +1,135 @@
+"""Mergeable summaries: exact moments, DDSketch percentiles within the stated accuracy of numpy's."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+from ddsketch.mapping import LogarithmicMapping
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from src.adapters.metric_summaries import (
+    RELATIVE_ACCURACY,
+    Summaries,
+    bin_keys,
+    bin_values,
+    decode,
+    encode,
+    merge,
+    metric_columns,
+    percentiles,
+    summarize_rows,
+    without,
+)
+from src.domain.statistics import STATISTIC_METRICS
+
+_METRICS = len(STATISTIC_METRICS)
+# The accuracy holds for every value a clock can measure; doubles below 1e-300 lose the bits it needs.
+_SMALLEST = 1e-300
+values = st.one_of(
+    st.just(0.0),
+    st.floats(min_value=_SMALLEST, max_value=1e15, allow_nan=False, allow_infinity=False),
+    st.integers(min_value=0, max_value=10**6).map(float),
+)
+fractions = st.lists(st.floats(min_value=0, max_value=1), min_size=1, max_size=5)
+
+
+def _exact(column: list[float], asked: list[float]) -> np.ndarray:
+    return np.percentile(np.array(column), [100 * q for q in asked])
+
+
+def _within_accuracy(estimate: float, exact: float) -> bool:
+    # A hair of float rounding over the mapping's bound.
+    return abs(estimate - exact) <= RELATIVE_ACCURACY * exact * (1 + 1e-9) + 1e-300
+
+
+@settings(max_examples=300)
+@given(column=st.lists(values, min_size=1, max_size=200), asked=fractions)
+def test_every_sketched_percentile_is_within_the_relative_accuracy_of_numpys(
+    column: list[float], asked: list[float]
+) -> None:
+    rows = np.full((len(column), _METRICS), np.nan)
+    rows[:, 1] = column
+    summaries = summarize_rows(rows, np.zeros(len(column), bool), np.zeros(len(column), np.int64), 1)
+    found = percentiles(summaries, asked)[0, 1]
+    for estimate, exact in zip(found, _exact(column, asked), strict=True):
+        assert _within_accuracy(estimate, exact), (estimate, exact)
+
+
+@settings(max_examples=200)
+@given(
+    parts=st.lists(st.lists(values, min_size=0, max_size=40), min_size=1, max_size=6),
+    asked=fractions,
+)
+def test_merged_parts_answer_as_the_whole_exactly_in_moments_and_within_accuracy_in_percentiles(
+    parts: list[list[float]], asked: list[float]
+) -> None:
+    column = [value for part in parts for value in part]
+    rows = np.full((len(column), _METRICS), np.nan)
+    rows[:, 3] = column
+    groups = np.repeat(np.arange(len(parts)), [len(part) for part in parts]).astype(np.int64)
+    pieces = decode(encode(summarize_rows(rows, np.zeros(len(column), bool), groups, len(parts))))
+    whole = merge(pieces, np.zeros(len(parts), np.int64), 1)
+    if not column:
+        assert whole.n[0, 3] == 0
+        return
+    exact = np.array(column)
+    assert whole.n[0, 3] == len(column)
+    assert whole.minimum[0, 3] == exact.min() and whole.maximum[0, 3] == exact.max()
+    assert math.isclose(whole.mean[0, 3], exact.mean(), rel_tol=1e-9, abs_tol=1e-300)
+    spread = math.sqrt(whole.m2[0, 3] / len(column))
+    assert math.isclose(spread, exact.std(), rel_tol=1e-6, abs_tol=1e-9 * max(1.0, exact.max()))
+    for estimate, wanted in zip(percentiles(whole, asked)[0, 3], _exact(column, asked), strict=True):
+        assert _within_accuracy(estimate, wanted), (estimate, wanted)
+
+
+def test_keys_and_bin_values_are_the_ddsketch_mappings() -> None:
+    mapping = LogarithmicMapping(RELATIVE_ACCURACY)
+    rng = np.random.default_rng(7)
+    sample = np.concatenate([rng.uniform(1e-3, 1e6, 20_000), 10.0 ** rng.uniform(-250, 250, 20_000)])
+    keys = bin_keys(sample)
+    assert keys.tolist() == [mapping.key(value) for value in sample.tolist()]
+    assert np.allclose(bin_values(keys), [mapping.value(key) for key in keys.tolist()], rtol=1e-10, atol=0)
+    assert bin_values(bin_keys(np.array([0.0]))).tolist() == [0.0]
+
+
+def test_a_hand_computed_example() -> None:
+    # TTFT 100, 200, 300, 400 ms and one failure: mean 250, population spread sqrt(12500),
+    # p50 at rank 1.5 between 200 and 300, so 250 within 1%.
+    rows = np.full((5, _METRICS), np.nan)
+    rows[:, 1] = [100.0, 200.0, 300.0, 400.0, 9_999.0]
+    failed = np.array([False, False, False, False, True])
+    summaries = summarize_rows(rows, failed, np.zeros(5, np.int64), 1)
+    assert (summaries.count[0], summaries.failed[0], summaries.n[0, 1]) == (4, 1, 4)
+    assert summaries.mean[0, 1] == 250.0 and summaries.m2[0, 1] == 50_000.0
+    assert (summaries.minimum[0, 1], summaries.maximum[0, 1]) == (100.0, 400.0)
+    (p50,) = percentiles(summaries, [0.5])[0, 1]
+    assert abs(p50 - 250.0) <= 2.5
+    assert np.isnan(percentiles(summaries, [0.5])[0, 0]).all()  # no token count given
+
+
+def test_throughput_is_derived_as_the_domain_derives_it() -> None:
+    stored = np.array([[100.0, 10.0, 1.0, 2000.0, 5.0], [100.0, 10.0, 1.0, 0.0, 5.0], [np.nan, 1.0, 1.0, 5.0, 1.0]])
+    throughput = metric_columns(stored)[:, -1]
+    assert throughput[0] == 50.0 and np.isnan(throughput[1:]).all()
+
+
+def test_without_leaves_the_rest_of_the_bins_and_counts() -> None:
+    rows = np.full((4, _METRICS), np.nan)
+    rows[:, 2] = [1.0, 2.0, 3.0, 4.0]
+    no_failure = np.zeros(4, bool)
+    whole = summarize_rows(rows, no_failure, np.zeros(4, np.int64), 1)
+    part = summarize_rows(rows[:2], no_failure[:2], np.zeros(2, np.int64), 1)
+    rest = without(whole, part)
+    alone = summarize_rows(rows[2:], no_failure[2:], np.zeros(2, np.int64), 1)
+    assert rest.count.tolist() == [2] and rest.n[0, 2] == 2
+    assert (rest.bin_code.tolist(), rest.bin_count.tolist()) == (alone.bin_code.tolist(), alone.bin_count.tolist())
+
+
+@pytest.mark.parametrize("size", [0, 3])
+def test_empty_summaries_encode_and_decode(size: int) -> None:
+    empty = Summaries.empty(size)
+    back = decode(encode(empty))
+    assert back.size == size and not back.n.any() and np.isinf(back.minimum).all()
