@@ -84,9 +84,13 @@ def emptied(url: str) -> None:
 
 
 class OwnPostgres:
-    """A PostgreSQL cluster of the test's own, in a temporary directory, that the test may stop and start."""
+    """A PostgreSQL cluster of the test's own, in a temporary directory, that the test may stop and start.
 
-    def __init__(self) -> None:
+    With `standby_of`, a hot standby of that (running) cluster: a base backup of it that streams
+    and replays its WAL once started (`pg_basebackup -R`).
+    """
+
+    def __init__(self, *, standby_of: OwnPostgres | None = None) -> None:
         binaries = sorted(Path("/usr/lib/postgresql").glob("*/bin/pg_ctl"), key=lambda path: int(path.parts[-3]))
         if not binaries:
             reason = "no PostgreSQL server binaries (pg_ctl) to start a cluster of the test's own"
@@ -99,9 +103,19 @@ class OwnPostgres:
         self.url = f"postgresql://postgres@127.0.0.1:{self.port}/postgres"
         # PostgreSQL refuses to run as root; then the cluster belongs to the postgres user.
         self._as = ["runuser", "-u", "postgres", "--"] if os.geteuid() == 0 else []
-        if self._as:
-            shutil.chown(self.directory, "postgres")
-        self._run("initdb", "--auth=trust", "--username=postgres", "--no-sync", "-D", str(self.directory / "data"))
+        try:
+            if self._as:
+                shutil.chown(self.directory, "postgres")
+            data = str(self.directory / "data")
+            if standby_of is None:
+                self._run("initdb", "--auth=trust", "--username=postgres", "--no-sync", "-D", data)
+            else:
+                # initdb's trust rules admit replication connections from 127.0.0.1 too.
+                source = ("-h", "127.0.0.1", "-p", str(standby_of.port), "-U", "postgres")
+                self._run("pg_basebackup", *source, "-D", data, "-R", "-X", "stream", "-c", "fast", "--no-sync")
+        except BaseException:
+            shutil.rmtree(self.directory, ignore_errors=True)
+            raise
 
     def start(self) -> None:
         options = f"-p {self.port} -k {self.directory} -c listen_addresses=127.0.0.1 -c fsync=off"

@@ -14,8 +14,10 @@ from src.adapters.importers.sglang import SglangReader
 from src.adapters.importers.vllm import VllmReader
 from src.adapters.json_store.store import JsonFileResultStore
 from src.adapters.production_placeholder import ProductionPlaceholderStore
+from src.adapters.replicated_store import ReplicatedResultStore
 from src.application.average_results import AverageOverAllResults, AverageOverWindow
 from src.application.import_results import ImportResults
+from src.application.ports.replica_lag import ReplicaLag
 from src.application.ports.result_store import ResultStore
 from src.application.read_results import CheckReadiness, GetResult, ListResults
 from src.application.result_statistics import (
@@ -36,30 +38,52 @@ def open_sql_store(url: str) -> ResultStore:
     return SqlResultStore.open(database_url(url))
 
 
+def open_replica_lag(url: str) -> ReplicaLag:
+    # Imported when chosen, as the SQL store is (above).
+    from src.adapters.replica_lag import PostgresReplicaLag  # noqa: PLC0415 - imported late on purpose, see above
+
+    return PostgresReplicaLag(url)
+
+
 class Container(containers.DeclarativeContainer):
     config = providers.Configuration(strict=True)
 
+    # The store every write goes to (the primary), and every read too unless there is a read replica.
     result_store = providers.Selector(
         config.result_store,
         json_file=providers.Singleton(JsonFileResultStore.load, path=config.data_file),
         sql=providers.Singleton(open_sql_store, url=config.database_url),
         production_placeholder=providers.Singleton(ProductionPlaceholderStore),
     )
+    # The store reads go to. Writers, and the import (which reads what its ids already name right
+    # after writing), keep to result_store: a replica may not have replayed a write yet.
+    read_store = providers.Selector(
+        config.read_store,
+        primary=result_store,
+        replica=providers.Singleton(
+            ReplicatedResultStore,
+            primary=result_store,
+            replica=providers.Singleton(open_sql_store, url=config.read_database_url),
+        ),
+    )
+    replica_lag = providers.Selector(
+        config.read_store,
+        primary=providers.Object(None),
+        replica=providers.Singleton(open_replica_lag, url=config.read_database_url),
+    )
     # Use cases hold no state of their own, so one of each serves every request.
-    average_over_all = providers.Singleton(AverageOverAllResults, results=result_store)
-    average_over_window = providers.Singleton(AverageOverWindow, results=result_store)
-    get_result = providers.Singleton(GetResult, results=result_store)
-    list_results = providers.Singleton(ListResults, results=result_store)
-    describe_results = providers.Singleton(DescribeResults, results=result_store)
-    follow_results_over_time = providers.Singleton(FollowResultsOverTime, results=result_store)
-    compare_results = providers.Singleton(
-        CompareResults, results=result_store, max_results=config.max_statistics_results
-    )
+    average_over_all = providers.Singleton(AverageOverAllResults, results=read_store)
+    average_over_window = providers.Singleton(AverageOverWindow, results=read_store)
+    get_result = providers.Singleton(GetResult, results=read_store)
+    list_results = providers.Singleton(ListResults, results=read_store)
+    describe_results = providers.Singleton(DescribeResults, results=read_store)
+    follow_results_over_time = providers.Singleton(FollowResultsOverTime, results=read_store)
+    compare_results = providers.Singleton(CompareResults, results=read_store, max_results=config.max_statistics_results)
     describe_distribution = providers.Singleton(
-        DescribeDistribution, results=result_store, max_results=config.max_statistics_results
+        DescribeDistribution, results=read_store, max_results=config.max_statistics_results
     )
-    check_readiness = providers.Singleton(CheckReadiness, results=result_store)
-    list_runs = providers.Singleton(ListRuns, results=result_store)
+    check_readiness = providers.Singleton(CheckReadiness, results=result_store, replica_lag=replica_lag)
+    list_runs = providers.Singleton(ListRuns, results=read_store)
     delete_run = providers.Singleton(DeleteRun, results=result_store)
     store_results = providers.Singleton(StoreResults, results=result_store)
     # Auto-detection tries the readers in this order; each recognizes its format by leading keys.

@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Literal
 
 from dotenv import dotenv_values
-from pydantic import ValidationError, computed_field, field_validator
+from pydantic import ValidationError, ValidationInfo, computed_field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 ENV_PREFIX = "SUPERBENCHMARK_"
@@ -41,6 +41,10 @@ class Settings(BaseSettings):
 
     database_url: str | None = None
     """The production database: postgresql://user@host:port/database or sqlite:///path."""
+
+    read_database_url: str | None = None
+    """A PostgreSQL streaming replica of database_url (which must be PostgreSQL too): averages,
+    statistics, listings and runs are read from it, from database_url while it is unavailable."""
 
     api_keys: str = ""
     """Comma-separated keys that may write (Authorization: Bearer <key>); none means no writes."""
@@ -99,13 +103,23 @@ class Settings(BaseSettings):
     def _a_database_we_drive(cls, value: str | None) -> str | None:
         if value is None or not value.strip():
             return None
-        # Imported here: SQLAlchemy is only worth its import time when a database is configured.
-        from src.adapters.sql_store.database import DatabaseUrlError, database_url  # noqa: PLC0415 - imported late on purpose, see above
+        _backend(value.strip())
+        return value.strip()
 
-        try:
-            database_url(value.strip())
-        except DatabaseUrlError as error:
-            raise ValueError(str(error)) from None
+    @field_validator("read_database_url")
+    @classmethod
+    def _a_postgresql_replica_of_a_postgresql_primary(cls, value: str | None, info: ValidationInfo) -> str | None:
+        # Runs after database_url's validator (fields are validated in order), which left it in info.data.
+        if value is None or not value.strip():
+            return None
+        if _backend(value.strip()) != "postgresql":
+            raise ValueError("a read replica must be a PostgreSQL standby: postgresql://user@host:port/database")
+        primary = info.data.get("database_url")
+        if primary is None or _backend(primary) != "postgresql":
+            raise ValueError(
+                f"a read replica needs a PostgreSQL primary in {ENV_PREFIX}DATABASE_URL, "
+                f"which is {'unset' if primary is None else 'not PostgreSQL'}"
+            )
         return value.strip()
 
     @field_validator("api_keys")
@@ -161,9 +175,26 @@ class Settings(BaseSettings):
             return "json_file"
         return "sql" if self.database_url else "production_placeholder"
 
+    @computed_field  # type: ignore[prop-decorator]
+    @property
+    def read_store(self) -> Literal["primary", "replica"]:
+        """Where reads go: the store writes go to, or the read replica in front of it."""
+        return "replica" if self.result_store == "sql" and self.read_database_url else "primary"
+
     @property
     def api_key_set(self) -> tuple[str, ...]:
         return tuple(_split(self.api_keys))
+
+
+def _backend(url: str) -> str:
+    """The URL's database (postgresql or sqlite); a ValueError saying what is expected if it is neither."""
+    # Imported here: SQLAlchemy is only worth its import time when a database is configured.
+    from src.adapters.sql_store.database import DatabaseUrlError, database_url  # noqa: PLC0415 - imported late on purpose, see above
+
+    try:
+        return database_url(url).get_backend_name()
+    except DatabaseUrlError as error:
+        raise ValueError(str(error)) from None
 
 
 def _split(keys: str) -> list[str]:

@@ -82,7 +82,8 @@ def view(arguments: argparse.Namespace) -> int:
     finally:
         engine.dispose()
     load_settings()  # the environment's settings are checked as the server's are
-    settings = Settings(debug=False, database_url=url)
+    # The viewer's own SQLite file, whatever database (and read replica) the environment names for the server.
+    settings = Settings(debug=False, database_url=url, read_database_url=None)
     container = Container()
     container.config.from_pydantic(settings)
     report = ImportReport()

@@ -125,6 +125,17 @@ def test_a_bad_production_setting_does_not_start_the_server(tmp_path: Path, name
     assert reason in line
 
 
+def test_a_read_replica_of_no_postgresql_primary_does_not_start_the_server(tmp_path: Path) -> None:
+    environment = {
+        "SUPERBENCHMARK_DATABASE_URL": f"sqlite:///{tmp_path / 'results.db'}",
+        "SUPERBENCHMARK_READ_DATABASE_URL": "postgresql://reader@127.0.0.1:5433/results",
+    }
+    assert refusal(environment, tmp_path) == (
+        "superbenchmark: cannot start: SUPERBENCHMARK_READ_DATABASE_URL: "
+        "a read replica needs a PostgreSQL primary in SUPERBENCHMARK_DATABASE_URL, which is not PostgreSQL"
+    )
+
+
 def test_the_test_suite_settings_do_not_stop_the_server(tmp_path: Path) -> None:
     # They are the tests' own; a server sharing their environment must not take them for typos.
     environment = {

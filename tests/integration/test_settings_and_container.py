@@ -86,6 +86,42 @@ def test_no_debug_selects_the_production_placeholder() -> None:
     assert isinstance(container.result_store(), ProductionPlaceholderStore)
 
 
+REPLICA = "postgresql://reader@replica.internal:5432/results"
+
+
+@pytest.mark.parametrize(
+    ("primary", "replica", "reason"),
+    [
+        (None, REPLICA, "needs a PostgreSQL primary in SUPERBENCHMARK_DATABASE_URL, which is unset"),
+        ("sqlite:///results.db", REPLICA, "needs a PostgreSQL primary in SUPERBENCHMARK_DATABASE_URL, which is not"),
+        ("postgresql://writer@primary.internal/results", "sqlite:///replica.db", "must be a PostgreSQL standby"),
+        ("postgresql://writer@primary.internal/results", "mysql://reader@replica/x", "expected postgresql://"),
+    ],
+)
+def test_a_read_replica_only_of_a_postgresql_primary_and_only_postgresql(
+    monkeypatch: pytest.MonkeyPatch, primary: str | None, replica: str, reason: str
+) -> None:
+    monkeypatch.delenv("SUPERBENCHMARK_DATABASE_URL", raising=False)
+    if primary is not None:
+        monkeypatch.setenv("SUPERBENCHMARK_DATABASE_URL", primary)
+    monkeypatch.setenv("SUPERBENCHMARK_READ_DATABASE_URL", replica)
+    with pytest.raises(SettingsError, match=r"^SUPERBENCHMARK_READ_DATABASE_URL: ") as refusal:
+        load_settings()
+    assert reason in str(refusal.value)
+    assert "\n" not in str(refusal.value)
+
+
+def test_reads_go_to_the_replica_only_with_a_postgresql_primary_and_no_debug(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("SUPERBENCHMARK_DATABASE_URL", "postgresql://writer@primary.internal/results")
+    monkeypatch.setenv("SUPERBENCHMARK_READ_DATABASE_URL", REPLICA)
+    assert (load_settings().result_store, load_settings().read_store) == ("sql", "replica")
+    monkeypatch.setenv("SUPERBENCHMARK_DEBUG", "true")
+    assert (load_settings().result_store, load_settings().read_store) == ("json_file", "primary")
+    monkeypatch.delenv("SUPERBENCHMARK_DEBUG")
+    monkeypatch.setenv("SUPERBENCHMARK_READ_DATABASE_URL", "")
+    assert load_settings().read_store == "primary"
+
+
 @pytest.mark.parametrize(
     ("keys", "shown"),
     [("clé-0123456789abcdef", "'é'"), ("key with spaces 0123", "' '"), ("abc=def0123456789abc", "'='")],

@@ -38,7 +38,8 @@ def create_app(settings: Settings | None = None, container: Container | None = N
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
         yield
-        await container.result_store().aclose()
+        # With a read replica, the read store closes the primary as well as the replica.
+        await container.read_store().aclose()
 
     # The description routes are added below, behind the same access rule as every read.
     app = FastAPI(
