@@ -23,7 +23,7 @@ import psycopg
 
 from bench.database import drop_database, fresh_database
 from src.adapters.sql_store.database import connect, database_url, migrate
-from src.adapters.sql_store.store import SqlResultStore
+from src.adapters.sql_store.stores import open_sql_store
 from src.application.ports.result_store import ResultStore, SummaryQuery
 from src.application.result_statistics import DescribeResults
 from src.domain.benchmark_result import BenchmarkResult
@@ -91,7 +91,7 @@ def main() -> int:
     if "postgresql" in kinds:
         url = fresh_database()
         try:
-            store = SqlResultStore.open(database_url(url))
+            store = open_sql_store(database_url(url))
             fill(store, arguments.results, arguments.distinct)
             with psycopg.connect(url, autocommit=True) as connection:
                 connection.execute("VACUUM ANALYZE results")
@@ -103,7 +103,7 @@ def main() -> int:
         with tempfile.TemporaryDirectory() as directory:
             url = f"sqlite:///{Path(directory) / 'groups.db'}"
             migrate(connect(database_url(url)))
-            store = SqlResultStore.open(database_url(url))
+            store = open_sql_store(database_url(url))
             fill(store, arguments.results, arguments.distinct)
             measure("SQLite", store, arguments.rounds)
             store.close()

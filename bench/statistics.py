@@ -31,7 +31,7 @@ from bench.database import BENCH_DATABASE, drop_database, fresh_database
 from src.adapters.json_store.result_file import ResultColumns
 from src.adapters.json_store.store import JsonFileResultStore
 from src.adapters.sql_store.database import connect, database_url, migrate
-from src.adapters.sql_store.store import SqlResultStore
+from src.adapters.sql_store.stores import open_sql_store
 from src.application.ports.result_store import SummaryQuery
 from src.domain.benchmark_result import BenchmarkResult
 from src.domain.result_selection import ResultFilter
@@ -75,7 +75,7 @@ def write_json(path: Path, seconds: npt.NDArray[np.int64], metrics: npt.NDArray[
 
 
 def fill(url: str, seconds: npt.NDArray[np.int64], metrics: npt.NDArray[np.float64]) -> None:
-    store = SqlResultStore.open(database_url(url))
+    store = open_sql_store(database_url(url))
     batch: list[BenchmarkResult] = []
     for index, (second, row) in enumerate(zip(seconds.tolist(), metrics.tolist(), strict=True)):
         batch.append(

@@ -33,9 +33,9 @@ from src.application.store_results import StoreResults
 def open_sql_store(url: str) -> ResultStore:
     # Imported when chosen: SQLAlchemy and psycopg would add a third of a second to every DEBUG startup.
     from src.adapters.sql_store.database import database_url  # noqa: PLC0415 - imported late on purpose, see above
-    from src.adapters.sql_store.store import SqlResultStore  # noqa: PLC0415 - imported late on purpose, see above
+    from src.adapters.sql_store.stores import open_sql_store as open_store  # noqa: PLC0415 - imported late on purpose, see above
 
-    return SqlResultStore.open(database_url(url))
+    return open_store(database_url(url))
 
 
 def open_replica_lag(url: str) -> ReplicaLag:

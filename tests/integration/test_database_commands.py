@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from src.adapters.sql_store.database import database_url
-from src.adapters.sql_store.store import SqlResultStore
+from src.adapters.sql_store.stores import open_sql_store
 from src.application.ports.result_store import SummaryQuery
 from src.domain.benchmark_result import BenchmarkResult
 from src.domain.result_aggregate import AverageSummary
@@ -40,7 +40,7 @@ def test_migrate_then_import_twice_stores_the_seed_once(sqlite_url: str, capsys:
     stored_before = "results (seed): stored 0, already stored 5, rejected 0, failed requests 0"
     assert capsys.readouterr().out.strip() == stored_before
 
-    store = SqlResultStore.open(database_url(sqlite_url))
+    store = open_sql_store(database_url(sqlite_url))
     assert store.aggregate().summary() == AverageSummary(5, 10.2, 216.0, 27.6, 485.2)
     store.close()
 
@@ -83,7 +83,7 @@ def test_migrating_sqlite_packs_the_results_already_stored(sqlite_url: str, caps
     from alembic.config import Config  # noqa: PLC0415 - as above
 
     from src.adapters.sql_store.database import _MIGRATIONS, connect  # noqa: PLC0415 - as above
-    from src.adapters.sql_store.store import _row  # noqa: PLC0415 - rows as the store writes them
+    from src.adapters.sql_store.rows import as_row  # noqa: PLC0415 - rows as the store writes them
 
     stored = [
         BenchmarkResult.from_mapping(record(f"r{i}", f"2024-06-01T12:{i % 3:02d}:{i:02d}Z", token_count=i) | extra)
@@ -96,12 +96,12 @@ def test_migrating_sqlite_packs_the_results_already_stored(sqlite_url: str, caps
         config.attributes["connection"] = connection
         command.upgrade(config, "0001")
         # Revision 0001 has the first ten columns; the others came later.
-        rows = [_row(r)[:10] for r in stored]
+        rows = [as_row(r)[:10] for r in stored]
         connection.exec_driver_sql(f"INSERT INTO results VALUES ({', '.join('?' * 10)})", rows)
     engine.dispose()
     assert migrate.main() == 0
     assert capsys.readouterr().out.strip() == "schema at revision 0003 (was 0001)"
-    store = SqlResultStore.open(database_url(sqlite_url))
+    store = open_sql_store(database_url(sqlite_url))
     reference = FakeResultStore(stored)
     for query in (SummaryQuery(), SummaryQuery(group_by=Grouping(), bucket_width=60_000_000)):
         assert_same_summaries(store.summarize(query), reference.summarize(query))

@@ -8,7 +8,7 @@ from collections.abc import Iterator
 import httpx
 import pytest
 
-from src.adapters.sql_store.store import SchemaMismatch
+from src.adapters.sql_store.base import SchemaMismatch
 from src.entrypoints.http.app import create_app
 from src.entrypoints.settings import Settings
 from tests.databases import OwnPostgres, migrated

@@ -18,7 +18,7 @@ from fastapi.routing import APIRoute
 from src.adapters.json_store.result_file import ResultFileError, read_result_file
 from src.adapters.json_store.store import JsonFileResultStore
 from src.adapters.sql_store.database import database_url
-from src.adapters.sql_store.store import SqlResultStore
+from src.adapters.sql_store.stores import open_sql_store
 from src.domain.benchmark_result import RESERVED_REQUEST_IDS, BenchmarkResult
 from src.domain.errors import ResultConflict, StoreUnavailable
 from src.entrypoints.http.app import create_app
@@ -95,7 +95,7 @@ def test_concurrent_conflicting_imports_each_report_exactly_what_they_stored(api
 @pytest.mark.parametrize("kind", SQL_KINDS)
 def test_an_add_that_keeps_the_others_stores_them_and_names_the_conflicts(kind: str, tmp_path: Path) -> None:
     with scratch_database(kind, tmp_path) as url:
-        store = SqlResultStore.open(database_url(url))
+        store = open_sql_store(database_url(url))
         try:
             first = [BenchmarkResult.from_mapping(item) for item in many(3)]
             store.add(first)

@@ -14,7 +14,7 @@ from hypothesis import strategies as st
 
 from src.adapters.json_store.store import JsonFileResultStore
 from src.adapters.sql_store.database import database_url
-from src.adapters.sql_store.store import SqlResultStore
+from src.adapters.sql_store.stores import open_sql_store
 from src.application.ports.result_store import PageKey, ResultPage, ResultQuery, ResultStore, RunQuery, SummaryQuery
 from src.application.result_statistics import DescribeDistribution
 from src.domain.benchmark_result import METRICS, BenchmarkResult
@@ -58,7 +58,7 @@ def make_store(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPath
         return
     with scratch_database(request.param, directory) as url:
         # One store per test, emptied for each data set: hypothesis builds many data sets in one test.
-        store = SqlResultStore.open(database_url(url))
+        store = open_sql_store(database_url(url))
 
         def build(results: list[BenchmarkResult]) -> ResultStore:
             emptied(url)

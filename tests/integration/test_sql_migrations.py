@@ -13,9 +13,11 @@ from alembic import command
 from alembic.config import Config
 from sqlalchemy import text
 
+from src.adapters.sql_store.base import SqlStoreBase
 from src.adapters.sql_store.database import _MIGRATIONS, connect, database_url, migrate
+from src.adapters.sql_store.rows import as_row
 from src.adapters.sql_store.schema import ROLLUP_WIDTHS
-from src.adapters.sql_store.store import SqlResultStore, _row
+from src.adapters.sql_store.stores import open_sql_store
 from src.application.ports.result_store import SummaryQuery
 from src.domain.benchmark_result import BenchmarkResult
 from src.domain.result_aggregate import ResultAggregate
@@ -108,7 +110,7 @@ def database_at_0002(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator
             command.upgrade(config, "0002")
             # Revision 0002 has the first ten columns; the others came later.
             placeholders = ", ".join(["%s" if engine.dialect.name == "postgresql" else "?"] * 10)
-            connection.exec_driver_sql(f"INSERT INTO results VALUES ({placeholders})", [_row(r)[:10] for r in stored])
+            connection.exec_driver_sql(f"INSERT INTO results VALUES ({placeholders})", [as_row(r)[:10] for r in stored])
             connection.execute(text(_OLD_ROLLUPS))
             if engine.dialect.name == "sqlite":
                 connection.exec_driver_sql("INSERT INTO result_packs VALUES (?, ?, ?, ?)", _old_packs(stored))
@@ -138,7 +140,7 @@ _QUERIES = (
 )
 
 
-def _assert_answers_as_the_reference(store: SqlResultStore, held: list[BenchmarkResult]) -> None:
+def _assert_answers_as_the_reference(store: SqlStoreBase, held: list[BenchmarkResult]) -> None:
     reference = FakeResultStore(held)
     for window in _windows():
         inside = [result for result in held if window is None or window.start <= result.timestamp <= window.end]
@@ -161,7 +163,7 @@ def test_a_database_at_0002_answers_as_the_reference_after_the_upgrade(
     engine = connect(database_url(url), pool_size=1)
     assert migrate(engine) == ("0002", "0003")
     engine.dispose()
-    store = SqlResultStore.open(database_url(url))
+    store = open_sql_store(database_url(url))
     try:
         _assert_answers_as_the_reference(store, stored)
         # What comes after the upgrade joins what was there: failures and undefined metrics too,

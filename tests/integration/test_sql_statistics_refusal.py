@@ -10,7 +10,7 @@ import pytest
 from sqlalchemy import event
 
 from src.adapters.sql_store.database import database_url
-from src.adapters.sql_store.store import SqlResultStore
+from src.adapters.sql_store.postgres.store import PostgresResultStore
 from src.application.ports.result_store import SummaryQuery
 from src.domain.benchmark_result import BenchmarkResult
 from src.domain.errors import InvalidStatisticsQuery
@@ -20,14 +20,14 @@ from tests.databases import scratch_database
 
 
 @pytest.fixture
-def postgres_store(tmp_path: Path) -> Iterator[SqlResultStore]:
+def postgres_store(tmp_path: Path) -> Iterator[PostgresResultStore]:
     with scratch_database("postgresql", tmp_path) as url:
-        store = SqlResultStore.open(database_url(url))
+        store = PostgresResultStore.open(database_url(url))
         yield store
         store.close()
 
 
-def test_too_many_groups_are_refused_before_any_is_summarised(postgres_store: SqlResultStore) -> None:
+def test_too_many_groups_are_refused_before_any_is_summarised(postgres_store: PostgresResultStore) -> None:
     moment = parse_timestamp("2024-06-01T12:00:00Z")
     postgres_store.add(
         [BenchmarkResult(f"r{i}", 1, 1.0, 1.0, 1.0, moment, labels={"run": f"{i}"}) for i in range(1001)]

@@ -17,6 +17,9 @@ from src.domain.errors import StoreUnavailable
 
 
 class AsyncConnections:
+    """At most `size` autocommit connections to the database `conninfo` names, each opened within
+    `connect_timeout` seconds. Failures to connect or dropped connections raise StoreUnavailable."""
+
     def __init__(self, conninfo: str, size: int, connect_timeout: int) -> None:
         self._conninfo = conninfo
         self._connect_timeout = connect_timeout

@@ -1,0 +1,292 @@
+"""SqlStoreBase: what the PostgreSQL and SQLite stores share, averages answered from rollups in the database.
+
+Blocking calls: the HTTP layer runs them off the event loop. Every database failure that may
+pass (unreachable server, restart, schema behind the code) becomes StoreUnavailable, and the
+next call tries again on a fresh connection. Each database's store (postgres/, sqlite/) adds how
+it stores a batch and how it summarises.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from abc import abstractmethod
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import replace
+from typing import Any, ClassVar, Self, TypeVar
+
+from sqlalchemy import Connection, Engine, literal, select, text, tuple_
+from sqlalchemy.engine import URL
+from sqlalchemy.exc import DBAPIError, IntegrityError
+
+from src.adapters.column_statistics import sorted_columns
+from src.adapters.sql_store.database import WRITES, connect, driver_reason, schema_revision
+from src.adapters.sql_store.rollups import add_to_rollups
+from src.adapters.sql_store.rows import as_result
+from src.adapters.sql_store.schema import ROLLUP_WIDTHS, SCHEMA_REVISION, result_rollups, results
+from src.adapters.sql_store.selection import Selected, conditions, row_columns_statement, split_rows
+from src.adapters.sql_store.window_sums import window_aggregate, window_parameters, window_sums_statement
+from src.application.ports.result_store import (
+    AddOutcome,
+    PageKey,
+    ResultPage,
+    ResultQuery,
+    ResultStore,
+    RunPage,
+    RunQuery,
+)
+from src.domain.benchmark_result import BenchmarkResult, storable_text
+from src.domain.errors import ResultConflict, StoreUnavailable
+from src.domain.result_aggregate import ResultAggregate
+from src.domain.result_selection import Grouping, ResultFilter
+from src.domain.runs import RUN_LABEL, summarize_runs
+from src.domain.time_window import TimeWindow
+from src.domain.timestamps import microseconds_since_epoch
+
+logger = logging.getLogger(__name__)
+T = TypeVar("T")
+
+# Concurrent writers of overlapping batches can collide on a request_id or deadlock on a
+# rollup row; the loser's transaction is rolled back whole and simply runs again.
+_WRITE_ATTEMPTS = 8
+# Postgres SQLSTATE classes a retry resolves: 40 = transaction rollback (deadlock, serialization).
+_RETRYABLE_STATES = ("40",)
+
+
+class SchemaMismatch(StoreUnavailable):
+    """The database is reachable but its schema is not at the code's revision."""
+
+    def __init__(self, found: str | None) -> None:
+        self.found = found
+        super().__init__(
+            f"its schema is at revision {found or 'none (never migrated)'}, this version needs "
+            f"{SCHEMA_REVISION}: run `make migrate` against it"
+        )
+
+
+class SqlStoreBase(ResultStore):
+    """A ResultStore on a migrated SQL database, through an SQLAlchemy engine.
+
+    Subclasses say how their database stores a batch (`_add`), reads a label (`_label_value`),
+    finds a run's results (`_RUN_CONDITION`) and summarises (`summarize`, `metric_values`).
+    Every method raises StoreUnavailable when the database cannot answer, SchemaMismatch (one)
+    when its schema is at another revision.
+    """
+
+    _READ_OPTIONS: ClassVar[dict[str, Any]] = {}
+    """Execution options of a connection that only reads."""
+    _RUN_CONDITION: ClassVar[str]
+    """Raw SQL true for the results labelled with the bound run `:run`, of the table named `{r}`."""
+
+    def __init__(self, engine: Engine) -> None:
+        self._engine = engine
+        self._schema_checked = False
+        self._window_sums = window_sums_statement()
+
+    @classmethod
+    def open(cls, url: URL) -> Self:
+        """A store on `url`. An unreachable database is only logged: the server starts and waits for it;
+        a reachable one with the wrong schema raises SchemaMismatch."""
+        store = cls(connect(url))
+        try:
+            store.check()
+        except SchemaMismatch:
+            raise
+        except StoreUnavailable as error:
+            logger.warning("starting without the database, which will be retried on each request: %s", error)
+        return store
+
+    def close(self) -> None:
+        """Close the pooled connections; a later call opens new ones."""
+        self._engine.dispose()
+
+    async def aclose(self) -> None:
+        self.close()
+
+    def check(self) -> None:
+        self._read(lambda connection: connection.execute(text("SELECT 1")))
+
+    def aggregate(self, window: TimeWindow | None = None) -> ResultAggregate:
+        parameters = window_parameters(window)
+        row = self._read(lambda connection: connection.execute(self._window_sums, parameters).one())
+        return window_aggregate(row)
+
+    async def aggregate_async(self, window: TimeWindow | None = None) -> ResultAggregate:
+        # The driver blocks, so the query works on a thread (PostgreSQL's store overrides this).
+        return await asyncio.to_thread(self.aggregate, window)
+
+    def sorted_values(self, selection: ResultFilter) -> dict[str, list[float]]:
+        selected = self._columns(selection, None, None)
+        return sorted_columns(selected.columns, failed=selected.failed)
+
+    def _columns(self, selection: ResultFilter, group_by: Grouping | None, bucket_width: int | None) -> Selected:
+        """The selected results' metrics, with each one's group and bucket when asked for."""
+        return self._row_columns(selection, group_by, bucket_width)
+
+    def _row_columns(self, selection: ResultFilter, group_by: Grouping | None, bucket_width: int | None) -> Selected:
+        statement = row_columns_statement(selection, group_by, bucket_width, self._label_value)
+        # Straight from the driver's cursor: a window's rows are many, and SQLAlchemy's Row
+        # objects would more than double the time spent handing them over.
+        rows = self._read(lambda connection: list(connection.execute(statement).cursor.fetchall()))
+        return split_rows(rows, grouped=group_by is not None, bucketed=bucket_width is not None)
+
+    @abstractmethod
+    def _label_value(self, key: str) -> Any:
+        """The value of label `key` as text, NULL when the result has no such label."""
+
+    def get(self, request_id: str) -> BenchmarkResult | None:
+        if not storable_text(request_id):
+            return None  # no stored id holds it, and PostgreSQL would refuse it as a parameter
+        statement = select(results).where(results.c.request_id == request_id)
+        row = self._read(lambda connection: connection.execute(statement).first())
+        return None if row is None else as_result(row)
+
+    def page(self, query: ResultQuery) -> ResultPage:
+        at = results.c.recorded_at_us
+        statement = (
+            select(results)
+            .where(*conditions(query.selection, self._label_value))
+            .order_by(at, results.c.request_id)
+            .limit(query.limit + 1)
+        )
+        if query.after is not None:
+            after = (microseconds_since_epoch(query.after.timestamp), query.after.request_id)
+            statement = statement.where(tuple_(at, results.c.request_id) > tuple_(*map(literal, after)))
+        found = [as_result(row) for row in self._read(lambda connection: connection.execute(statement).all())]
+        if len(found) > query.limit:
+            return ResultPage(found[: query.limit], PageKey.of(found[query.limit - 1]))
+        return ResultPage(found, None)
+
+    def add(self, batch: Sequence[BenchmarkResult], *, all_or_nothing: bool = True) -> AddOutcome:
+        if not batch:
+            return AddOutcome(0, 0)
+        # One order for every writer: overlapping batches then lock rows in the same order.
+        ordered = sorted(batch, key=lambda result: result.request_id)
+        for attempt in range(1, _WRITE_ATTEMPTS + 1):
+            try:
+                with self._writing() as connection:
+                    outcome = self._add(connection, ordered)
+                    if outcome.conflicting and all_or_nothing:
+                        # Raised inside the transaction, so that it rolls back whole.
+                        raise ResultConflict(list(outcome.conflicting))
+                    return outcome
+            except IntegrityError:
+                # Another writer stored one of these ids after we looked: look again.
+                logger.info("write attempt %d collided with a concurrent writer; retrying", attempt)
+            except DBAPIError as error:
+                if not _retryable(error):
+                    raise
+                logger.info("write attempt %d was rolled back by the database (%s); retrying", attempt, error.orig)
+        raise StoreUnavailable(f"{_WRITE_ATTEMPTS} attempts to store the batch collided with concurrent writers")
+
+    @abstractmethod
+    def _add(self, connection: Connection, batch: list[BenchmarkResult]) -> AddOutcome:
+        """Store the batch's new results (in request_id order) and add them to the rollups, in the
+        caller's transaction; how many were new and already stored, and the clashing ids.
+        May raise IntegrityError when a concurrent writer stored one of them meanwhile."""
+
+    def runs(self, query: RunQuery) -> RunPage:
+        # The selected results that name a run, summarised as the domain does.
+        selection = replace(query.selection, window=None)
+        run_label = self._label_value(RUN_LABEL)
+        statement = select(results).where(*conditions(selection, self._label_value), run_label.is_not(None))
+        rows = self._read(lambda connection: connection.execute(statement).all())
+        return RunPage.of(summarize_runs(map(as_result, rows)), query)
+
+    def delete_run(self, run: str) -> int:
+        if not storable_text(run):
+            return 0  # no stored label holds it, and PostgreSQL would refuse it as a parameter
+        for attempt in range(1, _WRITE_ATTEMPTS + 1):
+            try:
+                with self._writing() as connection:
+                    return self._delete_run(connection, run)
+            except DBAPIError as error:
+                if not _retryable(error):
+                    raise
+                logger.info("delete attempt %d was rolled back by the database (%s); retrying", attempt, error.orig)
+        raise StoreUnavailable(f"{_WRITE_ATTEMPTS} attempts to delete the run collided with concurrent writers")
+
+    def _delete_run(self, connection: Connection, run: str) -> int:
+        """Take the run's results out of the rollups, then delete them (see _deleted)."""
+        condition = self._RUN_CONDITION
+        parameters = {"run": run}
+        span = text(
+            f"SELECT min(r.recorded_at_us), max(r.recorded_at_us) FROM results r WHERE {condition.format(r='r')}"
+        )
+        first, last = connection.execute(span, parameters).one()
+        if first is None:
+            return 0
+        taken_out = add_to_rollups("results", condition.format(r="r"), ROLLUP_WIDTHS, remove=True)
+        connection.execute(text(taken_out), parameters)
+        # Buckets left without results go, and with them what rounding left of their sums.
+        emptied = result_rollups.c.result_count == 0, result_rollups.c.failed_count == 0
+        connection.execute(result_rollups.delete().where(*emptied))
+        removed = connection.execute(text(f"DELETE FROM results WHERE {condition.format(r='results')}"), parameters)
+        self._deleted(connection, first, last)
+        return int(removed.rowcount)
+
+    def _deleted(self, connection: Connection, first_us: int, last_us: int) -> None:
+        """After a run's results, recorded from `first_us` to `last_us`, were deleted: bring what
+        else the database keeps about them up to date. Nothing by default."""
+
+    def _read(self, work: Callable[[Connection], T]) -> T:
+        """`work` on a pooled connection, outside any transaction: one statement needs none.
+
+        Connections are not pinged before use, which would cost a round trip per request. When
+        the database has restarted, the first use of an old connection fails, SQLAlchemy drops
+        the whole pool, and the read runs once more on a new connection.
+        """
+        for attempt in (1, 2):
+            try:
+                with self._available(), self._engine.connect().execution_options(**self._READ_OPTIONS) as connection:
+                    self._check_schema(connection)
+                    return work(connection)
+            except StoreUnavailable as error:
+                if attempt == 2 or not _dropped_connection(error.__cause__):
+                    raise
+        raise AssertionError("unreachable")
+
+    @contextmanager
+    def _writing(self) -> Iterator[Connection]:
+        with (
+            self._available(),
+            self._engine.connect().execution_options(**{WRITES: True}) as connection,
+            connection.begin(),
+        ):
+            self._check_schema(connection)
+            yield connection
+
+    def _check_schema(self, connection: Connection) -> None:
+        if self._schema_checked:
+            return
+        found = schema_revision(connection)
+        if found != SCHEMA_REVISION:
+            raise SchemaMismatch(found)
+        self._schema_checked = True
+
+    @contextmanager
+    def _available(self) -> Iterator[None]:
+        try:
+            yield
+        except (IntegrityError, StoreUnavailable):
+            raise
+        except DBAPIError as error:
+            if _retryable(error) or not _is_outage(error):
+                raise
+            raise StoreUnavailable(driver_reason(error.orig or error)) from error
+
+
+def _dropped_connection(cause: BaseException | None) -> bool:
+    return isinstance(cause, DBAPIError) and cause.connection_invalidated
+
+
+def _is_outage(error: DBAPIError) -> bool:
+    # OperationalError: cannot connect, connection lost, server shutting down, locked, no such table.
+    # InterfaceError: a connection already closed underneath us.
+    return error.connection_invalidated or type(error).__name__ in {"OperationalError", "InterfaceError"}
+
+
+def _retryable(error: DBAPIError) -> bool:
+    state = getattr(error.orig, "sqlstate", None) or ""
+    return state.startswith(_RETRYABLE_STATES)

@@ -1,0 +1,103 @@
+"""PostgresResultStore: the SQL store on PostgreSQL (driven by psycopg 3)."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any, ClassVar
+
+import psycopg
+from sqlalchemy import Connection, Engine
+from sqlalchemy.engine import URL
+from sqlalchemy.exc import IntegrityError, OperationalError
+
+from src.adapters.column_statistics import sorted_metric
+from src.adapters.sql_store.base import SqlStoreBase
+from src.adapters.sql_store.database import CONNECT_TIMEOUT_SECONDS
+from src.adapters.sql_store.postgres.async_connections import AsyncConnections
+from src.adapters.sql_store.postgres.ingest import add_rows
+from src.adapters.sql_store.postgres.statistics import (
+    group_count_statement,
+    label_value,
+    metric_columns,
+    metric_columns_statement,
+    summary_row,
+    summary_statement,
+)
+from src.adapters.sql_store.rows import as_row
+from src.adapters.sql_store.window_sums import window_aggregate, window_parameters
+from src.application.ports.result_store import AddOutcome, SummaryKey, SummaryQuery
+from src.domain.benchmark_result import BenchmarkResult
+from src.domain.result_aggregate import ResultAggregate
+from src.domain.result_selection import ResultFilter
+from src.domain.runs import RUN_LABEL
+from src.domain.statistics import MAX_GROUPS, ResultSummary, refuse_oversized_answer
+from src.domain.time_window import TimeWindow
+
+
+class PostgresResultStore(SqlStoreBase):
+    """Results in PostgreSQL: summaries in one statement (percentile_cont), batches stored by COPY,
+    window averages straight through psycopg on the event loop.
+
+    Raises StoreUnavailable when the database cannot answer (see SqlStoreBase).
+    """
+
+    # Outside a transaction PostgreSQL needs no BEGIN and ROLLBACK round trips around the statement.
+    _READ_OPTIONS: ClassVar[dict[str, Any]] = {"isolation_level": "AUTOCOMMIT"}
+    _RUN_CONDITION: ClassVar[str] = f"{{r}}.labels ->> '{RUN_LABEL}' = :run"
+
+    def __init__(self, engine: Engine) -> None:
+        super().__init__(engine)
+        self._connections = AsyncConnections(_conninfo(engine.url), engine.pool.size(), CONNECT_TIMEOUT_SECONDS)  # type: ignore[attr-defined]
+        compiled = self._window_sums.compile(dialect=engine.dialect)
+        self._window_sums_sql = str(compiled)
+        self._window_sums_defaults = dict(compiled.params)
+
+    async def aggregate_async(self, window: TimeWindow | None = None) -> ResultAggregate:
+        if not self._schema_checked:
+            await asyncio.to_thread(self._read, lambda _connection: None)
+        # Straight to psycopg, without SQLAlchemy's per-execution work: this is the busiest query.
+        parameters = self._window_sums_defaults | window_parameters(window)
+        return window_aggregate(await self._connections.fetch_one(self._window_sums_sql, parameters))
+
+    async def aclose(self) -> None:
+        await self._connections.close()
+        await super().aclose()
+
+    def summarize(self, query: SummaryQuery) -> dict[SummaryKey, ResultSummary]:
+        if query.group_by is not None:
+            # Refused before the work: a summary statement over 100,000 groups costs PostgreSQL
+            # seconds (a sort per group and metric) only to be refused; counting costs a scan.
+            counting = group_count_statement(query.selection, query.group_by, MAX_GROUPS + 1)
+            refuse_oversized_answer(self._read(lambda connection: connection.execute(counting).scalar_one()), 0)
+        statement = summary_statement(query)
+        summaries = self._read(lambda connection: connection.execute(statement).all())
+        refuse_oversized_answer(len({row.group_key for row in summaries}), len(summaries))
+        # Without GROUP BY, no result still gives one row, of counts 0. A group or bucket of
+        # failures only is an answer: its failed count and no metric.
+        return dict(summary_row(row, query) for row in summaries if row.result_count or row.failed_count)
+
+    def metric_values(self, selection: ResultFilter, metric: str) -> tuple[list[float], int]:
+        # PostgreSQL hands rows over one by one: only the columns this metric needs.
+        statement = metric_columns_statement(selection, metric)
+        rows = self._read(lambda connection: list(connection.execute(statement).cursor.fetchall()))
+        columns, failed = metric_columns(rows, metric)
+        return sorted_metric(columns, metric, failed=failed)
+
+    def _label_value(self, key: str) -> Any:
+        return label_value(key)
+
+    def _add(self, connection: Connection, batch: list[BenchmarkResult]) -> AddOutcome:
+        cursor = connection.connection.driver_connection.cursor()  # type: ignore[union-attr]
+        try:
+            stored, clashing = add_rows(cursor, [as_row(result) for result in batch])
+        # The driver is used directly here, so its errors are wrapped as SQLAlchemy would wrap them.
+        except psycopg.IntegrityError as error:
+            raise IntegrityError("bulk insert", None, error) from error
+        except psycopg.OperationalError as error:
+            raise OperationalError("bulk insert", None, error) from error
+        return AddOutcome(stored, len(batch) - stored - len(clashing), tuple(clashing))
+
+
+def _conninfo(url: URL) -> str:
+    """The URL as psycopg itself takes it (without SQLAlchemy's driver name)."""
+    return url.set(drivername="postgresql").render_as_string(hide_password=False)

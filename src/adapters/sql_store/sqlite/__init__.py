@@ -1,0 +1,1 @@
+"""The store on SQLite: summaries computed by numpy over packed minutes, everything on threads."""
