@@ -26,12 +26,12 @@ import httpx
 import numpy as np
 import numpy.typing as npt
 import psycopg
-from src.adapters.sql_store.stores import open_sql_store
 
 from bench.averages import clean_environment
 from bench.database import drop_database, fresh_database, serve
 from bench.statistics import numpy_seconds, numpy_statistics, synthetic_columns
 from src.adapters.sql_store.database import database_url
+from src.adapters.sql_store.stores import open_sql_store
 from src.domain.benchmark_result import BenchmarkResult
 from src.domain.statistics import DEFAULT_PERCENTILES, STATISTIC_METRICS
 
@@ -91,8 +91,9 @@ def accuracy(summary: dict[str, Any], columns: list[npt.NDArray[np.float64]]) ->
     exact = numpy_statistics(columns)
     # numpy_statistics gives the four averaged metrics, then throughput (no input tokens here).
     compared = [metric for metric in STATISTIC_METRICS if metric != "prompt_token_count"]
-    for metric, values in zip(compared, exact, strict=True):
-        count, mean, low, high, spread, quantiles = values  # type: ignore[misc]
+    exact_values: list[Any] = exact
+    for metric, values in zip(compared, exact_values, strict=True):
+        count, mean, low, high, spread, quantiles = values
         found = summary["metrics"][metric]
         if found["count"] != count:
             raise RuntimeError(f"{metric}: count {found['count']} != {count}")

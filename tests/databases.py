@@ -79,6 +79,8 @@ def emptied(url: str) -> None:
             connection.execute(text("DELETE FROM result_rollups"))
             if engine.dialect.name == "sqlite":
                 connection.execute(text("DELETE FROM result_packs"))
+            else:
+                connection.execute(text("DELETE FROM result_summaries"))
     finally:
         engine.dispose()
 

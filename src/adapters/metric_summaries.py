@@ -51,6 +51,10 @@ _LOG2_GAMMA = math.log2(MAPPING.gamma)
 _BIN_VALUE_FACTOR = 2.0 / (1.0 + MAPPING.gamma)
 
 
+_GROUP_FIELDS = ("count", "failed", "n", "mean", "m2", "minimum", "maximum")
+"""The fields of Summaries with one entry per group."""
+
+
 @dataclass(frozen=True, slots=True)
 class Summaries:
     """G summaries as arrays. Per group g: `count[g]` successful and `failed[g]` failed results;
@@ -170,46 +174,17 @@ def merge(parts: Summaries, targets: Ints, size: int) -> Summaries:
 def concatenate(pieces: Sequence[Summaries]) -> Summaries:
     """One Summaries holding every piece's groups, in order."""
     offsets = np.cumsum([0, *(piece.size for piece in pieces)])
+    fields = {
+        name: np.concatenate([getattr(piece, name) for piece in pieces]).reshape(
+            -1, *getattr(pieces[0], name).shape[1:]
+        )
+        for name in _GROUP_FIELDS
+    }
     return Summaries(
-        *(np.concatenate([getattr(piece, name) for piece in pieces]) for name in ("count", "failed")),
-        *(
-            np.concatenate([getattr(piece, name) for piece in pieces]).reshape(-1, _METRICS)
-            for name in ("n", "mean", "m2", "minimum", "maximum")
-        ),
-        np.concatenate([piece.bin_group + offset for piece, offset in zip(pieces, offsets, strict=False)]),
-        np.concatenate([piece.bin_code for piece in pieces]),
-        np.concatenate([piece.bin_count for piece in pieces]),
-    )
-
-
-def without(whole: Summaries, part: Summaries) -> Summaries:
-    """The bins and counts of `whole` less those of `part` (same groups), for a group known only
-    as the rest of another: its moments are NOT derived here (they would cancel) and are zero."""
-    size = whole.size
-    taken = Summaries(
-        part.count,
-        part.failed,
-        part.n,
-        part.mean,
-        part.m2,
-        part.minimum,
-        part.maximum,
-        part.bin_group,
-        part.bin_code,
-        -part.bin_count,
-    )
-    joined = concatenate([whole, taken])
-    bins = _binned(joined.bin_group % size, joined.bin_code, joined.bin_count)
-    empty = Summaries.empty(size)
-    return Summaries(
-        whole.count - part.count,
-        whole.failed - part.failed,
-        whole.n - part.n,
-        empty.mean,
-        empty.m2,
-        empty.minimum,
-        empty.maximum,
-        *bins,
+        **fields,
+        bin_group=np.concatenate([piece.bin_group + offset for piece, offset in zip(pieces, offsets, strict=False)]),
+        bin_code=np.concatenate([piece.bin_code for piece in pieces]),
+        bin_count=np.concatenate([piece.bin_count for piece in pieces]),
     )
 
 
@@ -285,7 +260,7 @@ def encode(summaries: Summaries) -> list[bytes]:
     """Each group's summary as bytes: a fixed header of counts and moments (little-endian), then
     its k bins' codes (int32) and counts (int64). `decode` reads them back."""
     headers = np.zeros(summaries.size, dtype=_HEADER)
-    for name in _HEADER.names or ():
+    for name in _GROUP_FIELDS:
         headers[name] = getattr(summaries, name)
     bounds = np.searchsorted(summaries.bin_group, np.arange(summaries.size + 1), side="left").tolist()
     codes = summaries.bin_code.astype("<i4")
@@ -308,10 +283,10 @@ def decode(blobs: Sequence[bytes]) -> Summaries:
     )
     counts = np.frombuffer(b"".join(blob[size + 4 * k :] for blob, k in zip(blobs, lengths, strict=True)), dtype="<i8")
     return Summaries(
-        *(np.array(headers[name]) for name in _HEADER.names or ()),
-        np.repeat(np.arange(len(blobs), dtype=np.int64), lengths),
-        codes.astype(np.int64),
-        counts.astype(np.int64),
+        **{name: np.array(headers[name]) for name in _GROUP_FIELDS},
+        bin_group=np.repeat(np.arange(len(blobs), dtype=np.int64), lengths),
+        bin_code=codes.astype(np.int64),
+        bin_count=counts.astype(np.int64),
     )
 
 

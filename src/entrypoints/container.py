@@ -30,12 +30,12 @@ from src.application.runs import DeleteRun, ListRuns
 from src.application.store_results import StoreResults
 
 
-def open_sql_store(url: str) -> ResultStore:
+def open_sql_store(url: str, exact_percentile_results: int) -> ResultStore:
     # Imported when chosen: SQLAlchemy and psycopg would add a third of a second to every DEBUG startup.
     from src.adapters.sql_store.database import database_url  # noqa: PLC0415 - imported late on purpose, see above
     from src.adapters.sql_store.stores import open_sql_store as open_store  # noqa: PLC0415 - imported late on purpose, see above
 
-    return open_store(database_url(url))
+    return open_store(database_url(url), exact_percentile_results=exact_percentile_results)
 
 
 def open_replica_lag(url: str) -> ReplicaLag:
@@ -52,7 +52,9 @@ class Container(containers.DeclarativeContainer):
     result_store = providers.Selector(
         config.result_store,
         json_file=providers.Singleton(JsonFileResultStore.load, path=config.data_file),
-        sql=providers.Singleton(open_sql_store, url=config.database_url),
+        sql=providers.Singleton(
+            open_sql_store, url=config.database_url, exact_percentile_results=config.exact_percentile_results
+        ),
         production_placeholder=providers.Singleton(ProductionPlaceholderStore),
     )
     # The store reads go to. Writers, and the import (which reads what its ids already name right
@@ -63,7 +65,11 @@ class Container(containers.DeclarativeContainer):
         replica=providers.Singleton(
             ReplicatedResultStore,
             primary=result_store,
-            replica=providers.Singleton(open_sql_store, url=config.read_database_url),
+            replica=providers.Singleton(
+                open_sql_store,
+                url=config.read_database_url,
+                exact_percentile_results=config.exact_percentile_results,
+            ),
         ),
     )
     replica_lag = providers.Selector(

@@ -21,7 +21,6 @@ from src.adapters.metric_summaries import (
     metric_columns,
     percentiles,
     summarize_rows,
-    without,
 )
 from src.domain.statistics import STATISTIC_METRICS
 
@@ -36,8 +35,8 @@ values = st.one_of(
 fractions = st.lists(st.floats(min_value=0, max_value=1), min_size=1, max_size=5)
 
 
-def _exact(column: list[float], asked: list[float]) -> np.ndarray:
-    return np.percentile(np.array(column), [100 * q for q in asked])
+def _exact(column: list[float], asked: list[float]) -> list[float]:
+    return [float(value) for value in np.percentile(np.array(column), [100 * q for q in asked])]
 
 
 def _within_accuracy(estimate: float, exact: float) -> bool:
@@ -114,18 +113,6 @@ def test_throughput_is_derived_as_the_domain_derives_it() -> None:
     stored = np.array([[100.0, 10.0, 1.0, 2000.0, 5.0], [100.0, 10.0, 1.0, 0.0, 5.0], [np.nan, 1.0, 1.0, 5.0, 1.0]])
     throughput = metric_columns(stored)[:, -1]
     assert throughput[0] == 50.0 and np.isnan(throughput[1:]).all()
-
-
-def test_without_leaves_the_rest_of_the_bins_and_counts() -> None:
-    rows = np.full((4, _METRICS), np.nan)
-    rows[:, 2] = [1.0, 2.0, 3.0, 4.0]
-    no_failure = np.zeros(4, bool)
-    whole = summarize_rows(rows, no_failure, np.zeros(4, np.int64), 1)
-    part = summarize_rows(rows[:2], no_failure[:2], np.zeros(2, np.int64), 1)
-    rest = without(whole, part)
-    alone = summarize_rows(rows[2:], no_failure[2:], np.zeros(2, np.int64), 1)
-    assert rest.count.tolist() == [2] and rest.n[0, 2] == 2
-    assert (rest.bin_code.tolist(), rest.bin_count.tolist()) == (alone.bin_code.tolist(), alone.bin_count.tolist())
 
 
 @pytest.mark.parametrize("size", [0, 3])

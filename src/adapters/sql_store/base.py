@@ -25,7 +25,7 @@ from src.adapters.sql_store.database import WRITES, connect, driver_reason, sche
 from src.adapters.sql_store.rollups import add_to_rollups
 from src.adapters.sql_store.rows import as_result
 from src.adapters.sql_store.schema import ROLLUP_WIDTHS, SCHEMA_REVISION, result_rollups, results
-from src.adapters.sql_store.selection import Selected, conditions, row_columns_statement, split_rows
+from src.adapters.sql_store.selection import LabelIs, Selected, conditions, row_columns_statement, split_rows
 from src.adapters.sql_store.window_sums import window_aggregate, window_parameters, window_sums_statement
 from src.application.ports.result_store import (
     AddOutcome,
@@ -85,10 +85,10 @@ class SqlStoreBase(ResultStore):
         self._window_sums = window_sums_statement()
 
     @classmethod
-    def open(cls, url: URL) -> Self:
-        """A store on `url`. An unreachable database is only logged: the server starts and waits for it;
-        a reachable one with the wrong schema raises SchemaMismatch."""
-        store = cls(connect(url))
+    def open(cls, url: URL, **options: Any) -> Self:
+        """A store on `url` (`options` go to the class). An unreachable database is only logged:
+        the server starts and waits for it; a reachable one with the wrong schema raises SchemaMismatch."""
+        store = cls(connect(url), **options)
         try:
             store.check()
         except SchemaMismatch:
@@ -96,6 +96,10 @@ class SqlStoreBase(ResultStore):
         except StoreUnavailable as error:
             logger.warning("starting without the database, which will be retried on each request: %s", error)
         return store
+
+    def pool_in_use(self) -> int:
+        """Pooled connections checked out now (a gauge for the service's metrics)."""
+        return int(self._engine.pool.checkedout())  # type: ignore[attr-defined]
 
     def close(self) -> None:
         """Close the pooled connections; a later call opens new ones."""
@@ -125,7 +129,7 @@ class SqlStoreBase(ResultStore):
         return self._row_columns(selection, group_by, bucket_width)
 
     def _row_columns(self, selection: ResultFilter, group_by: Grouping | None, bucket_width: int | None) -> Selected:
-        statement = row_columns_statement(selection, group_by, bucket_width, self._label_value)
+        statement = row_columns_statement(selection, group_by, bucket_width, self._label_value, self._label_is)
         # Straight from the driver's cursor: a window's rows are many, and SQLAlchemy's Row
         # objects would more than double the time spent handing them over.
         rows = self._read(lambda connection: list(connection.execute(statement).cursor.fetchall()))
@@ -134,6 +138,9 @@ class SqlStoreBase(ResultStore):
     @abstractmethod
     def _label_value(self, key: str) -> Any:
         """The value of label `key` as text, NULL when the result has no such label."""
+
+    _label_is: LabelIs | None = None
+    """How a filter by label is written, when not as a comparison of `_label_value`."""
 
     def get(self, request_id: str) -> BenchmarkResult | None:
         if not storable_text(request_id):
@@ -146,7 +153,7 @@ class SqlStoreBase(ResultStore):
         at = results.c.recorded_at_us
         statement = (
             select(results)
-            .where(*conditions(query.selection, self._label_value))
+            .where(*conditions(query.selection, self._label_value, self._label_is))
             .order_by(at, results.c.request_id)
             .limit(query.limit + 1)
         )
@@ -190,7 +197,9 @@ class SqlStoreBase(ResultStore):
         # The selected results that name a run, summarised as the domain does.
         selection = replace(query.selection, window=None)
         run_label = self._label_value(RUN_LABEL)
-        statement = select(results).where(*conditions(selection, self._label_value), run_label.is_not(None))
+        statement = select(results).where(
+            *conditions(selection, self._label_value, self._label_is), run_label.is_not(None)
+        )
         rows = self._read(lambda connection: connection.execute(statement).all())
         return RunPage.of(summarize_runs(map(as_result, rows)), query)
 

@@ -22,6 +22,8 @@ from src.domain.timestamps import microseconds_since_epoch
 
 LabelValue = Callable[[str], Any]
 """A dialect's expression for the value of a label key as text, NULL when a result has no such label."""
+LabelIs = Callable[[str, str], Any]
+"""A dialect's condition that a result carries label key = value (one its indexes can serve)."""
 
 Failed = npt.NDArray[np.bool_]
 """One flag per row of some Columns: True where the result failed (its metrics are not read)."""
@@ -52,7 +54,11 @@ def split_rows(rows: list[tuple[Any, ...]], *, grouped: bool, bucketed: bool) ->
 
 
 def row_columns_statement(
-    selection: ResultFilter, group_by: Grouping | None, bucket_width: int | None, label_value: LabelValue
+    selection: ResultFilter,
+    group_by: Grouping | None,
+    bucket_width: int | None,
+    label_value: LabelValue,
+    label_is: LabelIs | None = None,
 ) -> Any:
     """The selected results' metrics and whether they failed, row by row, then their group and
     bucket when asked for (see split_rows)."""
@@ -61,7 +67,7 @@ def row_columns_statement(
         keys.append(group_expression(group_by, label_value))
     if bucket_width is not None:
         keys.append(bucket_expression(bucket_width))
-    return select(*row_values(), *keys).where(*conditions(selection, label_value))
+    return select(*row_values(), *keys).where(*conditions(selection, label_value, label_is))
 
 
 def row_values() -> list[Any]:
@@ -69,8 +75,9 @@ def row_values() -> list[Any]:
     return [*(results.c[metric] for metric in STORED_METRICS), results.c.error.is_not(None)]
 
 
-def conditions(selection: ResultFilter, label_value: LabelValue) -> list[Any]:
-    """WHERE clauses selecting `selection`'s results: every client text bound as a parameter."""
+def conditions(selection: ResultFilter, label_value: LabelValue, label_is: LabelIs | None = None) -> list[Any]:
+    """WHERE clauses selecting `selection`'s results: every client text bound as a parameter.
+    Labels are compared as `label_is` says, or as `label_value` reads them."""
     if selection.selects_nothing:
         # PostgreSQL refuses a text holding NUL outright; no stored text holds one, so nothing matches.
         return [false()]
@@ -83,7 +90,9 @@ def conditions(selection: ResultFilter, label_value: LabelValue) -> list[Any]:
         ]
     if selection.model is not None:
         conditions.append(results.c.model == selection.model)
-    conditions += [label_value(key) == value for key, value in selection.labels]
+    conditions += [
+        label_value(key) == value if label_is is None else label_is(key, value) for key, value in selection.labels
+    ]
     return conditions
 
 

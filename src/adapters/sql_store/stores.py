@@ -6,17 +6,18 @@ from sqlalchemy.engine import URL
 
 from src.adapters.sql_store.base import SqlStoreBase
 from src.adapters.sql_store.database import DatabaseUrlError
-from src.adapters.sql_store.postgres.store import PostgresResultStore
+from src.adapters.sql_store.postgres.store import DEFAULT_EXACT_PERCENTILE_RESULTS, PostgresResultStore
 from src.adapters.sql_store.sqlite.store import SqliteResultStore
 
-_STORES: dict[str, type[SqlStoreBase]] = {"postgresql": PostgresResultStore, "sqlite": SqliteResultStore}
 
-
-def open_sql_store(url: URL) -> SqlStoreBase:
+def open_sql_store(url: URL, *, exact_percentile_results: int = DEFAULT_EXACT_PERCENTILE_RESULTS) -> SqlStoreBase:
     """The store for `url` (as database_url returns it), opened as SqlStoreBase.open does: an
     unreachable database is only logged, one with the wrong schema raises SchemaMismatch.
+    `exact_percentile_results` is PostgreSQL's (SQLite's percentiles are always exact).
     Raises DatabaseUrlError for a database that is neither PostgreSQL nor SQLite."""
-    store = _STORES.get(url.get_backend_name())
-    if store is None:
-        raise DatabaseUrlError(f"no SQL store for a {url.get_backend_name()} database")
-    return store.open(url)
+    backend = url.get_backend_name()
+    if backend == "postgresql":
+        return PostgresResultStore.open(url, exact_percentile_results=exact_percentile_results)
+    if backend == "sqlite":
+        return SqliteResultStore.open(url)
+    raise DatabaseUrlError(f"no SQL store for a {backend} database")

@@ -25,27 +25,41 @@ class AsyncConnections:
         self._connect_timeout = connect_timeout
         self._idle: list[psycopg.AsyncConnection[Any]] = []
         self._slots = asyncio.Semaphore(size)
+        self._busy = 0
+
+    @property
+    def in_use(self) -> int:
+        """Connections running a query now."""
+        return self._busy
 
     async def fetch_one(self, query: str, parameters: dict[str, Any]) -> tuple[Any, ...]:
         """The first row of `query`, run as a prepared statement outside any transaction."""
         async with self._slots:
-            for attempt in (1, 2):
-                connection = self._idle.pop() if self._idle else None
-                try:
-                    if connection is None:
-                        connection = await self._connect()
-                    cursor = await connection.execute(query, parameters, prepare=True)
-                    row = await cursor.fetchone()
-                except psycopg.OperationalError as error:
-                    if connection is not None:
-                        await connection.close()
-                    # An idle connection may have died with a database restart: one more try, on a new one.
-                    if attempt == 2 or connection is None:
-                        raise StoreUnavailable(driver_reason(error)) from error
-                    continue
-                self._idle.append(connection)
-                assert row is not None, "an aggregate query always returns a row"
-                return tuple(row)
+            self._busy += 1
+            try:
+                return await self._fetch_one(query, parameters)
+            finally:
+                self._busy -= 1
+
+    async def _fetch_one(self, query: str, parameters: dict[str, Any]) -> tuple[Any, ...]:
+        """fetch_one's work, holding a slot."""
+        for attempt in (1, 2):
+            connection = self._idle.pop() if self._idle else None
+            try:
+                if connection is None:
+                    connection = await self._connect()
+                cursor = await connection.execute(query, parameters, prepare=True)
+                row = await cursor.fetchone()
+            except psycopg.OperationalError as error:
+                if connection is not None:
+                    await connection.close()
+                # An idle connection may have died with a database restart: one more try, on a new one.
+                if attempt == 2 or connection is None:
+                    raise StoreUnavailable(driver_reason(error)) from error
+                continue
+            self._idle.append(connection)
+            assert row is not None, "an aggregate query always returns a row"
+            return tuple(row)
         raise AssertionError("unreachable")
 
     async def _connect(self) -> psycopg.AsyncConnection[Any]:

@@ -41,13 +41,14 @@ ORDER BY i.request_id
 """
 
 
-def add_rows(cursor: psycopg.Cursor[Any], rows: Sequence[tuple[Any, ...]]) -> tuple[int, list[str]]:
-    """Store the rows that are new; how many were, and the request_ids already stored with other content."""
+def add_rows(cursor: psycopg.Cursor[Any], rows: Sequence[tuple[Any, ...]]) -> tuple[int, list[str], list[str]]:
+    """Store the rows that are new; how many were, the request_ids that were already stored (not
+    stored again), and those of them stored with other content."""
     cursor.execute(STAGING)
     with cursor.copy(COPY) as copy:
         for row in rows:
             copy.write_row(row)
     stored, skipped = cursor.execute(INGEST).fetchone() or (0, [])
     if not skipped:
-        return stored, []
-    return stored, [request_id for (request_id,) in cursor.execute(CLASHING, {"skipped": skipped})]
+        return stored, [], []
+    return stored, skipped, [request_id for (request_id,) in cursor.execute(CLASHING, {"skipped": skipped})]

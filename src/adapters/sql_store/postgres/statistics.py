@@ -7,7 +7,8 @@ from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
-from sqlalchemy import ARRAY, BigInteger, Float, Text, and_, case, cast, func, literal, select
+from sqlalchemy import ARRAY, BigInteger, Float, Text, and_, case, cast, func, literal, select, type_coerce
+from sqlalchemy.dialects.postgresql import JSONB
 
 from src.adapters.column_statistics import Columns, metric_sources
 from src.adapters.sql_store.schema import results
@@ -31,10 +32,30 @@ def label_value(key: str) -> Any:
     return results.c.labels[key].as_string()
 
 
+def label_is(key: str, value: str) -> Any:
+    """Whether a result carries label `key` = `value`: a containment the labels' GIN index serves,
+    so that a run's results are found in a year without reading the year."""
+    return _LABELS.contains({key: value})
+
+
+def label_present(key: str) -> Any:
+    """Whether a result carries label `key`, whatever its value."""
+    return _LABELS.has_key(key)
+
+
+# The labels as JSONB, whose operators (containment, key existence) the schema's generic JSON type lacks.
+_LABELS = type_coerce(results.c.labels, JSONB)
+
+
+def selected(selection: ResultFilter) -> list[Any]:
+    """WHERE clauses selecting `selection`'s results in PostgreSQL."""
+    return conditions(selection, label_value, label_is)
+
+
 def metric_columns_statement(selection: ResultFilter, metric: str) -> Any:
     """The stored metrics a summarised metric needs, and whether each result failed."""
     sources = [results.c[name] for name in metric_sources(metric)]
-    return select(*sources, results.c.error.is_not(None)).where(*conditions(selection, label_value))
+    return select(*sources, results.c.error.is_not(None)).where(*selected(selection))
 
 
 def metric_columns(rows: list[tuple[Any, ...]], metric: str) -> tuple[Columns, Failed]:
@@ -88,7 +109,7 @@ def summary_statement(query: SummaryQuery) -> Any:
         # A NULL metric makes its bound NULL: the objective is not met.
         bounds = [results.c[metric] <= bound for metric, bound in query.objective.bounds().items()]
         per_row.append(and_(_SUCCEEDED, *bounds).label("met"))
-    chosen = select(*per_row).where(*conditions(query.selection, label_value)).offset(0).subquery("chosen")
+    chosen = select(*per_row).where(*selected(query.selection)).offset(0).subquery("chosen")
     fractions = [q / 100 for q in query.percentiles]
     aggregates: list[Any] = [
         func.count().filter(chosen.c.succeeded).label("result_count"),
@@ -108,6 +129,21 @@ def summary_statement(query: SummaryQuery) -> Any:
     return statement.group_by(*grouped_by) if grouped_by else statement
 
 
+def goodput_statement(query: SummaryQuery) -> Any:
+    """(group, bucket, goodput) rows: per group and bucket the query asks for, the successes
+    meeting its objective (which must be given)."""
+    assert query.objective is not None
+    keys = [
+        literal(None, Text) if query.group_by is None else group_expression(query.group_by, label_value),
+        literal(None, BigInteger) if query.bucket_width is None else bucket_expression(query.bucket_width),
+    ]
+    bounds = [results.c[metric] <= bound for metric, bound in query.objective.bounds().items()]
+    met = func.count().filter(and_(_SUCCEEDED, *bounds))
+    grouped = [key for key, asked in zip(keys, (query.group_by, query.bucket_width), strict=True) if asked is not None]
+    statement = select(*keys, met).where(*selected(query.selection))
+    return statement.group_by(*grouped) if grouped else statement
+
+
 def group_count_statement(selection: ResultFilter, grouping: Grouping, at_most: int) -> Any:
     """How many groups (the null group included) the selected results fall into,
     counted no further than `at_most`.
@@ -117,7 +153,7 @@ def group_count_statement(selection: ResultFilter, grouping: Grouping, at_most: 
     """
     keys = (
         select(group_expression(grouping, label_value).label("group_key"))
-        .where(*conditions(selection, label_value))
+        .where(*selected(selection))
         .distinct()
         .limit(at_most)
     )

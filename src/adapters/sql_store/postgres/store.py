@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+from dataclasses import replace
 from typing import Any, ClassVar
 
 import psycopg
@@ -13,16 +14,20 @@ from sqlalchemy.exc import IntegrityError, OperationalError
 from src.adapters.column_statistics import sorted_metric
 from src.adapters.sql_store.base import SqlStoreBase
 from src.adapters.sql_store.database import CONNECT_TIMEOUT_SECONDS
+from src.adapters.sql_store.postgres import summaries
 from src.adapters.sql_store.postgres.async_connections import AsyncConnections
 from src.adapters.sql_store.postgres.ingest import add_rows
 from src.adapters.sql_store.postgres.statistics import (
+    goodput_statement,
     group_count_statement,
+    label_is,
     label_value,
     metric_columns,
     metric_columns_statement,
     summary_row,
     summary_statement,
 )
+from src.adapters.sql_store.postgres.summaries import plan
 from src.adapters.sql_store.rows import as_row
 from src.adapters.sql_store.window_sums import window_aggregate, window_parameters
 from src.application.ports.result_store import AddOutcome, SummaryKey, SummaryQuery
@@ -33,10 +38,15 @@ from src.domain.runs import RUN_LABEL
 from src.domain.statistics import MAX_GROUPS, ResultSummary, refuse_oversized_answer
 from src.domain.time_window import TimeWindow
 
+DEFAULT_EXACT_PERCENTILE_RESULTS = 20_000
+"""Selections of at most this many results get exact percentiles (see the settings)."""
+
 
 class PostgresResultStore(SqlStoreBase):
-    """Results in PostgreSQL: summaries in one statement (percentile_cont), batches stored by COPY,
-    window averages straight through psycopg on the event loop.
+    """Results in PostgreSQL: batches stored by COPY, window averages straight through psycopg on
+    the event loop, statistics from summaries per series and rollup bucket (see summaries) with
+    sketched percentiles beyond `exact_percentile_results` results, and exactly in one statement
+    (percentile_cont) up to it or where no series names the selection.
 
     Raises StoreUnavailable when the database cannot answer (see SqlStoreBase).
     """
@@ -45,8 +55,11 @@ class PostgresResultStore(SqlStoreBase):
     _READ_OPTIONS: ClassVar[dict[str, Any]] = {"isolation_level": "AUTOCOMMIT"}
     _RUN_CONDITION: ClassVar[str] = f"{{r}}.labels ->> '{RUN_LABEL}' = :run"
 
-    def __init__(self, engine: Engine) -> None:
+    _label_is = staticmethod(label_is)
+
+    def __init__(self, engine: Engine, exact_percentile_results: int = DEFAULT_EXACT_PERCENTILE_RESULTS) -> None:
         super().__init__(engine)
+        self._exact_at_most = exact_percentile_results
         self._connections = AsyncConnections(_conninfo(engine.url), engine.pool.size(), CONNECT_TIMEOUT_SECONDS)  # type: ignore[attr-defined]
         compiled = self._window_sums.compile(dialect=engine.dialect)
         self._window_sums_sql = str(compiled)
@@ -59,11 +72,38 @@ class PostgresResultStore(SqlStoreBase):
         parameters = self._window_sums_defaults | window_parameters(window)
         return window_aggregate(await self._connections.fetch_one(self._window_sums_sql, parameters))
 
+    def pool_in_use(self) -> int:
+        # The averages' own connections beside SQLAlchemy's pool.
+        return super().pool_in_use() + self._connections.in_use
+
     async def aclose(self) -> None:
         await self._connections.close()
         await super().aclose()
 
     def summarize(self, query: SummaryQuery) -> dict[SummaryKey, ResultSummary]:
+        first, past = self._read(lambda connection: connection.exec_driver_sql(summaries.SPAN).one())
+        if first is None:
+            return {}  # nothing stored
+        found = plan(query, (first, past))
+        if found is not None:
+            answer = self._read(lambda connection: summaries.summarize(connection, query, found, self._exact_at_most))
+            if answer is not None:
+                return self._with_goodput(answer, query)
+        return self._summarize_rows(query)
+
+    def _with_goodput(
+        self, answer: dict[SummaryKey, ResultSummary], query: SummaryQuery
+    ) -> dict[SummaryKey, ResultSummary]:
+        """Goodput joins several metrics of each result, which no summary keeps: it is counted
+        over the rows (a scan of the window, without handing a row over)."""
+        if query.objective is None:
+            return answer
+        statement = goodput_statement(query)
+        met = {(group, bucket): count for group, bucket, count in self._read(lambda c: c.execute(statement).all())}
+        return {key: replace(summary, goodput=int(met.get(key, 0))) for key, summary in answer.items()}
+
+    def _summarize_rows(self, query: SummaryQuery) -> dict[SummaryKey, ResultSummary]:
+        """Exact statistics in one statement over the selected rows."""
         if query.group_by is not None:
             # Refused before the work: a summary statement over 100,000 groups costs PostgreSQL
             # seconds (a sort per group and metric) only to be refused; counting costs a scan.
@@ -89,13 +129,19 @@ class PostgresResultStore(SqlStoreBase):
     def _add(self, connection: Connection, batch: list[BenchmarkResult]) -> AddOutcome:
         cursor = connection.connection.driver_connection.cursor()  # type: ignore[union-attr]
         try:
-            stored, clashing = add_rows(cursor, [as_row(result) for result in batch])
+            stored, skipped, clashing = add_rows(cursor, [as_row(result) for result in batch])
         # The driver is used directly here, so its errors are wrapped as SQLAlchemy would wrap them.
         except psycopg.IntegrityError as error:
             raise IntegrityError("bulk insert", None, error) from error
         except psycopg.OperationalError as error:
             raise OperationalError("bulk insert", None, error) from error
+        already = set(skipped)
+        summaries.add_results(connection, [result for result in batch if result.request_id not in already])
         return AddOutcome(stored, len(batch) - stored - len(clashing), tuple(clashing))
+
+    def _deleted(self, connection: Connection, first_us: int, last_us: int) -> None:
+        # Summaries cannot take results out (a minimum has no inverse): their buckets are rebuilt.
+        summaries.rebuild(connection, first_us, last_us + 1)
 
 
 def _conninfo(url: URL) -> str:

@@ -34,12 +34,13 @@ from src.adapters.metric_summaries import (
     percentiles,
     summarize_rows,
 )
+from src.adapters.sql_store.postgres.statistics import label_is, label_present, label_value
 from src.adapters.sql_store.rollups import split_window
 from src.adapters.sql_store.schema import ROLLUP_WIDTHS, results
-from src.adapters.sql_store.selection import LabelValue, Selected, conditions, row_columns_statement, split_rows
+from src.adapters.sql_store.selection import Selected, conditions, row_columns_statement, split_rows
 from src.application.ports.result_store import SummaryKey, SummaryQuery
 from src.domain.benchmark_result import STORED_METRICS, BenchmarkResult
-from src.domain.result_selection import Grouping, ResultFilter
+from src.domain.result_selection import Grouping
 from src.domain.statistics import ResultSummary, refuse_oversized_answer
 from src.domain.timestamps import microseconds_since_epoch
 
@@ -51,8 +52,6 @@ LABEL = "label:"
 NO_MODEL = ""
 """The value of the model series of results naming no model: no model is the empty string."""
 
-# Every instant of the years 1 to 9999 lies inside, and both ends are whole buckets of every width.
-ALL_TIME = (-(ROLLUP_WIDTHS[-1] * 10**5), ROLLUP_WIDTHS[-1] * 10**5)
 _COARSEST = ROLLUP_WIDTHS[-1]
 # A bucket index fits in 40 bits at every width (minutes of 10,000 years are 2^32.3).
 _BUCKET_BITS = 40
@@ -84,6 +83,10 @@ _READ = """
     JOIN result_summaries s ON s.dimension = %(dimension)s AND s.width_us = r.w
         AND s.bucket_start_us >= r.f AND s.bucket_start_us < r.p
 """
+
+
+SPAN = "SELECT min(recorded_at_us), max(recorded_at_us) + 1 FROM results"
+"""The span [first, past) of the stored results, in microseconds: two index lookups."""
 
 
 def series_of(model: str | None, labels: Mapping[str, str]) -> list[Series]:
@@ -141,25 +144,27 @@ def _add(
             members.append(names.setdefault(series, len(names)))
     row_of, series_of_row = np.array(rows, np.int64), np.array(members, np.int64)
     values, flags, moments = metric_columns(stored)[row_of], failed[row_of], at[row_of]
-    keys, groups = [], []
+    keys: list[Ints] = []
     for level, width in enumerate(ROLLUP_WIDTHS):
         # One integer per (series, level, bucket), ordered by them: np.unique names the groups.
         bucket = moments // width
-        keys.append((((series_of_row * len(ROLLUP_WIDTHS)) + level) << _BUCKET_BITS) | (bucket + (1 << (_BUCKET_BITS - 1))))
+        keys.append(
+            (((series_of_row * len(ROLLUP_WIDTHS)) + level) << _BUCKET_BITS) | (bucket + (1 << (_BUCKET_BITS - 1)))
+        )
     joined = np.concatenate(keys)
     found, groups = np.unique(joined, return_inverse=True)
     summaries = summarize_rows(
         np.tile(values, (len(ROLLUP_WIDTHS), 1)), np.tile(flags, len(ROLLUP_WIDTHS)), groups, len(found)
     )
     series_names = list(names)
-    series_index, level = np.divmod(found >> _BUCKET_BITS, len(ROLLUP_WIDTHS))
-    bucket = (found & ((1 << _BUCKET_BITS) - 1)) - (1 << (_BUCKET_BITS - 1))
-    widths = np.array(ROLLUP_WIDTHS, np.int64)[level]
+    series_index, levels = np.divmod(found >> _BUCKET_BITS, len(ROLLUP_WIDTHS))
+    buckets = (found & ((1 << _BUCKET_BITS) - 1)) - (1 << (_BUCKET_BITS - 1))
+    widths = np.array(ROLLUP_WIDTHS, np.int64)[levels]
     key_columns = {
         "dimensions": [series_names[index][0] for index in series_index.tolist()],
         "values": [series_names[index][1] for index in series_index.tolist()],
         "widths": widths.tolist(),
-        "starts": (bucket * widths).tolist(),
+        "starts": (buckets * widths).tolist(),
     }
     _merge_into_table(connection, key_columns, summaries)
 
@@ -198,8 +203,9 @@ class _Plan:
     bucket_width: int | None
 
 
-def plan(query: SummaryQuery) -> _Plan | None:
-    """How `query` is answered from summaries; None when it cannot be (a model and a label, two
+def plan(query: SummaryQuery, stored: tuple[int, int]) -> _Plan | None:
+    """How `query` is answered from summaries, its window (or all time) limited to `stored`, the
+    span [first, past) of the stored results; None when it cannot be (a model and a label, two
     labels, or a filter with a grouping: those read rows)."""
     selection = query.selection
     if selection.selects_nothing:
@@ -215,10 +221,12 @@ def plan(query: SummaryQuery) -> _Plan | None:
         return None
     else:
         dimension, value = filters[0] if filters else EVERY_RESULT
-    low, high = ALL_TIME
+    low, high = stored
     if selection.window is not None:
-        low = microseconds_since_epoch(selection.window.start)
-        high = microseconds_since_epoch(selection.window.end) + 1
+        low = max(low, microseconds_since_epoch(selection.window.start))
+        high = min(high, microseconds_since_epoch(selection.window.end) + 1)
+    # An empty window still plans: no range to read, and the answer is empty.
+    high = max(low, high)
     widths, firsts, pasts, raw = [], [], [], []
     for first, past in _answer_buckets(low, high, query.bucket_width):
         pieces = split_window(first, past, ROLLUP_WIDTHS)
@@ -238,6 +246,8 @@ def _grouped(grouping: Grouping) -> str:
 
 def _answer_buckets(low: int, high: int, width: int | None) -> Iterator[tuple[int, int]]:
     """The window [low, high) cut at the answer's bucket bounds."""
+    if low >= high:
+        return
     if width is None:
         yield low, high
         return
@@ -256,7 +266,7 @@ def _coalesced(spans: list[tuple[int, int]]) -> list[tuple[int, int]]:
 
 
 def summarize(
-    connection: Connection, query: SummaryQuery, found: _Plan, label_value: LabelValue, exact_at_most: int
+    connection: Connection, query: SummaryQuery, found: _Plan, exact_at_most: int
 ) -> dict[SummaryKey, ResultSummary] | None:
     """The answer from summaries, or None when the selection holds at most `exact_at_most` results
     (which the caller then summarises exactly, row by row).
@@ -267,7 +277,7 @@ def summarize(
     stored = _read(connection, found, found.dimension, found.value)
     every = _read(connection, found, *EVERY_RESULT) if found.value is None and found.dimension != MODEL else None
     summaries = decode([blob for _, _, blob in stored])
-    edges = _edge_rows(connection, query, found, label_value, without_label=False)
+    edges = _edge_rows(connection, query, found, without_label=False)
     total = len(edges.columns) + _total(decode([blob for _, _, blob in every]) if every is not None else summaries)
     if total <= exact_at_most:
         return None
@@ -285,7 +295,7 @@ def summarize(
     parts = [summaries]
     if every is not None and _total(decode([blob for _, _, blob in every])) > _total(summaries):
         # Some results in whole buckets lack the label: read them all, the edges' ones included.
-        edges = _edge_rows(connection, query, found, label_value, without_label=True)
+        edges = _edge_rows(connection, query, found, without_label=True)
     if len(edges.columns):
         groups = edges.groups if edges.groups is not None else [None] * len(edges.columns)
         buckets = edges.buckets if edges.buckets is not None else np.zeros(len(edges.columns), np.int64)
@@ -329,23 +339,23 @@ def _total(summaries: Summaries) -> int:
     return int(summaries.count.sum() + summaries.failed.sum())
 
 
-def _edge_rows(
-    connection: Connection, query: SummaryQuery, found: _Plan, label_value: LabelValue, *, without_label: bool
-) -> Selected:
+def _edge_rows(connection: Connection, query: SummaryQuery, found: _Plan, *, without_label: bool) -> Selected:
     """The selected results in the plan's raw spans, with their group and bucket; with
     `without_label`, those spans' rows with the grouping label and every row of the window without it."""
     grouped, bucketed = query.group_by is not None, found.bucket_width is not None
     at = results.c.recorded_at_us
     spans = [and_(at >= first, at < past) for first, past in found.raw]
     if without_label:
-        assert query.group_by is not None and query.group_by.label_key is not None
-        window = conditions(query.selection, label_value)
-        has_label = results.c.labels.has_key(query.group_by.label_key)
+        assert query.group_by is not None
+        assert query.group_by.label_key is not None
+        window = conditions(query.selection, label_value, label_is)
+        has_label = label_present(query.group_by.label_key)
         where = or_(and_(has_label, or_(*spans)) if spans else false(), and_(~has_label, *window))
     elif spans:
         where = or_(*spans)
     else:
         return split_rows([], grouped=grouped, bucketed=bucketed)
-    statement = row_columns_statement(replace(query.selection, window=None), query.group_by, found.bucket_width, label_value)
+    selection = replace(query.selection, window=None)
+    statement = row_columns_statement(selection, query.group_by, found.bucket_width, label_value, label_is)
     rows = list(connection.execute(statement.where(where)).cursor.fetchall())
     return split_rows(rows, grouped=grouped, bucketed=bucketed)
