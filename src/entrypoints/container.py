@@ -13,6 +13,7 @@ from src.adapters.importers.seed_formats import NdjsonReader, SeedReader
 from src.adapters.importers.sglang import SglangReader
 from src.adapters.importers.vllm import VllmReader
 from src.adapters.json_store.store import JsonFileResultStore
+from src.adapters.measured_store import MeasuredResultStore
 from src.adapters.production_placeholder import ProductionPlaceholderStore
 from src.application.average_results import AverageOverAllResults, AverageOverWindow
 from src.application.import_results import ImportResults
@@ -26,6 +27,7 @@ from src.application.result_statistics import (
 )
 from src.application.runs import DeleteRun, ListRuns
 from src.application.store_results import StoreResults
+from src.entrypoints.metrics import Metrics
 
 
 def open_sql_store(url: str) -> ResultStore:
@@ -45,27 +47,32 @@ class Container(containers.DeclarativeContainer):
         sql=providers.Singleton(open_sql_store, url=config.database_url),
         production_placeholder=providers.Singleton(ProductionPlaceholderStore),
     )
+    metrics = providers.Singleton(Metrics)
+    # What the use cases get: the chosen store (or the one a test put in its place), each call timed.
+    measured_store = providers.Singleton(
+        MeasuredResultStore, store=result_store, observe=metrics.provided.observe_store_call
+    )
     # Use cases hold no state of their own, so one of each serves every request.
-    average_over_all = providers.Singleton(AverageOverAllResults, results=result_store)
-    average_over_window = providers.Singleton(AverageOverWindow, results=result_store)
-    get_result = providers.Singleton(GetResult, results=result_store)
-    list_results = providers.Singleton(ListResults, results=result_store)
+    average_over_all = providers.Singleton(AverageOverAllResults, results=measured_store)
+    average_over_window = providers.Singleton(AverageOverWindow, results=measured_store)
+    get_result = providers.Singleton(GetResult, results=measured_store)
+    list_results = providers.Singleton(ListResults, results=measured_store)
     describe_results = providers.Singleton(
-        DescribeResults, results=result_store, max_results=config.max_statistics_results
+        DescribeResults, results=measured_store, max_results=config.max_statistics_results
     )
     follow_results_over_time = providers.Singleton(
-        FollowResultsOverTime, results=result_store, max_results=config.max_statistics_results
+        FollowResultsOverTime, results=measured_store, max_results=config.max_statistics_results
     )
     compare_results = providers.Singleton(
-        CompareResults, results=result_store, max_results=config.max_statistics_results
+        CompareResults, results=measured_store, max_results=config.max_statistics_results
     )
     describe_distribution = providers.Singleton(
-        DescribeDistribution, results=result_store, max_results=config.max_statistics_results
+        DescribeDistribution, results=measured_store, max_results=config.max_statistics_results
     )
-    check_readiness = providers.Singleton(CheckReadiness, results=result_store)
-    list_runs = providers.Singleton(ListRuns, results=result_store)
-    delete_run = providers.Singleton(DeleteRun, results=result_store)
-    store_results = providers.Singleton(StoreResults, results=result_store)
+    check_readiness = providers.Singleton(CheckReadiness, results=measured_store)
+    list_runs = providers.Singleton(ListRuns, results=measured_store)
+    delete_run = providers.Singleton(DeleteRun, results=measured_store)
+    store_results = providers.Singleton(StoreResults, results=measured_store)
     # Auto-detection tries the readers in this order; each recognizes its format by leading keys.
     readers = providers.List(
         providers.Singleton(SeedReader),
@@ -79,5 +86,5 @@ class Container(containers.DeclarativeContainer):
         providers.Singleton(GuidellmReader),
     )
     import_results = providers.Singleton(
-        ImportResults, results=result_store, readers=readers, batch_rows=config.import_batch_rows
+        ImportResults, results=measured_store, readers=readers, batch_rows=config.import_batch_rows
     )
