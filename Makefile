@@ -4,6 +4,7 @@ VENV := .venv
 PYTHON := $(VENV)/bin/python
 HOST ?= 127.0.0.1
 PORT ?= 8000
+WORKERS ?= 1
 BENCH_RESULTS ?= 1000000
 BENCH_ROUNDS ?= 5
 
@@ -27,13 +28,13 @@ $(DEV_STAMP): pyproject.toml | $(PYTHON)
 install: $(DEV_STAMP)
 
 # Unless SUPERBENCHMARK_DEBUG or SUPERBENCHMARK_DATABASE_URL is set in the environment or .env,
-# serve the shipped test_database.json.
+# serve the shipped test_database.json. WORKERS=n serves with n worker processes.
 run: $(RUNTIME_STAMP)
 	@if [ -z "$${SUPERBENCHMARK_DEBUG+set}" ] && [ -z "$${SUPERBENCHMARK_DATABASE_URL+set}" ] \
 		&& ! grep -Eqs '^\s*(export\s+)?SUPERBENCHMARK_(DEBUG|DATABASE_URL)\s*=' .env; then \
 		export SUPERBENCHMARK_DEBUG=true; \
 	fi; \
-	exec $(PYTHON) -m src.entrypoints.serve --host $(HOST) --port $(PORT)
+	exec $(PYTHON) -m src.entrypoints.serve --host $(HOST) --port $(PORT) --workers $(WORKERS)
 
 # Bring SUPERBENCHMARK_DATABASE_URL's schema to this version's revision.
 migrate: $(RUNTIME_STAMP)

@@ -19,7 +19,7 @@ from src.domain.benchmark_result import BenchmarkResult
 from src.domain.statistics import ResultSummary
 
 SEED_FILE = Path(__file__).resolve().parent.parent / "test_database.json"
-PROBLEM_KEYS = {"type", "title", "status", "detail", "instance"}
+PROBLEM_KEYS = {"type", "title", "status", "detail", "instance", "request_id"}
 
 
 def assert_problem(response: httpx.Response, status: int, *extensions: str) -> dict[str, Any]:

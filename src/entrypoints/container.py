@@ -13,6 +13,7 @@ from src.adapters.importers.seed_formats import NdjsonReader, SeedReader
 from src.adapters.importers.sglang import SglangReader
 from src.adapters.importers.vllm import VllmReader
 from src.adapters.json_store.store import JsonFileResultStore
+from src.adapters.measured_store import MeasuredResultStore
 from src.adapters.production_placeholder import ProductionPlaceholderStore
 from src.adapters.replicated_store import ReplicatedResultStore
 from src.application.average_results import AverageOverAllResults, AverageOverWindow
@@ -28,6 +29,7 @@ from src.application.result_statistics import (
 )
 from src.application.runs import DeleteRun, ListRuns
 from src.application.store_results import StoreResults
+from src.entrypoints.metrics import Metrics
 
 
 def open_sql_store(url: str, exact_percentile_results: int) -> ResultStore:
@@ -77,21 +79,31 @@ class Container(containers.DeclarativeContainer):
         primary=providers.Object(None),
         replica=providers.Singleton(open_replica_lag, url=config.read_database_url),
     )
-    # Use cases hold no state of their own, so one of each serves every request.
-    average_over_all = providers.Singleton(AverageOverAllResults, results=read_store)
-    average_over_window = providers.Singleton(AverageOverWindow, results=read_store)
-    get_result = providers.Singleton(GetResult, results=read_store)
-    list_results = providers.Singleton(ListResults, results=read_store)
-    describe_results = providers.Singleton(DescribeResults, results=read_store)
-    follow_results_over_time = providers.Singleton(FollowResultsOverTime, results=read_store)
-    compare_results = providers.Singleton(CompareResults, results=read_store, max_results=config.max_statistics_results)
-    describe_distribution = providers.Singleton(
-        DescribeDistribution, results=read_store, max_results=config.max_statistics_results
+    metrics = providers.Singleton(Metrics)
+    # What the use cases get: the chosen stores (or those a test put in their place), each call timed.
+    measured_store = providers.Singleton(
+        MeasuredResultStore, store=result_store, observe=metrics.provided.observe_store_call
     )
-    check_readiness = providers.Singleton(CheckReadiness, results=result_store, replica_lag=replica_lag)
-    list_runs = providers.Singleton(ListRuns, results=read_store)
-    delete_run = providers.Singleton(DeleteRun, results=result_store)
-    store_results = providers.Singleton(StoreResults, results=result_store)
+    measured_read_store = providers.Singleton(
+        MeasuredResultStore, store=read_store, observe=metrics.provided.observe_store_call
+    )
+    # Use cases hold no state of their own, so one of each serves every request.
+    average_over_all = providers.Singleton(AverageOverAllResults, results=measured_read_store)
+    average_over_window = providers.Singleton(AverageOverWindow, results=measured_read_store)
+    get_result = providers.Singleton(GetResult, results=measured_read_store)
+    list_results = providers.Singleton(ListResults, results=measured_read_store)
+    describe_results = providers.Singleton(DescribeResults, results=measured_read_store)
+    follow_results_over_time = providers.Singleton(FollowResultsOverTime, results=measured_read_store)
+    compare_results = providers.Singleton(
+        CompareResults, results=measured_read_store, max_results=config.max_statistics_results
+    )
+    describe_distribution = providers.Singleton(
+        DescribeDistribution, results=measured_read_store, max_results=config.max_statistics_results
+    )
+    check_readiness = providers.Singleton(CheckReadiness, results=measured_store, replica_lag=replica_lag)
+    list_runs = providers.Singleton(ListRuns, results=measured_read_store)
+    delete_run = providers.Singleton(DeleteRun, results=measured_store)
+    store_results = providers.Singleton(StoreResults, results=measured_store)
     # Auto-detection tries the readers in this order; each recognizes its format by leading keys.
     readers = providers.List(
         providers.Singleton(SeedReader),
@@ -105,5 +117,5 @@ class Container(containers.DeclarativeContainer):
         providers.Singleton(GuidellmReader),
     )
     import_results = providers.Singleton(
-        ImportResults, results=result_store, readers=readers, batch_rows=config.import_batch_rows
+        ImportResults, results=measured_store, readers=readers, batch_rows=config.import_batch_rows
     )

@@ -85,6 +85,21 @@ class Settings(BaseSettings):
     max_connections_per_client: int = 256
     """Connections one client address may hold open at once; 0 means no such cap (behind a proxy)."""
 
+    shutdown_grace_seconds: int = 30
+    """Whole seconds a stopping server (SIGTERM) lets requests in flight run to their end before it cancels them."""
+
+    log_format: Literal["text", "json"] = "text"
+    """text: one readable line per record; json: one JSON object per line, for a log collector."""
+
+    @field_validator("log_format", mode="before")
+    @classmethod
+    def _a_known_log_format(cls, value: object) -> object:
+        if isinstance(value, str) and value.strip().lower() in {"text", "json"}:
+            return value.strip().lower()
+        if isinstance(value, str):
+            raise ValueError(f"expected text or json, got {value!r}")
+        return value
+
     @field_validator("debug", "read_requires_key", mode="before")
     @classmethod
     def _one_of_the_documented_words(cls, value: object) -> object:
@@ -161,6 +176,7 @@ class Settings(BaseSettings):
         "import_batch_rows",
         "max_statistics_results",
         "max_connections",
+        "shutdown_grace_seconds",
     )
     @classmethod
     def _positive(cls, value: int) -> int:

@@ -159,6 +159,9 @@ def test_slow_and_greedy_clients_are_bounded_by_default() -> None:
         ("SUPERBENCHMARK_MAX_CONNECTIONS", "0"),
         ("SUPERBENCHMARK_MAX_CONNECTIONS_PER_CLIENT", "-1"),
         ("SUPERBENCHMARK_MAX_CONNECTIONS", "many"),
+        ("SUPERBENCHMARK_SHUTDOWN_GRACE_SECONDS", "0"),
+        ("SUPERBENCHMARK_SHUTDOWN_GRACE_SECONDS", "2.5"),
+        ("SUPERBENCHMARK_LOG_FORMAT", "xml"),
     ],
 )
 def test_a_bound_that_bounds_nothing_stops_startup(monkeypatch: pytest.MonkeyPatch, name: str, value: str) -> None:
@@ -172,3 +175,18 @@ def test_no_cap_per_client_is_zero_and_fractions_of_a_second_are_taken(monkeypat
     monkeypatch.setenv("SUPERBENCHMARK_HEADER_TIMEOUT_SECONDS", "2.5")
     settings = load_settings()
     assert (settings.max_connections_per_client, settings.header_timeout_seconds) == (0, 2.5)
+
+
+def test_operations_settings_default_to_text_logs_and_a_30_second_grace(monkeypatch: pytest.MonkeyPatch) -> None:
+    settings = load_settings()
+    assert (settings.log_format, settings.shutdown_grace_seconds) == ("text", 30)
+    monkeypatch.setenv("SUPERBENCHMARK_LOG_FORMAT", " JSON ")
+    monkeypatch.setenv("SUPERBENCHMARK_SHUTDOWN_GRACE_SECONDS", "5")
+    settings = load_settings()
+    assert (settings.log_format, settings.shutdown_grace_seconds) == ("json", 5)
+
+
+def test_a_bad_log_format_is_named_with_the_words_it_takes(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("SUPERBENCHMARK_LOG_FORMAT", "xml")
+    with pytest.raises(SettingsError, match=r"^SUPERBENCHMARK_LOG_FORMAT: expected text or json, got 'xml'$"):
+        load_settings()

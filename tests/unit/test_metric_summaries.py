@@ -76,7 +76,8 @@ def test_merged_parts_answer_as_the_whole_exactly_in_moments_and_within_accuracy
         return
     exact = np.array(column)
     assert whole.n[0, 3] == len(column)
-    assert whole.minimum[0, 3] == exact.min() and whole.maximum[0, 3] == exact.max()
+    assert whole.minimum[0, 3] == exact.min()
+    assert whole.maximum[0, 3] == exact.max()
     assert math.isclose(whole.mean[0, 3], exact.mean(), rel_tol=1e-9, abs_tol=1e-300)
     spread = math.sqrt(whole.m2[0, 3] / len(column))
     assert math.isclose(spread, exact.std(), rel_tol=1e-6, abs_tol=1e-9 * max(1.0, exact.max()))
@@ -102,7 +103,8 @@ def test_a_hand_computed_example() -> None:
     failed = np.array([False, False, False, False, True])
     summaries = summarize_rows(rows, failed, np.zeros(5, np.int64), 1)
     assert (summaries.count[0], summaries.failed[0], summaries.n[0, 1]) == (4, 1, 4)
-    assert summaries.mean[0, 1] == 250.0 and summaries.m2[0, 1] == 50_000.0
+    assert summaries.mean[0, 1] == 250.0
+    assert summaries.m2[0, 1] == 50_000.0
     assert (summaries.minimum[0, 1], summaries.maximum[0, 1]) == (100.0, 400.0)
     (p50,) = percentiles(summaries, [0.5])[0, 1]
     assert abs(p50 - 250.0) <= 2.5
@@ -112,11 +114,14 @@ def test_a_hand_computed_example() -> None:
 def test_throughput_is_derived_as_the_domain_derives_it() -> None:
     stored = np.array([[100.0, 10.0, 1.0, 2000.0, 5.0], [100.0, 10.0, 1.0, 0.0, 5.0], [np.nan, 1.0, 1.0, 5.0, 1.0]])
     throughput = metric_columns(stored)[:, -1]
-    assert throughput[0] == 50.0 and np.isnan(throughput[1:]).all()
+    assert throughput[0] == 50.0
+    assert np.isnan(throughput[1:]).all()
 
 
 @pytest.mark.parametrize("size", [0, 3])
 def test_empty_summaries_encode_and_decode(size: int) -> None:
     empty = Summaries.empty(size)
     back = decode(encode(empty))
-    assert back.size == size and not back.n.any() and np.isinf(back.minimum).all()
+    assert back.size == size
+    assert not back.n.any()
+    assert np.isinf(back.minimum).all()

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
@@ -14,10 +16,12 @@ from src.entrypoints.http.dashboard import add_dashboard_routes
 from src.entrypoints.http.docs_routes import add_docs_routes
 from src.entrypoints.http.health_routes import add_health_routes
 from src.entrypoints.http.import_routes import add_import_routes
+from src.entrypoints.http.metrics_routes import add_metrics_routes
 from src.entrypoints.http.problems import install_problem_handlers
 from src.entrypoints.http.result_routes import add_result_routes
 from src.entrypoints.http.run_routes import add_run_routes
 from src.entrypoints.http.statistics_routes import add_statistics_routes
+from src.entrypoints.http.telemetry import RequestTelemetry
 from src.entrypoints.settings import Settings, load_settings
 
 DESCRIPTION = """
@@ -25,7 +29,9 @@ Keeps per-request results of LLM inference load tests and answers how fast they 
 averages of token count, time to first token, time per output token and total generation time,
 over all results or over a time window. Times are milliseconds; timestamps are UTC.
 
-Every error is an RFC 9457 problem (`application/problem+json`).
+Every error is an RFC 9457 problem (`application/problem+json`) carrying the request's id
+(`request_id`). Every answer carries that id in its `X-Request-ID` header: the client's own when it
+sends a sane one (1 to 128 characters of letters, digits and `._:-`), else a new one.
 """
 
 
@@ -34,10 +40,19 @@ def create_app(settings: Settings | None = None, container: Container | None = N
     settings = load_settings() if settings is None else settings
     container = Container() if container is None else container
     container.config.from_pydantic(settings)
+    metrics = container.metrics()
+    metrics.watch_pool(container.result_store())
 
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+        # With one process a scrape samples the pool itself; with several, each worker records its own.
+        sampling = asyncio.create_task(metrics.sample_pool_forever()) if metrics.multiprocess else None
         yield
+        if sampling is not None:
+            sampling.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await sampling
+        metrics.process_exits()
         # With a read replica, the read store closes the primary as well as the replica.
         await container.read_store().aclose()
 
@@ -59,7 +74,7 @@ def create_app(settings: Settings | None = None, container: Container | None = N
     # 2. the other fixed paths under /results/ (import, stats, timeseries, compare, histogram)
     #    before 3., which would read them as request_ids;
     # 3. results: POST /results, GET /results and GET /results/{request_id};
-    # 4. then paths of their own, which nothing above can match: runs, probes, the API's description.
+    # 4. then paths of their own, which nothing above can match: runs, probes, metrics, the API's description.
     # Not included APIRouters: in this FastAPI version an included router is matched as a branch,
     # and its routes again inside it, a second round of matching on every request.
     add_average_routes(
@@ -69,7 +84,11 @@ def create_app(settings: Settings | None = None, container: Container | None = N
         average_over_window=container.average_over_window(),
     )
     add_import_routes(
-        app, access=access, import_results=container.import_results(), max_import_bytes=settings.max_import_bytes
+        app,
+        access=access,
+        import_results=container.import_results(),
+        max_import_bytes=settings.max_import_bytes,
+        metrics=metrics,
     )
     add_statistics_routes(
         app,
@@ -89,7 +108,9 @@ def create_app(settings: Settings | None = None, container: Container | None = N
     )
     add_run_routes(app, access=access, list_runs=container.list_runs(), delete_run=container.delete_run())
     add_health_routes(app, check_readiness=container.check_readiness())
+    add_metrics_routes(app, access=access, metrics=metrics)
     add_docs_routes(app, access=access)
     add_dashboard_routes(app)
     install_problem_handlers(app)
+    app.add_middleware(RequestTelemetry, metrics=metrics)
     return app

@@ -23,6 +23,7 @@ from src.entrypoints.http.parameters import instant, labels
 from src.entrypoints.http.presenters import json_response, report_body
 from src.entrypoints.http.problems import HttpProblem, documented_problems
 from src.entrypoints.http.schemas import ImportReportBody
+from src.entrypoints.metrics import Metrics
 
 NDJSON_TYPES = ("application/x-ndjson", "application/jsonl", "application/json-seq")
 MULTIPART = "multipart/form-data"
@@ -31,7 +32,9 @@ MAX_FILES = 8
 _CHUNK = 1 << 20
 
 
-def add_import_routes(app: FastAPI, *, access: Access, import_results: ImportResults, max_import_bytes: int) -> None:
+def add_import_routes(
+    app: FastAPI, *, access: Access, import_results: ImportResults, max_import_bytes: int, metrics: Metrics
+) -> None:
     formats = (AUTO, *import_results.formats)
 
     @app.post(
@@ -88,7 +91,23 @@ def add_import_routes(app: FastAPI, *, access: Access, import_results: ImportRes
                 if not (report.stored or report.already_stored or report.rejected):
                     raise
                 raise interrupted(stopped, report_body(report)) from None
+            finally:
+                # What was committed counts, whether the import ended or stopped on the way.
+                count_import(metrics, report, file_format)
         return json_response(report_body(report))
+
+
+def count_import(metrics: Metrics, report: ImportReport, requested_format: str) -> None:
+    # A format's name only: some add their file's generation (`guidellm v0.x`), which would
+    # make a label per tool release.
+    file_format = (report.file_format or requested_format).partition(" ")[0]
+    counts = {
+        "stored": report.stored,
+        "already_stored": report.already_stored,
+        "rejected": report.rejected,
+        "failed": report.failed,
+    }
+    metrics.count_import(file_format, counts)
 
 
 def interrupted(stopped: StoreUnavailable, done: dict[str, Any]) -> HttpProblem:

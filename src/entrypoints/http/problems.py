@@ -33,6 +33,8 @@ from src.domain.errors import (
     WindowTooLarge,
 )
 from src.entrypoints.http.schemas import ProblemBody
+from src.entrypoints.http.telemetry import request_id_of, route_of
+from src.entrypoints.logs import REQUEST_ID_HEADER
 
 PROBLEM_MEDIA_TYPE = "application/problem+json"
 _TYPE_PREFIX = "urn:superbenchmark:problem:"
@@ -139,6 +141,7 @@ def problem(
     headers: Mapping[str, str] | None = None,
     extensions: Mapping[str, object] | None = None,
 ) -> ProblemResponse:
+    request_id = request_id_of(request.scope)
     body: dict[str, object] = {
         # "about:blank" means the status code says it all, and the title is its phrase.
         "type": _TYPE_PREFIX + kind if kind else "about:blank",
@@ -146,8 +149,12 @@ def problem(
         "status": status.value,
         "detail": detail,
         "instance": request.url.path,
+        # What a client quotes when it reports the problem: the id of the server's log lines.
+        "request_id": request_id,
         **(extensions or {}),
     }
+    # Set here too, not only by the telemetry middleware: a 500 is answered outside it.
+    headers = {**(headers or {}), REQUEST_ID_HEADER: request_id}
     return ProblemResponse(body, status_code=status.value, headers=headers)
 
 
@@ -237,8 +244,16 @@ async def _request_validation_error(request: Request, error: Exception) -> Probl
 
 
 async def _unexpected_error(request: Request, error: Exception) -> ProblemResponse:
-    # The cause goes to the log, never to the client.
-    logger.error("unexpected error on %s %s", request.method, request.url.path, exc_info=error)
+    # The cause goes to the log, never to the client. The route's template, not the path: a path
+    # is the client's to choose. This handler runs after the request's context has ended, so the
+    # record is given the request's id.
+    logger.error(
+        "unexpected error on %s %s",
+        request.method,
+        route_of(request.scope),
+        exc_info=error,
+        extra={"request_id": request_id_of(request.scope)},
+    )
     return problem(
         request,
         HTTPStatus.INTERNAL_SERVER_ERROR,

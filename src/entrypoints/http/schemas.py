@@ -48,6 +48,9 @@ class ProblemBody(BaseModel):
     status: int = Field(description="The HTTP status code.")
     detail: str = Field(description="What went wrong with this request, and what to change.")
     instance: str = Field(description="The path of the request that failed.")
+    request_id: str = Field(
+        description="The request's id, as in its X-Request-ID response header and the server's log lines."
+    )
 
 
 class ResultIn(BaseModel):
