@@ -38,7 +38,6 @@ from src.domain.statistics import DEFAULT_PERCENTILES, STATISTIC_METRICS
 FIRST = datetime(2024, 1, 1, tzinfo=UTC)
 DAY = 86_400
 YEAR_STEP = 10
-YEAR_RESULTS = 365 * DAY // YEAR_STEP
 MODELS = ("llama-3-8b", "mistral-7b")
 DENSE_DATABASE = "superbenchmark_bench_dense"
 YEAR_DATABASE = "superbenchmark_bench_year"
@@ -110,6 +109,7 @@ def main() -> int:
     parser.add_argument("--results", type=int, default=1_000_000, help="results of the 1-day data set")
     parser.add_argument("--windows", type=int, default=20, help="random 1-day windows")
     parser.add_argument("--repeats", type=int, default=7, help="requests per year-long measure")
+    parser.add_argument("--year-step", type=int, default=YEAR_STEP, help="seconds between the year's results")
     arguments = parser.parse_args()
     base = clean_environment()
     rows: list[str] = []
@@ -149,12 +149,13 @@ def main() -> int:
     )
     accuracy_rows = [f"| 1-day windows | {worst[0]:.4f} | {worst[1]:.1e} |"]
 
-    year_seconds, year_metrics = synthetic_columns(YEAR_RESULTS, seed=17)
+    year_results = 365 * DAY // arguments.year_step
+    year_seconds, year_metrics = synthetic_columns(year_results, seed=17)
     year_url = fresh_database(YEAR_DATABASE)
     try:
         began = time.perf_counter()
-        fill(year_url, year_seconds, year_metrics, step=YEAR_STEP, runs=True)
-        print(f"year: {YEAR_RESULTS:,} results stored in {time.perf_counter() - began:.0f} s", flush=True)
+        fill(year_url, year_seconds, year_metrics, step=arguments.year_step, runs=True)
+        print(f"year: {year_results:,} results stored in {time.perf_counter() - began:.0f} s", flush=True)
         with psycopg.connect(year_url, autocommit=True) as connection:
             connection.execute("VACUUM ANALYZE")
         process, base_url = serve(base | {"SUPERBENCHMARK_DATABASE_URL": year_url})

@@ -24,6 +24,7 @@ import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 from itertools import pairwise
+from typing import Any
 
 import numpy as np
 import numpy.typing as npt
@@ -151,22 +152,25 @@ def summarize_rows(values: Floats, failed: npt.NDArray[np.bool_], groups: Ints, 
 
 def merge(parts: Summaries, targets: Ints, size: int) -> Summaries:
     """`size` summaries, the g-th part merged into summary `targets[g]` (Chan et al.'s rule)."""
-    count = _sum_into(parts.count, targets, size)
-    failed = _sum_into(parts.failed, targets, size)
-    n = np.zeros((size, _METRICS), dtype=np.int64)
-    np.add.at(n, targets, parts.n)
-    weighted = np.zeros((size, _METRICS))
-    np.add.at(weighted, targets, parts.n * parts.mean)
+
+    def added(values: npt.NDArray[Any]) -> Floats:
+        """Per target, the sum of its parts' `values` (one column per metric when 2-D)."""
+        if values.ndim == 1:
+            return np.bincount(targets, weights=values, minlength=size).astype(np.float64, copy=False)
+        return np.column_stack([added(values[:, metric]) for metric in range(values.shape[1])])
+
+    n = np.rint(added(parts.n.astype(np.float64))).astype(np.int64)
     with np.errstate(invalid="ignore", divide="ignore"):
-        mean = np.where(n > 0, weighted / n, 0.0)
+        mean = np.where(n > 0, added(parts.n * parts.mean) / n, 0.0)
     # The parts' own spreads, plus how far each part's mean lies from the union's.
     shift = parts.mean - mean[targets]
-    m2 = np.zeros((size, _METRICS))
-    np.add.at(m2, targets, parts.m2 + parts.n * shift * shift)
+    m2 = added(parts.m2 + parts.n * shift * shift)
     minimum = np.full((size, _METRICS), np.inf)
     np.minimum.at(minimum, targets, parts.minimum)
     maximum = np.full((size, _METRICS), -np.inf)
     np.maximum.at(maximum, targets, parts.maximum)
+    count = np.rint(added(parts.count.astype(np.float64))).astype(np.int64)
+    failed = np.rint(added(parts.failed.astype(np.float64))).astype(np.int64)
     bins = _binned(targets[parts.bin_group], parts.bin_code, parts.bin_count)
     return Summaries(count, failed, n, mean, m2, minimum, maximum, *bins)
 
@@ -219,27 +223,31 @@ def percentiles(summaries: Summaries, fractions: Sequence[float]) -> Floats:
     return answer
 
 
-def metric_stats(
-    summaries: Summaries, group: int, quantiles: Floats, asked: Sequence[float]
-) -> dict[str, MetricStats | None]:
-    """Group `group`'s MetricStats per metric (None where it has no value), with `quantiles`
-    (from `percentiles`, for the percentiles `asked`)."""
-    stats: dict[str, MetricStats | None] = {}
-    for metric, name in enumerate(STATISTIC_METRICS):
-        n = int(summaries.n[group, metric])
-        stats[name] = (
-            MetricStats(
-                count=n,
-                mean=float(summaries.mean[group, metric]),
-                minimum=float(summaries.minimum[group, metric]),
-                maximum=float(summaries.maximum[group, metric]),
-                stddev=math.sqrt(max(float(summaries.m2[group, metric]), 0.0) / n),
-                percentiles=tuple(zip(asked, quantiles[group, metric].tolist(), strict=True)),
+def metric_stats(summaries: Summaries, asked: Sequence[float]) -> list[dict[str, MetricStats | None]]:
+    """Each group's MetricStats per metric (None where it has no value), with its sketched
+    percentiles for the percentiles `asked` (numbers in (0, 100))."""
+    quantiles = percentiles(summaries, [q / 100 for q in asked]).tolist()
+    # Plain lists first: indexing numpy arrays value by value costs more than the summaries.
+    with np.errstate(invalid="ignore", divide="ignore"):
+        spread = np.sqrt(np.maximum(summaries.m2, 0.0) / summaries.n).tolist()
+    counts, means = summaries.n.tolist(), summaries.mean.tolist()
+    lows, highs = summaries.minimum.tolist(), summaries.maximum.tolist()
+    return [
+        {
+            name: MetricStats(
+                count=counts[group][metric],
+                mean=means[group][metric],
+                minimum=lows[group][metric],
+                maximum=highs[group][metric],
+                stddev=spread[group][metric],
+                percentiles=tuple(zip(asked, quantiles[group][metric], strict=True)),
             )
-            if n
+            if counts[group][metric]
             else None
-        )
-    return stats
+            for metric, name in enumerate(STATISTIC_METRICS)
+        }
+        for group in range(summaries.size)
+    ]
 
 
 _HEADER = np.dtype(
@@ -288,12 +296,6 @@ def decode(blobs: Sequence[bytes]) -> Summaries:
         bin_code=codes.astype(np.int64),
         bin_count=counts.astype(np.int64),
     )
-
-
-def _sum_into(values: Ints, targets: Ints, size: int) -> Ints:
-    total = np.zeros(size, dtype=np.int64)
-    np.add.at(total, targets, values)
-    return total
 
 
 def _binned(groups: Ints, codes: Ints, counts: Ints | None) -> tuple[Ints, Ints, Ints]:
