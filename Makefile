@@ -83,11 +83,13 @@ bench-imports: $(DEV_STAMP)
 	$(PYTHON) -m bench.imports
 
 # PostgreSQL side by side: ingestion against COPY, window averages against the JSON store, then
-# statistics at scale (1-day windows against numpy, a year of results against the 1-day time).
+# statistics at scale (1-day windows against numpy, a year of results against the 1-day time),
+# then 1 and 2 workers and reads on a replica.
 bench-db: $(DEV_STAMP)
 	@command -v wrk >/dev/null || apt-get install -y wrk
 	$(PYTHON) -m bench.database --results $(BENCH_RESULTS) --rounds $(BENCH_ROUNDS)
 	$(PYTHON) -m bench.scale --results $(BENCH_RESULTS)
+	$(PYTHON) -m bench.scale_out
 
 clean:
 	rm -rf $(VENV) .bench .pytest_cache .mypy_cache .ruff_cache .hypothesis

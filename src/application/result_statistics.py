@@ -9,6 +9,7 @@ them, and refuse windows over the limit before any result is read.
 
 from __future__ import annotations
 
+import random
 from collections.abc import Iterator
 from dataclasses import dataclass, replace
 
@@ -29,6 +30,12 @@ from src.domain.statistics import (
 from src.domain.time_buckets import Bucketing
 
 DEFAULT_MAX_STATISTICS_RESULTS = 2_000_000
+RANK_TEST_SAMPLE = 10_000
+"""The most values of a side the U test ranks: past it, a uniform random sample of that many
+(drawn with a fixed seed, so the same data gives the same answer). The test runs in pure Python,
+some 7 us per value and metric. Ranking 10,000 against 10,000 finds a shift of 5% of a standard
+deviation (normal data) at p < 0.05 nine times in ten, (1.96 + 1.28) / sqrt(0.955 * 5,000); means
+and percentiles stay those of every value."""
 # A comparison may read this fraction of the limit, across both of its sides.
 COMPARE_SHARE = 4
 
@@ -115,6 +122,8 @@ class MetricComparison:
     candidate: MetricStats | None
     comparison: Comparison | None
     """None when a side has no value of the metric (throughput of requests that took no time)."""
+    ranked: tuple[int, int] = (0, 0)
+    """The values of each side the rank test ranked: all of them, or RANK_TEST_SAMPLE of them."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -207,18 +216,23 @@ def _metric_comparisons(
     for metric, lower_is_better in LOWER_IS_BETTER.items():
         baseline, candidate = describe(before[metric], percentiles), describe(after[metric], percentiles)
         comparison = None
+        ranked = (0, 0)
         if baseline is not None and candidate is not None:
+            first, second = _rank_sample(before[metric]), _rank_sample(after[metric])
             comparison = compare(
-                before[metric],
-                after[metric],
+                first,
+                second,
                 lower_is_better=lower_is_better,
                 relative_threshold=relative_threshold,
                 significance=significance,
+                means=(baseline.mean, candidate.mean),
             )
-        yield MetricComparison(
-            metric,
-            lower_is_better,
-            baseline,
-            candidate,
-            comparison,
-        )
+            ranked = (len(first), len(second))
+        yield MetricComparison(metric, lower_is_better, baseline, candidate, comparison, ranked)
+
+
+def _rank_sample(values: list[float]) -> list[float]:
+    """The values the rank test ranks: all, or RANK_TEST_SAMPLE of them drawn with a fixed seed."""
+    if len(values) <= RANK_TEST_SAMPLE:
+        return values
+    return random.Random(len(values)).sample(values, RANK_TEST_SAMPLE)

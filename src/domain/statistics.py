@@ -293,15 +293,19 @@ def compare(
     lower_is_better: bool,
     relative_threshold: float = 0.05,
     significance: float = 0.05,
+    means: tuple[float, float] | None = None,
 ) -> Comparison:
     """Whether the candidate got worse, better, or neither, on one metric.
 
     A change counts only when it is both large (the means differ by at least
-    `relative_threshold` of the baseline's) and significant (p < `significance`).
+    `relative_threshold` of the baseline's) and significant (p < `significance`). `means`, when
+    given, are the sides' means over all their values, `baseline` and `candidate` then being
+    samples of them for the rank test.
     """
     p_value = mann_whitney_p_value(baseline, candidate)  # refuses an empty side
-    baseline_mean = math.fsum(baseline) / len(baseline)
-    candidate_mean = math.fsum(candidate) / len(candidate)
+    if means is None:
+        means = (math.fsum(baseline) / len(baseline), math.fsum(candidate) / len(candidate))
+    baseline_mean, candidate_mean = means
     change = candidate_mean - baseline_mean
     relative = change / baseline_mean if baseline_mean else None
     large = abs(change) > 0 if relative is None else abs(relative) >= relative_threshold

@@ -8,6 +8,7 @@ from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -16,6 +17,7 @@ from src.adapters.sql_store.database import database_url
 from src.adapters.sql_store.stores import open_sql_store
 from src.application.ports.result_store import SummaryQuery
 from src.domain.benchmark_result import BenchmarkResult
+from src.domain.errors import StoreUnavailable
 from src.domain.result_selection import Grouping, ResultFilter
 from src.domain.time_window import TimeWindow
 from src.domain.timestamps import parse_timestamp
@@ -69,9 +71,7 @@ def test_percentiles_are_exact_up_to_the_configured_size_and_sketched_beyond(dat
             assert_same_summaries(everything, FakeResultStore(held).summarize(SummaryQuery()))
             # A run is a series of its own: sketched once it is over the size, exact under it.
             one_run = SummaryQuery(ResultFilter(labels=(("run", "a"),)))
-            assert larger.summarize(one_run)[(None, None)].percentile_accuracy == (
-                0.01 if len(run_a) > 299 else None
-            )
+            assert larger.summarize(one_run)[(None, None)].percentile_accuracy == (0.01 if len(run_a) > 299 else None)
             assert_same_summaries(larger.summarize(one_run), FakeResultStore(held).summarize(one_run))
             # No series names a model and a run together: those are read row by row, exactly.
             both = SummaryQuery(ResultFilter(model="m", labels=(("run", "a"),)))
@@ -109,3 +109,27 @@ def test_summaries_merged_by_concurrent_writers_hold_every_result_once(database:
     finally:
         for store in stores:
             store.close()
+
+
+def test_a_cancelled_read_runs_again_then_makes_the_store_unavailable(database: str) -> None:
+    # SQLSTATE 40001 is how a hot standby cancels a read that conflicts with the changes it replays.
+    cancel = "DO $$BEGIN RAISE EXCEPTION 'conflict with recovery' USING ERRCODE = '40001'; END$$"
+    store = _store(database, 0)
+    attempts = []
+
+    def once_cancelled(connection: Any) -> int:
+        attempts.append(1)
+        if len(attempts) == 1:
+            connection.exec_driver_sql(cancel)
+        return 7
+
+    def always_cancelled(connection: Any) -> None:
+        connection.exec_driver_sql(cancel)
+
+    try:
+        assert store._read(once_cancelled) == 7
+        assert len(attempts) == 2
+        with pytest.raises(StoreUnavailable, match="cancelled twice"):
+            store._read(always_cancelled)
+    finally:
+        store.close()

@@ -11,6 +11,7 @@ from hypothesis import strategies as st
 
 from src.application.ports.result_store import SummaryQuery
 from src.application.result_statistics import (
+    RANK_TEST_SAMPLE,
     CompareResults,
     DescribeDistribution,
     DescribeResults,
@@ -144,11 +145,35 @@ def test_comparison_finds_the_slower_run_and_nothing_between_a_run_and_itself() 
     assert verdicts["time_to_first_token"] == Verdict.REGRESSION
     assert verdicts["time_per_output_token"] == Verdict.NO_SIGNIFICANT_CHANGE
     assert (report.baseline_count, report.candidate_count) == (40, 40)
+    assert {entry.ranked for entry in report.metrics} == {(40, 40)}  # every value ranked
     itself = compare(run_a, run_a)
     assert all(e.comparison and e.comparison.verdict == Verdict.NO_SIGNIFICANT_CHANGE for e in itself.metrics)
     with pytest.raises(EmptySample) as refused:
         compare(run_a, ResultFilter(labels=(("run", "c"),)))
     assert refused.value.side == "candidate"
+
+
+def test_a_large_side_is_ranked_by_a_sample_while_its_means_and_percentiles_are_over_every_value() -> None:
+    store = FakeResultStore(_results(RANK_TEST_SAMPLE + 50, 10, 100.0, "a") + _results(30, 10, 150.0, "b"))
+    run_a, run_b = ResultFilter(labels=(("run", "a"),)), ResultFilter(labels=(("run", "b"),))
+    report = CompareResults(store, max_results=10**6)(
+        run_a, run_b, percentiles=(50.0, 99.0), relative_threshold=0.05, significance=0.05
+    )
+    ttft = next(entry for entry in report.metrics if entry.metric == "time_to_first_token")
+    assert ttft.ranked == (RANK_TEST_SAMPLE, 30)
+    assert ttft.baseline is not None
+    assert ttft.baseline.count == RANK_TEST_SAMPLE + 50
+    # TTFT is 100 + i % 7 on run a: the mean of every value, not of the sample.
+    assert ttft.comparison is not None
+    assert ttft.comparison.baseline_mean == pytest.approx(
+        sum(100 + i % 7 for i in range(RANK_TEST_SAMPLE + 50)) / (RANK_TEST_SAMPLE + 50), rel=1e-12
+    )
+    assert ttft.comparison.verdict == Verdict.REGRESSION
+    # The same data ranks the same sample: the answer is repeatable.
+    again = CompareResults(store, max_results=10**6)(
+        run_a, run_b, percentiles=(50.0, 99.0), relative_threshold=0.05, significance=0.05
+    )
+    assert again == report
 
 
 def test_goodput_and_empty_groups_through_the_use_case() -> None:

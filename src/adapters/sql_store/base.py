@@ -244,7 +244,10 @@ class SqlStoreBase(ResultStore):
 
         Connections are not pinged before use, which would cost a round trip per request. When
         the database has restarted, the first use of an old connection fails, SQLAlchemy drops
-        the whole pool, and the read runs once more on a new connection.
+        the whole pool, and the read runs once more on a new connection. A read the database
+        cancelled (a hot standby replaying a change that conflicts with it, SQLSTATE 40001) runs
+        once more too, and a second cancellation makes the store unavailable for it, which a
+        replicated store answers from the primary.
         """
         for attempt in (1, 2):
             try:
@@ -254,6 +257,13 @@ class SqlStoreBase(ResultStore):
             except StoreUnavailable as error:
                 if attempt == 2 or not _dropped_connection(error.__cause__):
                     raise
+            except DBAPIError as error:
+                if not _retryable(error):
+                    raise
+                if attempt == 2:
+                    raise StoreUnavailable(
+                        f"the read was cancelled twice: {driver_reason(error.orig or error)}"
+                    ) from error
         raise AssertionError("unreachable")
 
     @contextmanager

@@ -268,6 +268,13 @@ def comparison_response(
             "relative_change": None if found is None else found.relative_change,
             "p_value": None if found is None else found.p_value,
             "verdict": None if found is None else found.verdict.value,
+            "rank_test": None
+            if found is None or entry.baseline is None or entry.candidate is None
+            else {
+                "values": "all" if entry.ranked == (entry.baseline.count, entry.candidate.count) else "sample",
+                "baseline": entry.ranked[0],
+                "candidate": entry.ranked[1],
+            },
         }
     return json_response(
         {

@@ -205,6 +205,15 @@ class SideStatsBody(BaseModel):
     p99: float
 
 
+class RankTestBody(BaseModel):
+    values: Literal["all", "sample"] = Field(
+        description="all: every value of both sides. sample: past 10,000 values on a side, a uniform "
+        "random sample of 10,000 (fixed seed); means and percentiles are still over every value."
+    )
+    baseline: int = Field(description="Baseline values ranked.")
+    candidate: int = Field(description="Candidate values ranked.")
+
+
 class MetricComparisonBody(BaseModel):
     lower_is_better: bool
     baseline: SideStatsBody | None
@@ -213,6 +222,7 @@ class MetricComparisonBody(BaseModel):
     relative_change: float | None = Field(description="absolute_change / baseline mean; null when that is 0.")
     p_value: float | None = Field(description="Two-sided Mann-Whitney U test (normal approximation).")
     verdict: str | None = Field(description="regression, improvement or no significant change.")
+    rank_test: RankTestBody | None = Field(description="What the U test ranked; null without a test.")
 
 
 class CompareSideBody(SelectionBody):
