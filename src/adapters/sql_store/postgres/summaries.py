@@ -56,11 +56,13 @@ _COARSEST = ROLLUP_WIDTHS[-1]
 _BUCKET_BITS = 40
 _REBUILD_ROWS = 50_000
 """Rows read at a time when buckets are rebuilt from the results."""
-_KEYS = "%(dimensions)s::text[], %(values)s::text[], %(widths)s::bigint[], %(starts)s::bigint[]"
+# Binary parameters (%b): psycopg's text form of an array of 10,000 blobs escapes every byte with
+# regular expressions, which cost a third of a batch's time.
+_KEYS = "%(dimensions)b::text[], %(values)b::text[], %(widths)b::bigint[], %(starts)b::bigint[]"
 _KEY_COLUMNS = "dimension, value, width_us, bucket_start_us"
 _INSERT_NEW = f"""
     INSERT INTO result_summaries ({_KEY_COLUMNS}, summary)
-    SELECT * FROM unnest({_KEYS}, %(summaries)s::bytea[]) ORDER BY 1, 2, 3, 4
+    SELECT * FROM unnest({_KEYS}, %(summaries)b::bytea[]) ORDER BY 1, 2, 3, 4
     ON CONFLICT DO NOTHING
     RETURNING {_KEY_COLUMNS}
 """
@@ -78,7 +80,7 @@ _READ_STORED = f"""
 _MERGING = "SELECT pg_advisory_xact_lock(7275311550617104175)"
 _UPDATE_STORED = f"""
     UPDATE result_summaries s SET summary = u.summary
-    FROM unnest({_KEYS}, %(summaries)s::bytea[]) AS u(d, v, w, b, summary)
+    FROM unnest({_KEYS}, %(summaries)b::bytea[]) AS u(d, v, w, b, summary)
     WHERE (s.dimension, s.value, s.width_us, s.bucket_start_us) = (u.d, u.v, u.w, u.b)
 """
 _READ = """
