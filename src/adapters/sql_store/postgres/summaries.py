@@ -1,15 +1,16 @@
 """PostgreSQL: statistics read from summaries kept per series and rollup bucket, not from rows.
 
 A series is a set of results a request can name without reading them: every result (dimension
-"", value ""), one model (dimension "model"; value "" for the results that name none), or one
-label's value (dimension "label:<key>"). Per series and rollup bucket (ROLLUP_WIDTHS, the widths
-the averages' rollups use), `result_summaries` holds the encoded Summaries of its results (see
-metric_summaries): exact counts and moments, and DDSketch bins for the percentiles. Every insert
-merges its new results in, one writer at a time; deleting a run rebuilds the buckets it touched.
+"", value ""), one model (dimension "model"), or one label's value (dimension "label:<key>").
+Per series and bucket (WIDTHS: the averages' rollup widths from the hour up), `result_summaries`
+holds the encoded Summaries of its results (see metric_summaries): exact counts and moments, and
+DDSketch bins for the percentiles. Every insert merges its new results in, one writer at a time;
+deleting a run rebuilds the buckets it touched.
 
-A window is then some raw rows at its edges (less than a minute at each end) and whole buckets
-inside, at most 2*59 minutes, 2*23 hours, 2*29 days and its 30-day buckets; a time series splits
-each of its buckets so. Reading a year costs about as much as reading a day.
+A window is then some raw rows at its edges (less than an hour at each end) and whole buckets
+inside, at most 2*23 hours, 2*29 days and its 30-day buckets; a time series splits each of its
+buckets so. Reading a year costs about as much as reading a day. Grouped by model or by a label,
+the results without one are no series: when a window holds any, they are read row by row.
 """
 
 from __future__ import annotations
@@ -43,15 +44,18 @@ from src.domain.result_selection import Grouping
 from src.domain.statistics import ResultSummary, refuse_oversized_answer
 from src.domain.timestamps import microseconds_since_epoch
 
+WIDTHS = ROLLUP_WIDTHS[1:]
+"""The summaries' bucket widths: the rollups' from the hour up. A minute's summary held one or two
+results of a year's data (31 s apart) for some 400 bytes, and made each result cost the insert of
+two rows: without it a window's edges are read as rows up to its first whole hour instead."""
+
 Series = tuple[str, str]
 """(dimension, value)."""
 EVERY_RESULT: Series = ("", "")
 MODEL = "model"
 LABEL = "label:"
-NO_MODEL = ""
-"""The value of the model series of results naming no model: no model is the empty string."""
 
-_COARSEST = ROLLUP_WIDTHS[-1]
+_COARSEST = WIDTHS[-1]
 # A bucket index fits in 40 bits at every width (minutes of 10,000 years are 2^32.3).
 _BUCKET_BITS = 40
 _REBUILD_ROWS = 50_000
@@ -104,7 +108,8 @@ SPAN = "SELECT min(recorded_at_us), max(recorded_at_us) + 1 FROM results"
 
 def series_of(model: str | None, labels: Mapping[str, str]) -> list[Series]:
     """Every series a result of this model and labels belongs to."""
-    return [EVERY_RESULT, (MODEL, model or NO_MODEL), *((LABEL + key, value) for key, value in labels.items())]
+    named = [(MODEL, model)] if model is not None else []
+    return [EVERY_RESULT, *named, *((LABEL + key, value) for key, value in labels.items())]
 
 
 def add_results(connection: Connection, batch: Sequence[BenchmarkResult]) -> None:
@@ -159,21 +164,17 @@ def _add(
     row_of, series_of_row = np.array(rows, np.int64), np.array(members, np.int64)
     values, flags, moments = metric_columns(stored)[row_of], failed[row_of], at[row_of]
     keys: list[Ints] = []
-    for level, width in enumerate(ROLLUP_WIDTHS):
+    for level, width in enumerate(WIDTHS):
         # One integer per (series, level, bucket), ordered by them: np.unique names the groups.
         bucket = moments // width
-        keys.append(
-            (((series_of_row * len(ROLLUP_WIDTHS)) + level) << _BUCKET_BITS) | (bucket + (1 << (_BUCKET_BITS - 1)))
-        )
+        keys.append((((series_of_row * len(WIDTHS)) + level) << _BUCKET_BITS) | (bucket + (1 << (_BUCKET_BITS - 1))))
     joined = np.concatenate(keys)
     found, groups = np.unique(joined, return_inverse=True)
-    summaries = summarize_rows(
-        np.tile(values, (len(ROLLUP_WIDTHS), 1)), np.tile(flags, len(ROLLUP_WIDTHS)), groups, len(found)
-    )
+    summaries = summarize_rows(np.tile(values, (len(WIDTHS), 1)), np.tile(flags, len(WIDTHS)), groups, len(found))
     series_names = list(names)
-    series_index, levels = np.divmod(found >> _BUCKET_BITS, len(ROLLUP_WIDTHS))
+    series_index, levels = np.divmod(found >> _BUCKET_BITS, len(WIDTHS))
     buckets = (found & ((1 << _BUCKET_BITS) - 1)) - (1 << (_BUCKET_BITS - 1))
-    widths = np.array(ROLLUP_WIDTHS, np.int64)[levels]
+    widths = np.array(WIDTHS, np.int64)[levels]
     key_columns = {
         "dimensions": [series_names[index][0] for index in series_index.tolist()],
         "values": [series_names[index][1] for index in series_index.tolist()],
@@ -243,9 +244,9 @@ def plan(query: SummaryQuery, stored: tuple[int, int]) -> _Plan | None:
     high = max(low, high)
     widths, firsts, pasts, raw = [], [], [], []
     for first, past in _answer_buckets(low, high, query.bucket_width):
-        pieces = split_window(first, past, ROLLUP_WIDTHS)
+        pieces = split_window(first, past, WIDTHS)
         raw += [span for span in pieces.raw if span[0] < span[1]]
-        for width, spans in zip(ROLLUP_WIDTHS, pieces.buckets, strict=True):
+        for width, spans in zip(WIDTHS, pieces.buckets, strict=True):
             for start, end in spans:
                 if start < end:
                     widths.append(width)
@@ -289,7 +290,7 @@ def summarize(
     holds any, they are read row by row, which costs a scan of the window.
     """
     stored = _read(connection, found, found.dimension, found.value)
-    every = _read(connection, found, *EVERY_RESULT) if found.value is None and found.dimension != MODEL else None
+    every = _read(connection, found, *EVERY_RESULT) if found.value is None else None
     summaries = decode([blob for _, _, blob in stored])
     edges = _edge_rows(connection, query, found, without_label=False)
     total = len(edges.columns) + _total(decode([blob for _, _, blob in every]) if every is not None else summaries)
@@ -302,10 +303,7 @@ def summarize(
         return answer_keys.setdefault((group, bucket), len(answer_keys))
 
     grouped = found.value is None
-    targets = [
-        target(None if not grouped or (found.dimension == MODEL and value == NO_MODEL) else value, start)
-        for value, start, _ in stored
-    ]
+    targets = [target(value if grouped else None, start) for value, start, _ in stored]
     parts = [summaries]
     if every is not None and _total(decode([blob for _, _, blob in every])) > _total(summaries):
         # Some results in whole buckets lack the label: read them all, the edges' ones included.
@@ -349,15 +347,16 @@ def _total(summaries: Summaries) -> int:
 
 def _edge_rows(connection: Connection, query: SummaryQuery, found: _Plan, *, without_label: bool) -> Selected:
     """The selected results in the plan's raw spans, with their group and bucket; with
-    `without_label`, those spans' rows with the grouping label and every row of the window without it."""
+    `without_label`, those spans' rows with the grouping's label (or model) and every row of the
+    window without it."""
     grouped, bucketed = query.group_by is not None, found.bucket_width is not None
     at = results.c.recorded_at_us
     spans = [and_(at >= first, at < past) for first, past in found.raw]
     if without_label:
         assert query.group_by is not None
-        assert query.group_by.label_key is not None
         window = conditions(query.selection, label_value, label_is)
-        has_label = label_present(query.group_by.label_key)
+        key = query.group_by.label_key
+        has_label = results.c.model.is_not(None) if key is None else label_present(key)
         where = or_(and_(has_label, or_(*spans)) if spans else false(), and_(~has_label, *window))
     elif spans:
         where = or_(*spans)
