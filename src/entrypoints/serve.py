@@ -60,6 +60,7 @@ def main(argv: list[str] | None = None) -> int:
         # Ctrl-C is raised again the same way, as KeyboardInterrupt: a stop asked for, too.
         with contextlib.suppress(KeyboardInterrupt):
             server.run()
+        _stopping()
         return 0 if server.started else STARTUP_FAILURE
     # Its connections, if any, are the parent's; each worker opens its own.
     asyncio.run(app.state.container.result_store().aclose())
@@ -92,6 +93,7 @@ def _serve_with_workers(config: uvicorn.Config) -> int:
     try:
         supervisor = _Workers(config, sockets=[config.bind_socket()])
         supervisor.run()
+        _stopping()
     finally:
         shutil.rmtree(directory, ignore_errors=True)
     if any(process.exitcode == STARTUP_FAILURE for process in supervisor.processes):
@@ -112,7 +114,15 @@ class _Workers(Multiprocess):
 
 
 def _exit_cleanly(_signal: int, _frame: FrameType | None) -> None:
+    _stopping()
     raise SystemExit(0)
+
+
+def _stopping() -> None:
+    """Once the server has stopped, a further SIGTERM (a supervisor asking again) is ignored: while
+    Python exits it restores the default action for signals that have Python handlers, and that
+    would turn a clean stop into status 143. An ignored signal stays ignored."""
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)
 
 
 def _at_least_one(text: str) -> int:
