@@ -124,8 +124,18 @@ def test_two_workers_answer_consistently_and_one_scrape_counts_both(tmp_path: Pa
                 thread.join(timeout=LOAD_SECONDS + 120)
             assert not any(thread.is_alive() for thread in threads)
             final = clients.request("GET", "/results/average").json()["count"]
-            counted = clients.answers - counted_before
-            after = samples(clients.request("GET", "/metrics").text)
+            # A request is counted just after its answer is sent, so the last one may not be yet
+            # when the next scrape reaches the other worker: scrape until every answer is counted.
+            for _ in range(50):
+                counted = clients.answers - counted_before
+                after = samples(clients.request("GET", "/metrics").text)
+                if (
+                    total(after, "superbenchmark_http_requests_total")
+                    - total(before, "superbenchmark_http_requests_total")
+                    == counted + 1
+                ):
+                    break
+                time.sleep(0.1)
             files = list(temporary.glob("superbenchmark-metrics-*/counter_*.db"))
             clients.close()
             status, stderr = server.stop()
