@@ -293,7 +293,9 @@ def summarize(
     every = _read(connection, found, *EVERY_RESULT) if found.value is None else None
     summaries = decode([blob for _, _, blob in stored])
     edges = _edge_rows(connection, query, found, without_label=False)
-    total = len(edges.columns) + _total(decode([blob for _, _, blob in every]) if every is not None else summaries)
+    # Results in whole buckets: of every result when grouping (the groups may leave some out).
+    in_buckets = _total(decode([blob for _, _, blob in every]) if every is not None else summaries)
+    total = len(edges.columns) + in_buckets
     if total <= exact_at_most:
         return None
     answer_keys: dict[SummaryKey, int] = {}
@@ -305,7 +307,7 @@ def summarize(
     grouped = found.value is None
     targets = [target(value if grouped else None, start) for value, start, _ in stored]
     parts = [summaries]
-    if every is not None and _total(decode([blob for _, _, blob in every])) > _total(summaries):
+    if every is not None and in_buckets > _total(summaries):
         # Some results in whole buckets lack the label: read them all, the edges' ones included.
         edges = _edge_rows(connection, query, found, without_label=True)
     if len(edges.columns):
