@@ -94,7 +94,10 @@ class SqlStoreBase(ResultStore):
         except SchemaMismatch:
             raise
         except StoreUnavailable as error:
-            logger.warning("starting without the database, which will be retried on each request: %s", error)
+            # Named by host, port and database (never user or password): with a read replica two
+            # stores open, and "the database" alone made an unreachable replica read as the primary.
+            where = f"{url.host or 'local'}:{url.port or 'default port'}/{url.database}"
+            logger.warning("starting without the database at %s, retried on each request: %s", where, error)
         return store
 
     def pool_in_use(self) -> int:
