@@ -171,8 +171,35 @@ def merge(parts: Summaries, targets: Ints, size: int) -> Summaries:
     np.maximum.at(maximum, targets, parts.maximum)
     count = np.rint(added(parts.count.astype(np.float64))).astype(np.int64)
     failed = np.rint(added(parts.failed.astype(np.float64))).astype(np.int64)
-    bins = _binned(targets[parts.bin_group], parts.bin_code, parts.bin_count)
-    return Summaries(count, failed, n, mean, m2, minimum, maximum, *bins)
+    return Summaries(count, failed, n, mean, m2, minimum, maximum, *_merged_bins(parts, targets, size))
+
+
+def _merged_bins(parts: Summaries, targets: Ints, size: int) -> tuple[Ints, Ints, Ints]:
+    """The parts' bins added up per target, sorted by (target, code).
+
+    When the parts come in target order (a time series' buckets, read in time order), each
+    target's bins are already together and each part's sorted: only the bins of targets that
+    receive several parts need adding up, and the rest pass through (a year's 365 days: 1 ms
+    instead of 18).
+    """
+    groups = targets[parts.bin_group]
+    if len(groups) > 1 and bool(np.any(groups[1:] < groups[:-1])):
+        return _binned(groups, parts.bin_code, parts.bin_count)
+    shared = np.flatnonzero(np.bincount(targets, minlength=size) > 1)
+    if not len(shared):
+        return groups, parts.bin_code, parts.bin_count
+    # Each shared target's bins are one slice: added up there, spliced between the others.
+    firsts, pasts = np.searchsorted(groups, shared, "left").tolist(), np.searchsorted(groups, shared, "right").tolist()
+    columns = (groups, parts.bin_code, parts.bin_count)
+    pieces: list[tuple[Ints, ...]] = []
+    done = 0
+    for first, past in zip(firsts, pasts, strict=True):
+        pieces.append(tuple(column[done:first] for column in columns))
+        pieces.append(_binned(*(column[first:past] for column in columns)))
+        done = past
+    pieces.append(tuple(column[done:] for column in columns))
+    merged_groups, codes, counts = (np.concatenate(column) for column in zip(*pieces, strict=True))
+    return merged_groups, codes, counts
 
 
 def concatenate(pieces: Sequence[Summaries]) -> Summaries:
@@ -232,21 +259,14 @@ def metric_stats(summaries: Summaries, asked: Sequence[float]) -> list[dict[str,
         spread = np.sqrt(np.maximum(summaries.m2, 0.0) / summaries.n).tolist()
     counts, means = summaries.n.tolist(), summaries.mean.tolist()
     lows, highs = summaries.minimum.tolist(), summaries.maximum.tolist()
+    # Positional arguments: a year's 365 buckets build 2,190 of them, and keywords cost a frozen
+    # dataclass twice the time.
     return [
         {
-            name: MetricStats(
-                count=counts[group][metric],
-                mean=means[group][metric],
-                minimum=lows[group][metric],
-                maximum=highs[group][metric],
-                stddev=spread[group][metric],
-                percentiles=tuple(zip(asked, quantiles[group][metric], strict=True)),
-            )
-            if counts[group][metric]
-            else None
-            for metric, name in enumerate(STATISTIC_METRICS)
+            name: MetricStats(n, mean, low, high, stddev, tuple(zip(asked, values, strict=True))) if n else None
+            for name, n, mean, low, high, stddev, values in zip(STATISTIC_METRICS, *group_columns, strict=True)
         }
-        for group in range(summaries.size)
+        for group_columns in zip(counts, means, lows, highs, spread, quantiles, strict=True)
     ]
 
 
@@ -302,13 +322,19 @@ def _binned(groups: Ints, codes: Ints, counts: Ints | None) -> tuple[Ints, Ints,
     """Bins (group, code, count) added up per (group, code), sorted, empty ones dropped; each
     (group, code) counts once per occurrence when `counts` is None."""
     joined = (groups.astype(np.int64) << _CODE_BITS) | codes
-    found, inverse = np.unique(joined, return_inverse=True)
+    # A stable sort (timsort for 64-bit integers) runs in about linear time over the sorted runs
+    # that stored summaries' bins arrive in: merging a year's days cost 16 ms in np.unique's
+    # quicksort and 1 ms so. On unordered rows it costs about what quicksort does.
+    order = np.argsort(joined, kind="stable")
+    ordered = joined[order]
+    starts = np.flatnonzero(np.concatenate(([True], ordered[1:] != ordered[:-1]))) if len(ordered) else order
+    found = ordered[starts]
     total = (
-        np.bincount(inverse, weights=counts, minlength=len(found))
-        if counts is not None
-        else np.bincount(inverse, minlength=len(found))
+        np.add.reduceat(counts[order], starts)
+        if counts is not None and len(starts)
+        else np.diff(np.append(starts, len(ordered)))
     )
-    total = np.rint(total).astype(np.int64)
+    total = total.astype(np.int64, copy=False)
     kept = total != 0
     found = found[kept]
     return found >> _CODE_BITS, found & ((1 << _CODE_BITS) - 1), total[kept]

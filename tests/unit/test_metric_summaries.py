@@ -85,6 +85,31 @@ def test_merged_parts_answer_as_the_whole_exactly_in_moments_and_within_accuracy
         assert _within_accuracy(estimate, wanted), (estimate, wanted)
 
 
+@settings(max_examples=200)
+@given(
+    parts=st.lists(st.lists(values, min_size=0, max_size=20), min_size=1, max_size=8),
+    data=st.data(),
+    in_order=st.booleans(),
+)
+def test_merging_into_any_targets_gives_the_bins_of_summarising_their_rows_at_once(
+    parts: list[list[float]], data: st.DataObject, in_order: bool
+) -> None:
+    # Parts in target order take the path that adds up only the targets with several parts.
+    targets = data.draw(st.lists(st.integers(0, 3), min_size=len(parts), max_size=len(parts)))
+    if in_order:
+        targets.sort()
+    column = [value for part in parts for value in part]
+    rows = np.full((len(column), _METRICS), np.nan)
+    rows[:, 2] = column
+    groups = np.repeat(np.arange(len(parts)), [len(part) for part in parts]).astype(np.int64)
+    failed = np.zeros(len(column), bool)
+    pieces = decode(encode(summarize_rows(rows, failed, groups, len(parts))))
+    merged = merge(pieces, np.array(targets, np.int64), 4)
+    direct = summarize_rows(rows, failed, np.array(targets, np.int64)[groups], 4)
+    for name in ("bin_group", "bin_code", "bin_count", "n", "count"):
+        assert np.array_equal(getattr(merged, name), getattr(direct, name)), name
+
+
 def test_keys_and_bin_values_are_the_ddsketch_mappings() -> None:
     mapping = LogarithmicMapping(RELATIVE_ACCURACY)
     rng = np.random.default_rng(7)

@@ -196,7 +196,8 @@ def _merge_into_table(connection: Connection, keys: dict[str, list[Any]], summar
     ordered = zip(keys["dimensions"], keys["values"], keys["widths"], keys["starts"], strict=True)
     stored = [position for position, key in enumerate(ordered) if key not in new]
     wanted = {name: [column[position] for position in stored] for name, column in keys.items()}
-    blobs = [blob for (blob,) in driver.execute(_READ_STORED, wanted).fetchall()]  # type: ignore[union-attr]
+    stored_blobs = driver.execute(_READ_STORED, wanted, binary=True).fetchall()  # type: ignore[union-attr]
+    blobs = [blob for (blob,) in stored_blobs]
     # A stored bucket's summary (decoded) and the batch's one merge into one.
     ours = decode([encoded[position] for position in stored])
     both = concatenate([decode(blobs), ours])
@@ -340,7 +341,10 @@ def _read(connection: Connection, found: _Plan, dimension: str, value: str | Non
         "dimension": dimension,
         "value": value,
     }
-    return connection.connection.driver_connection.execute(statement, parameters).fetchall()  # type: ignore[union-attr, no-any-return]
+    # In binary, the summaries come as they are stored; as text, each byte as two hex digits
+    # that psycopg then parses (a year's days: 21 ms instead of 31).
+    driver = connection.connection.driver_connection
+    return driver.execute(statement, parameters, binary=True).fetchall()  # type: ignore[union-attr, no-any-return]
 
 
 def _total(summaries: Summaries) -> int:
