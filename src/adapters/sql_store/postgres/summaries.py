@@ -315,9 +315,11 @@ def summarize(
         groups = edges.groups if edges.groups is not None else [None] * len(edges.columns)
         buckets = edges.buckets if edges.buckets is not None else np.zeros(len(edges.columns), np.int64)
         width = found.bucket_width or 1
-        rows = [target(group, bucket * width) for group, bucket in zip(groups, buckets.tolist(), strict=True)]
-        parts.append(summarize_rows(metric_columns(edges.columns), edges.failed, np.arange(len(rows)), len(rows)))
-        targets += rows
+        rows = np.array([target(group, bucket * width) for group, bucket in zip(groups, buckets.tolist(), strict=True)])
+        # One part per answer bucket the edge rows fall in, not one per row: a part per row made
+        # merging cost a sort of every bin.
+        parts.append(summarize_rows(metric_columns(edges.columns), edges.failed, rows, len(answer_keys)))
+        targets += range(len(answer_keys))
     refuse_oversized_answer(len({group for group, _ in answer_keys}), len(answer_keys))
     merged = merge(concatenate(parts), np.array(targets, np.int64), len(answer_keys))
     stats, counts, failures = metric_stats(merged, query.percentiles), merged.count.tolist(), merged.failed.tolist()
