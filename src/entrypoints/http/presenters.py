@@ -332,7 +332,6 @@ def _summary_body(
     summary: ResultSummary, query: SummaryQuery, metrics: tuple[str, ...] = STATISTIC_METRICS
 ) -> dict[str, Any]:
     goodput = None if summary.goodput is None else {"count": summary.goodput, "share": summary.goodput_share}
-    fields = _stats_fields(query.percentiles)
     return {
         "count": summary.count,
         "failed": summary.failed,
@@ -340,23 +339,29 @@ def _summary_body(
         "goodput": goodput,
         "percentiles": "exact" if summary.percentile_accuracy is None else "approximate",
         "percentile_relative_accuracy": summary.percentile_accuracy,
-        "metrics": {metric: _stats_body(summary.metrics[metric], fields) for metric in metrics},
+        "metrics": {metric: _stats_body(summary.metrics[metric]) for metric in metrics},
     }
 
 
-@functools.lru_cache(maxsize=64)
-def _stats_fields(percentiles: tuple[float, ...]) -> tuple[str, ...]:
-    """The names of a metric's fields in answers, percentiles last (p50, p99.9): named once per
-    set of percentiles, not once per metric and bucket of a year's time series."""
-    return ("count", "mean", "min", "max", "stddev", *(percentile_name(q) for q in percentiles))
+_percentile_field = functools.lru_cache(maxsize=256)(percentile_name)
+"""percentile_name, remembered: a year's time series names 8,760 percentiles."""
 
 
-def _stats_body(stats: MetricStats | None, fields: tuple[str, ...]) -> dict[str, Any] | None:
-    """A metric's statistics under `fields` (see _stats_fields), or None when it has no value."""
+def _stats_body(stats: MetricStats | None) -> dict[str, Any] | None:
+    """A metric's statistics, or None when it has no value."""
     if stats is None:
         return None
-    values = (stats.count, stats.mean, stats.minimum, stats.maximum, stats.stddev)
-    return dict(zip(fields, (*values, *(value for _, value in stats.percentiles)), strict=True))
+    body = {
+        "count": stats.count,
+        "mean": stats.mean,
+        "min": stats.minimum,
+        "max": stats.maximum,
+        "stddev": stats.stddev,
+    }
+    # A plain loop: the fastest way in Python to add them (a year's time series builds 2,190 bodies).
+    for q, value in stats.percentiles:
+        body[_percentile_field(q)] = value
+    return body
 
 
 def _summary_columns(query: SummaryQuery) -> list[str]:
