@@ -300,41 +300,64 @@ _HEADER = np.dtype(
         ("maximum", "<f8", (_METRICS,)),
     ]
 )
-_BIN_BYTES = 4 + 8  # a code as int32, a count as int64
+BIN_COUNT_TYPE = "<u4"
+"""How a bin's count is stored: 4 bytes (from schema revision 0005; 8 before, a third more data
+to read and decode). A count past 2^32 - 1 is stored as several bins of the same key."""
+_MOST_IN_A_BIN = np.iinfo(BIN_COUNT_TYPE).max
 
 
 def encode(summaries: Summaries) -> list[bytes]:
     """Each group's summary as bytes: a fixed header of counts and moments (little-endian), then
-    its k bins' codes (int32) and counts (int64). `decode` reads them back."""
+    its k bins' codes (int32) and counts (BIN_COUNT_TYPE). `decode` reads them back."""
     headers = np.zeros(summaries.size, dtype=_HEADER)
     for name in _GROUP_FIELDS:
         headers[name] = getattr(summaries, name)
-    bounds = np.searchsorted(summaries.bin_group, np.arange(summaries.size + 1), side="left").tolist()
-    codes = summaries.bin_code.astype("<i4")
-    counts = summaries.bin_count.astype("<i8")
+    groups, codes, counts = summaries.bin_group, summaries.bin_code, summaries.bin_count
+    if len(counts) and int(counts.max()) > _MOST_IN_A_BIN:
+        # Rare (4.3 billion values within 1% of each other in one bucket): each such bin becomes
+        # several full ones and the rest, which add back up wherever bins are merged.
+        pieces = -(-counts // _MOST_IN_A_BIN)
+        last = np.cumsum(pieces) - 1
+        groups, codes = np.repeat(groups, pieces), np.repeat(codes, pieces)
+        counts = np.full(len(codes), _MOST_IN_A_BIN, dtype=np.int64)
+        counts[last] = summaries.bin_count - (pieces - 1) * _MOST_IN_A_BIN
+    bounds = np.searchsorted(groups, np.arange(summaries.size + 1), side="left").tolist()
+    stored_codes, stored_counts = codes.astype("<i4"), counts.astype(BIN_COUNT_TYPE)
     return [
-        headers[group].tobytes() + codes[first:past].tobytes() + counts[first:past].tobytes()
+        headers[group].tobytes() + stored_codes[first:past].tobytes() + stored_counts[first:past].tobytes()
         for group, (first, past) in enumerate(pairwise(bounds))
     ]
 
 
-def decode(blobs: Sequence[bytes]) -> Summaries:
-    """The summaries `encode` wrote, one group per blob, in order."""
+def decode(blobs: Sequence[bytes], count_type: str = BIN_COUNT_TYPE) -> Summaries:
+    """The summaries `encode` wrote, one group per blob, in order; `count_type` "<i8" reads those
+    of schema revision 0004."""
     if not blobs:
         return Summaries.empty(0)
     size = _HEADER.itemsize
+    bin_bytes = 4 + np.dtype(count_type).itemsize
     headers = np.frombuffer(b"".join(blob[:size] for blob in blobs), dtype=_HEADER)
-    lengths = [(len(blob) - size) // _BIN_BYTES for blob in blobs]
+    lengths = [(len(blob) - size) // bin_bytes for blob in blobs]
     codes = np.frombuffer(
         b"".join(blob[size : size + 4 * k] for blob, k in zip(blobs, lengths, strict=True)), dtype="<i4"
     )
-    counts = np.frombuffer(b"".join(blob[size + 4 * k :] for blob, k in zip(blobs, lengths, strict=True)), dtype="<i8")
+    counts = np.frombuffer(
+        b"".join(blob[size + 4 * k :] for blob, k in zip(blobs, lengths, strict=True)), dtype=count_type
+    )
     return Summaries(
         **{name: np.array(headers[name]) for name in _GROUP_FIELDS},
         bin_group=np.repeat(np.arange(len(blobs), dtype=np.int64), lengths),
         bin_code=codes.astype(np.int64),
         bin_count=counts.astype(np.int64, copy=False),
     )
+
+
+def result_count(blobs: Sequence[bytes]) -> int:
+    """How many results (successful and failed) the encoded summaries hold together, read from
+    their headers alone."""
+    size = _HEADER.itemsize
+    headers = np.frombuffer(b"".join(blob[:size] for blob in blobs), dtype=_HEADER)
+    return int(headers["count"].sum() + headers["failed"].sum())
 
 
 def _binned(groups: Ints, codes: Ints, counts: Ints | None) -> tuple[Ints, Ints, Ints]:

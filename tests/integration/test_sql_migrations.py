@@ -8,11 +8,13 @@ from collections.abc import Iterator
 from datetime import timedelta
 from pathlib import Path
 
+import numpy as np
 import pytest
 from alembic import command
 from alembic.config import Config
 from sqlalchemy import text
 
+from src.adapters.metric_summaries import Summaries, encode
 from src.adapters.sql_store.base import SqlStoreBase
 from src.adapters.sql_store.database import _MIGRATIONS, connect, database_url, migrate
 from src.adapters.sql_store.rows import as_row
@@ -190,3 +192,42 @@ def test_a_database_at_0002_answers_as_the_reference_after_the_upgrade(
         _assert_answers_as_the_reference(store, [result for result in stored + added if result.labels["run"] == "b"])
     finally:
         store.close()
+
+
+def _as_revision_0004_wrote_it(blob: bytes) -> bytes:
+    """A summary in revision 0004's form: the same header, each bin's count in 8 bytes, not 4."""
+    header = len(encode(Summaries.empty(1))[0])
+    bins = (len(blob) - header) // 8
+    counts = np.frombuffer(blob[header + 4 * bins :], dtype="<u4").astype("<i8")
+    return blob[: header + 4 * bins] + counts.tobytes()
+
+
+def test_summaries_revision_0004_wrote_are_rewritten_and_answer_as_the_reference(tmp_path: Path) -> None:
+    stored = _results("old-", 400, seed=9, with_failures=True)
+    with scratch_database("postgresql", tmp_path) as url:
+        store = open_sql_store(database_url(url), exact_percentile_results=0)
+        assert store.add(stored).stored == len(stored)
+        store.close()
+        engine = connect(database_url(url), pool_size=1)
+        with engine.begin() as connection:
+            rows = connection.exec_driver_sql(
+                "SELECT dimension, value, width_us, bucket_start_us, summary FROM result_summaries"
+            ).all()
+            for *key, blob in rows:
+                connection.exec_driver_sql(
+                    "UPDATE result_summaries SET summary = %s "
+                    "WHERE dimension = %s AND value = %s AND width_us = %s AND bucket_start_us = %s",
+                    (_as_revision_0004_wrote_it(blob), *key),
+                )
+            connection.exec_driver_sql("ALTER TABLE result_summaries ALTER COLUMN summary SET COMPRESSION pglz")
+            connection.exec_driver_sql("UPDATE alembic_version SET version_num = '0004'")
+        assert migrate(engine) == ("0004", "0005")
+        with engine.connect() as connection:
+            kept = connection.exec_driver_sql("SELECT count(*) FROM result_summaries").scalar_one()
+        engine.dispose()
+        assert kept == len(rows)
+        store = open_sql_store(database_url(url), exact_percentile_results=0)
+        try:
+            _assert_answers_as_the_reference(store, stored)
+        finally:
+            store.close()

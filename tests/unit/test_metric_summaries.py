@@ -155,3 +155,62 @@ def test_empty_summaries_encode_and_decode(size: int) -> None:
     assert back.size == size
     assert not back.n.any()
     assert np.isinf(back.minimum).all()
+
+
+def _bin_totals(summaries: Summaries) -> dict[tuple[int, int], int]:
+    totals: dict[tuple[int, int], int] = {}
+    for group, code, count in zip(
+        summaries.bin_group.tolist(), summaries.bin_code.tolist(), summaries.bin_count.tolist(), strict=True
+    ):
+        totals[group, code] = totals.get((group, code), 0) + count
+    return totals
+
+
+@settings(max_examples=100)
+@given(
+    parts=st.lists(st.lists(values, min_size=0, max_size=20), min_size=1, max_size=5),
+    scale=st.sampled_from([1, 2**20, 2**32 - 1, 2**32, 3 * 2**33 + 5]),
+    asked=fractions,
+)
+def test_bin_counts_past_four_bytes_are_stored_as_several_bins_and_answer_the_same(
+    parts: list[list[float]], scale: int, asked: list[float]
+) -> None:
+    # Counts are stored in 4 bytes: a larger one (billions of values in one bucket and bin)
+    # must come back as the same total, with the same percentiles.
+    column = [value for part in parts for value in part]
+    rows = np.full((len(column), _METRICS), np.nan)
+    rows[:, 0] = column
+    groups = np.repeat(np.arange(len(parts)), [len(part) for part in parts]).astype(np.int64)
+    small = summarize_rows(rows, np.zeros(len(column), bool), groups, len(parts))
+    large = Summaries(
+        small.count * scale,
+        small.failed,
+        small.n * scale,
+        small.mean,
+        small.m2 * scale,
+        small.minimum,
+        small.maximum,
+        small.bin_group,
+        small.bin_code,
+        small.bin_count * scale,
+    )
+    back = decode(encode(large))
+    assert _bin_totals(back) == _bin_totals(large)
+    assert np.array_equal(back.n, large.n)
+    assert np.array_equal(percentiles(back, asked), percentiles(large, asked), equal_nan=True)
+    # Merged anywhere, the pieces of a bin add up again.
+    merged = merge(back, np.zeros(len(parts), np.int64), 1)
+    assert _bin_totals(merged) == _bin_totals(merge(large, np.zeros(len(parts), np.int64), 1))
+
+
+def test_summaries_of_revision_0004_read_with_eight_byte_counts() -> None:
+    rows = np.full((3, _METRICS), np.nan)
+    rows[:, 1] = [5.0, 7.0, 7.0]
+    summary = summarize_rows(rows, np.zeros(3, bool), np.zeros(3, np.int64), 1)
+    bins = len(summary.bin_code)
+    header = encode(summary)[0][: -8 * bins]  # now 8 bytes a bin: an int32 code, a uint32 count
+    # Revision 0004 wrote each bin as an int32 code, then an int64 count.
+    old = header + summary.bin_code.astype("<i4").tobytes() + summary.bin_count.astype("<i8").tobytes()
+    back = decode([old], count_type="<i8")
+    assert back.bin_count.tolist() == [1, 2]
+    assert back.n[0, 1] == 3

@@ -32,6 +32,7 @@ from src.adapters.metric_summaries import (
     merge,
     metric_columns,
     metric_stats,
+    result_count,
     summarize_rows,
 )
 from src.adapters.sql_store.postgres.statistics import label_is, label_present, label_value
@@ -292,10 +293,10 @@ def summarize(
     """
     stored = _read(connection, found, found.dimension, found.value)
     every = _read(connection, found, *EVERY_RESULT) if found.value is None else None
-    summaries = decode([blob for _, _, blob in stored])
+    blobs = [blob for _, _, blob in stored]
     edges = _edge_rows(connection, query, found, without_label=False)
     # Results in whole buckets: of every result when grouping (the groups may leave some out).
-    in_buckets = _total(decode([blob for _, _, blob in every]) if every is not None else summaries)
+    in_buckets = result_count([blob for _, _, blob in every] if every is not None else blobs)
     total = len(edges.columns) + in_buckets
     if total <= exact_at_most:
         return None
@@ -307,8 +308,7 @@ def summarize(
 
     grouped = found.value is None
     targets = [target(value if grouped else None, start) for value, start, _ in stored]
-    parts = [summaries]
-    if every is not None and in_buckets > _total(summaries):
+    if every is not None and in_buckets > result_count(blobs):
         # Some results in whole buckets lack the label: read them all, the edges' ones included.
         edges = _edge_rows(connection, query, found, without_label=True)
     if len(edges.columns):
@@ -316,12 +316,17 @@ def summarize(
         buckets = edges.buckets if edges.buckets is not None else np.zeros(len(edges.columns), np.int64)
         width = found.bucket_width or 1
         rows = np.array([target(group, bucket * width) for group, bucket in zip(groups, buckets.tolist(), strict=True)])
-        # One part per answer bucket the edge rows fall in, not one per row: a part per row made
-        # merging cost a sort of every bin.
-        parts.append(summarize_rows(metric_columns(edges.columns), edges.failed, rows, len(answer_keys)))
-        targets += range(len(answer_keys))
+        # Summarised per answer bucket, not per row (a part per row made merging sort every bin),
+        # and joined to the stored ones as encoded summaries: decoded together, nothing is copied
+        # twice.
+        part = summarize_rows(metric_columns(edges.columns), edges.failed, rows, len(answer_keys))
+        holding = np.flatnonzero(part.count + part.failed).tolist()
+        encoded = encode(part)
+        blobs += [encoded[position] for position in holding]
+        targets += holding
+    summaries = decode(blobs)
     refuse_oversized_answer(len({group for group, _ in answer_keys}), len(answer_keys))
-    merged = merge(concatenate(parts), np.array(targets, np.int64), len(answer_keys))
+    merged = merge(summaries, np.array(targets, np.int64), len(answer_keys))
     stats, counts, failures = metric_stats(merged, query.percentiles), merged.count.tolist(), merged.failed.tolist()
     return {
         key: ResultSummary(counts[position], stats[position], None, failures[position], RELATIVE_ACCURACY)
@@ -347,10 +352,6 @@ def _read(connection: Connection, found: _Plan, dimension: str, value: str | Non
     # that psycopg then parses (a year's days: 21 ms instead of 31).
     driver = connection.connection.driver_connection
     return driver.execute(statement, parameters, binary=True).fetchall()  # type: ignore[union-attr, no-any-return]
-
-
-def _total(summaries: Summaries) -> int:
-    return int(summaries.count.sum() + summaries.failed.sum())
 
 
 def _edge_rows(connection: Connection, query: SummaryQuery, found: _Plan, *, without_label: bool) -> Selected:

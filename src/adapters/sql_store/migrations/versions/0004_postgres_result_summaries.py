@@ -1,9 +1,10 @@
 """PostgreSQL: summaries per series and rollup bucket, so that statistics cost what their answer
 holds, not what their window holds; label filters found through an index.
 
-`result_summaries` is built here from every stored result (see the PostgreSQL store's summaries
-module); a GIN index over the labels lets a filter by label find a small run in a year of results
-without reading the year. SQLite answers statistics from its packs and gains nothing.
+`result_summaries` is created here; revision 0005 builds it from every stored result, in the
+form this version stores (see the PostgreSQL store's summaries module). A GIN index over the
+labels lets a filter by label find a small run in a year of results without reading the year.
+SQLite answers statistics from its packs and gains nothing.
 
 Revision ID: 0004
 Revises: 0003
@@ -31,9 +32,3 @@ def upgrade() -> None:
     # A grouping reads every value of a dimension in a range of buckets.
     op.create_index("result_summaries_by_bucket", "result_summaries", ["dimension", "width_us", "bucket_start_us"])
     op.execute("CREATE INDEX results_by_labels ON results USING gin (labels jsonb_path_ops)")
-    # Imported here, not at the top: Alembic loads every revision, and this one alone needs numpy.
-    from src.adapters.sql_store.postgres.summaries import rebuild  # noqa: PLC0415
-
-    first, last = connection.execute(sa.text("SELECT min(recorded_at_us), max(recorded_at_us) FROM results")).one()
-    if first is not None:
-        rebuild(connection, first, last + 1)
