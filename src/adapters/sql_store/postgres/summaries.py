@@ -15,8 +15,10 @@ the results without one are no series: when a window holds any, they are read ro
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping, Sequence
+import json
+from collections.abc import Callable, Hashable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, replace
+from operator import itemgetter
 from typing import Any
 
 import numpy as np
@@ -39,7 +41,7 @@ from src.adapters.sql_store.rollups import split_window
 from src.adapters.sql_store.schema import ROLLUP_WIDTHS, results
 from src.adapters.sql_store.selection import Selected, conditions, row_columns_statement, split_rows
 from src.application.ports.result_store import SummaryKey, SummaryQuery
-from src.domain.benchmark_result import STORED_METRICS, BenchmarkResult
+from src.domain.benchmark_result import STORED_METRICS
 from src.domain.result_selection import Grouping
 from src.domain.statistics import ResultSummary, refuse_oversized_answer
 from src.domain.timestamps import microseconds_since_epoch
@@ -51,6 +53,8 @@ two rows: without it a window's edges are read as rows up to its first whole hou
 
 Series = tuple[str, str]
 """(dimension, value)."""
+Described = tuple[str | None, Hashable]
+"""A result's model and its labels in some hashable form (JSON text, or the items of a mapping)."""
 EVERY_RESULT: Series = ("", "")
 MODEL = "model"
 LABEL = "label:"
@@ -112,14 +116,33 @@ def series_of(model: str | None, labels: Mapping[str, str]) -> list[Series]:
     return [EVERY_RESULT, *named, *((LABEL + key, value) for key, value in labels.items())]
 
 
-def add_results(connection: Connection, batch: Sequence[BenchmarkResult]) -> None:
-    """Merge newly stored results into their series' summaries (inside the storing transaction)."""
-    if not batch:
+# Where `add_results` finds what it needs in a row of `results` (as_row's column order).
+_COLUMN_NAMES = [column.name for column in results.columns]
+_AT, _ERROR, _MODEL, _LABELS = (_COLUMN_NAMES.index(name) for name in ("recorded_at_us", "error", "model", "labels"))
+_METRICS_OF_ROW = itemgetter(*(_COLUMN_NAMES.index(name) for name in STORED_METRICS))
+
+
+def add_results(connection: Connection, rows: Sequence[tuple[Any, ...]]) -> None:
+    """Merge newly stored results into their series' summaries (inside the storing transaction).
+
+    `rows` are the results as stored (as_row's tuples, labels as JSON text): read straight from
+    them, the metrics and instants cost a few numpy calls instead of attribute reads per result.
+    """
+    if not rows:
         return
-    stored = np.array([[getattr(result, name) for name in STORED_METRICS] for result in batch], dtype=np.float64)
-    at = np.fromiter((microseconds_since_epoch(result.timestamp) for result in batch), np.int64, len(batch))
-    failed = np.fromiter((not result.succeeded for result in batch), bool, len(batch))
-    _add(connection, at, stored, failed, [(result.model, result.labels) for result in batch])
+    count = len(rows)
+    stored = np.array(list(map(_METRICS_OF_ROW, rows)), dtype=np.float64).reshape(count, len(STORED_METRICS))
+    at = np.fromiter((row[_AT] for row in rows), np.int64, count)
+    failed = np.fromiter((row[_ERROR] is not None for row in rows), bool, count)
+    # The labels' canonical JSON text names a set of labels, so equal sets are decoded once.
+    _add(
+        connection,
+        at,
+        stored,
+        failed,
+        [(row[_MODEL], row[_LABELS]) for row in rows],
+        series=lambda model, labels: series_of(model, json.loads(labels)),
+    )
 
 
 def rebuild(connection: Connection, low: int, high: int) -> None:
@@ -143,7 +166,9 @@ def rebuild(connection: Connection, low: int, high: int) -> None:
             at = np.fromiter((row[0] for row in rows), np.int64, len(rows))
             stored = np.array([row[1 : 1 + width] for row in rows], dtype=np.float64).reshape(-1, width)
             failed = np.fromiter((row[1 + width] for row in rows), bool, len(rows))
-            _add(connection, at, stored, failed, [(row[-2], row[-1]) for row in rows])
+            # JSONB arrives as a dict, which cannot key a cache: its items can.
+            described = [(row[-2], tuple(row[-1].items())) for row in rows]
+            _add(connection, at, stored, failed, described, series=lambda model, labels: series_of(model, dict(labels)))
 
 
 def _add(
@@ -151,17 +176,17 @@ def _add(
     at: Ints,
     stored: Any,
     failed: Any,
-    described: Sequence[tuple[str | None, Mapping[str, str]]],
+    described: Sequence[Described],
+    *,
+    series: Callable[[str | None, Any], list[Series]],
 ) -> None:
-    """Summarise rows per series and bucket of every width, and merge them into the table."""
-    names: dict[Series, int] = {}
-    rows: list[int] = []
-    members: list[int] = []
-    for row, (model, labels) in enumerate(described):
-        for series in series_of(model, labels):
-            rows.append(row)
-            members.append(names.setdefault(series, len(names)))
-    row_of, series_of_row = np.array(rows, np.int64), np.array(members, np.int64)
+    """Summarise rows per series and bucket of every width, and merge them into the table.
+
+    Per row: `at` its instant (microseconds), `stored` its STORED_METRICS (NaN where undefined),
+    `failed` its flag, and `described` its (model, labels) in a hashable form that `series` turns
+    into the row's series.
+    """
+    names, row_of, series_of_row = _memberships(described, series)
     values, flags, moments = metric_columns(stored)[row_of], failed[row_of], at[row_of]
     keys: list[Ints] = []
     for level, width in enumerate(WIDTHS):
@@ -182,6 +207,27 @@ def _add(
         "starts": (buckets * widths).tolist(),
     }
     _merge_into_table(connection, key_columns, summaries)
+
+
+def _memberships(
+    described: Sequence[Described], series: Callable[[str | None, Any], list[Series]]
+) -> tuple[dict[Series, int], Ints, Ints]:
+    """Every (row, series) membership: the series numbered in order of appearance, and two
+    parallel arrays, the row and the series' number, ordered by row and then as `series` lists
+    them. A file's results mostly share one model and one set of labels, so each distinct
+    description is looked at once and the memberships are spread over its rows by numpy."""
+    kinds: dict[Described, int] = {}
+    kind_of_row = np.fromiter((kinds.setdefault(item, len(kinds)) for item in described), np.int64, len(described))
+    names: dict[Series, int] = {}
+    per_kind = [[names.setdefault(member, len(names)) for member in series(*kind)] for kind in kinds]
+    lengths = np.array([len(members) for members in per_kind], np.int64)
+    flat = np.array([number for members in per_kind for number in members], np.int64)
+    counts = lengths[kind_of_row]
+    row_of = np.repeat(np.arange(len(described), dtype=np.int64), counts)
+    # Each membership's place among its row's: its index less where its row's memberships begin.
+    within = np.arange(len(row_of), dtype=np.int64) - np.repeat(np.cumsum(counts) - counts, counts)
+    first_of_kind = np.cumsum(lengths) - lengths
+    return names, row_of, flat[first_of_kind[kind_of_row][row_of] + within]
 
 
 def _merge_into_table(connection: Connection, keys: dict[str, list[Any]], summaries: Summaries) -> None:
