@@ -34,6 +34,7 @@ from src.adapters.metric_summaries import (
     merge,
     metric_columns,
     metric_stats,
+    select,
     summarize_rows,
 )
 from src.adapters.sql_store.postgres.statistics import label_is, label_present, label_value
@@ -64,33 +65,41 @@ _COARSEST = WIDTHS[-1]
 _BUCKET_BITS = 40
 _REBUILD_ROWS = 50_000
 """Rows read at a time when buckets are rebuilt from the results."""
+
+
 # Binary parameters (%b): psycopg's text form of an array of 10,000 blobs escapes every byte with
 # regular expressions, which cost a third of a batch's time.
-_KEYS = "%(dimensions)b::text[], %(values)b::text[], %(widths)b::bigint[], %(starts)b::bigint[]"
+def _keys(prefix: str) -> str:
+    """Four parallel arrays naming buckets, bound as the parameters `<prefix>dimensions`, and so on."""
+    names = (("dimensions", "text"), ("values", "text"), ("widths", "bigint"), ("starts", "bigint"))
+    return ", ".join(f"%({prefix}{name})b::{kind}[]" for name, kind in names)
+
+
 _KEY_COLUMNS = "dimension, value, width_us, bucket_start_us"
-_INSERT_NEW = f"""
-    INSERT INTO result_summaries ({_KEY_COLUMNS}, summary)
-    SELECT * FROM unnest({_KEYS}, %(summaries)b::bytea[]) ORDER BY 1, 2, 3, 4
-    ON CONFLICT DO NOTHING
-    RETURNING {_KEY_COLUMNS}
-"""
 _READ_STORED = f"""
-    SELECT s.summary FROM result_summaries s
-    JOIN unnest({_KEYS}) WITH ORDINALITY AS k(d, v, w, b, position)
+    SELECT k.position - 1, s.summary FROM result_summaries s
+    JOIN unnest({_keys("")}) WITH ORDINALITY AS k(d, v, w, b, position)
         ON (s.dimension, s.value, s.width_us, s.bucket_start_us) = (k.d, k.v, k.w, k.b)
     ORDER BY k.position
 """
+"""The stored buckets among the keys: (0-based position among them, summary), in key order."""
 # One writer at a time merges into stored summaries, until it commits. Row locks (FOR UPDATE) did
 # the same per bucket, but locking a row writes it: a batch of results spread over a year merges
 # into some 10,000 buckets, and locking them took 1.3 s of its 2.7 s. Writers still store their
 # results concurrently; only this read-merge-write step waits. It is taken after the results and
 # rollups are written, and holding it a writer waits for nothing else, so no cycle can form.
 _MERGING = "SELECT pg_advisory_xact_lock(7275311550617104175)"
-_UPDATE_STORED = f"""
-    UPDATE result_summaries s SET summary = u.summary
-    FROM unnest({_KEYS}, %(summaries)b::bytea[]) AS u(d, v, w, b, summary)
-    WHERE (s.dimension, s.value, s.width_us, s.bucket_start_us) = (u.d, u.v, u.w, u.b)
+_WRITE = f"""
+    WITH updated AS (
+        UPDATE result_summaries s SET summary = u.summary
+        FROM unnest({_keys("stored_")}, %(stored_summaries)b::bytea[]) AS u(d, v, w, b, summary)
+        WHERE (s.dimension, s.value, s.width_us, s.bucket_start_us) = (u.d, u.v, u.w, u.b)
+    )
+    INSERT INTO result_summaries ({_KEY_COLUMNS}, summary)
+    SELECT * FROM unnest({_keys("new_")}, %(new_summaries)b::bytea[]) ORDER BY 1, 2, 3, 4
 """
+"""The merged summaries of stored buckets written over theirs, and those of new buckets inserted,
+in one round trip. Under _MERGING no other writer inserts a bucket between the read and this."""
 _READ = """
     SELECT s.value, s.bucket_start_us, s.summary
     FROM unnest(%(widths)s::bigint[], %(firsts)s::bigint[], %(pasts)s::bigint[]) AS r(w, f, p)
@@ -231,23 +240,28 @@ def _memberships(
 
 
 def _merge_into_table(connection: Connection, keys: dict[str, list[Any]], summaries: Summaries) -> None:
-    """Insert the summaries of buckets not stored yet; lock the stored ones, merge, write them back."""
+    """Merge the summaries of the buckets `keys` names (four parallel lists, see _keys) into the
+    table: stored buckets are read, merged and written back; the others are inserted."""
     driver = connection.connection.driver_connection
-    encoded = encode(summaries)
     driver.execute(_MERGING)  # type: ignore[union-attr]
-    inserted = driver.execute(_INSERT_NEW, {**keys, "summaries": encoded}).fetchall()  # type: ignore[union-attr]
-    if len(inserted) == len(encoded):
-        return
-    new = set(inserted)
-    ordered = zip(keys["dimensions"], keys["values"], keys["widths"], keys["starts"], strict=True)
-    stored = [position for position, key in enumerate(ordered) if key not in new]
-    wanted = {name: [column[position] for position in stored] for name, column in keys.items()}
-    blobs = [blob for (blob,) in driver.execute(_READ_STORED, wanted).fetchall()]  # type: ignore[union-attr]
-    # A stored bucket's summary (decoded) and the batch's one merge into one.
-    ours = decode([encoded[position] for position in stored])
-    both = concatenate([decode(blobs), ours])
-    targets = np.tile(np.arange(len(stored), dtype=np.int64), 2)
-    driver.execute(_UPDATE_STORED, {**wanted, "summaries": encode(merge(both, targets, len(stored)))})  # type: ignore[union-attr]
+    found = driver.execute(_READ_STORED, keys).fetchall()  # type: ignore[union-attr]
+    stored = np.fromiter((position for position, _ in found), np.int64, len(found))
+    new = np.setdiff1d(np.arange(summaries.size, dtype=np.int64), stored, assume_unique=True)
+    merged = Summaries.empty(0)
+    if found:
+        # A stored bucket's summary (decoded) and the batch's one merge into one.
+        both = concatenate([decode([blob for _, blob in found]), select(summaries, stored)])
+        merged = merge(both, np.tile(np.arange(len(stored), dtype=np.int64), 2), len(stored))
+    parameters = {
+        **{
+            f"{side}_{name}": [column[position] for position in rows.tolist()]
+            for name, column in keys.items()
+            for side, rows in (("stored", stored), ("new", new))
+        },
+        "stored_summaries": encode(merged),
+        "new_summaries": encode(select(summaries, new)),
+    }
+    driver.execute(_WRITE, parameters)  # type: ignore[union-attr]
 
 
 @dataclass(frozen=True)
