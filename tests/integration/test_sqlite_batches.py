@@ -25,7 +25,8 @@ def store(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[SqliteRes
 
 
 def _result(index: int) -> BenchmarkResult:
-    return BenchmarkResult.from_mapping(record(f"r{index:02d}", f"2024-06-01T12:{index:02d}:00Z", token_count=index + 1))
+    at = f"2024-06-01T12:{index:02d}:00Z"
+    return BenchmarkResult.from_mapping(record(f"r{index:02d}", at, token_count=index + 1))
 
 
 def test_a_batch_of_more_ids_than_a_statement_binds_is_stored_and_rolled_up_whole(store: SqliteResultStore) -> None:
