@@ -12,6 +12,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import re
 import statistics
 import subprocess
 import sys
@@ -29,7 +30,10 @@ from src.domain.timestamps import microseconds_since_epoch, parse_timestamp
 
 ROOT = Path(__file__).resolve().parent.parent
 ADMIN_URL = os.environ.get("SUPERBENCHMARK_TEST_DATABASE_URL", "postgresql://postgres@127.0.0.1:5432/test")
-BENCH_DATABASE = "superbenchmark_bench"
+# Another name (SUPERBENCHMARK_BENCH_DATABASE) keeps two benches on one server apart.
+BENCH_DATABASE = os.environ.get("SUPERBENCHMARK_BENCH_DATABASE", "superbenchmark_bench")
+if not re.fullmatch(r"[a-z_][a-z0-9_]{0,62}", BENCH_DATABASE):
+    raise SystemExit(f"SUPERBENCHMARK_BENCH_DATABASE must be a plain lower-case name, got {BENCH_DATABASE!r}")
 KEY = "bench-writer-key-0123456789"
 ORDERS = ("random-order", "time-ordered")
 _COPY_COLUMNS = (
@@ -94,9 +98,10 @@ def drop_database(name: str = BENCH_DATABASE) -> None:
 
 
 def emptied(url: str) -> None:
-    """No results and no rollups, everything flushed: each import starts from the same state."""
+    """No results, rollups or summaries, everything flushed: each import starts from the same state
+    (summaries left by a previous round would make the next import merge into them)."""
     with psycopg.connect(url, autocommit=True) as connection:
-        connection.execute("TRUNCATE results, result_rollups")
+        connection.execute("TRUNCATE results, result_rollups, result_summaries")
         connection.execute("DROP TABLE IF EXISTS copy_target")
         connection.execute("CHECKPOINT")
 
@@ -156,13 +161,27 @@ def http_import(
     return seconds
 
 
+_TABLE_HEAD = "| measure | PostgreSQL store | yardstick | ratio | goal |\n|---|---:|---:|---:|---|"
+
+
+def _print_ingestion(count: int, copies: dict[str, list[float]], imports: dict[str, list[float]]) -> None:
+    """The ingestion rows of the table: per order, the median import beside the median COPY."""
+    for order in ORDERS:
+        copy_s, import_s = statistics.median(copies[order]), statistics.median(imports[order])
+        print(
+            f"| ingest, {order} | {import_s:.1f} s ({count / import_s:,.0f}/s) "
+            f"| raw COPY {copy_s:.1f} s ({count / copy_s:,.0f}/s) | {copy_s / import_s:.2f}x | >= 0.5x |"
+        )
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--results", type=int, default=1_000_000)
     parser.add_argument("--rounds", type=int, default=3, help="rounds; medians are reported")
     parser.add_argument("--seconds", type=int, default=10, help="wrk duration per server per round")
+    parser.add_argument("--ingest-only", action="store_true", help="measure ingestion only, not window averages")
     arguments = parser.parse_args()
-    if wrk_missing():
+    if not arguments.ingest_only and wrk_missing():
         return 2
     json_path = write_synthetic_results(WORK / f"results-{arguments.results}.json", arguments.results)
     files = ndjson_and_copy_files(json_path)
@@ -190,6 +209,11 @@ def main() -> int:
                 flush=True,
             )
 
+    if arguments.ingest_only:
+        print(f"\n{arguments.results:,} results, medians of {arguments.rounds} rounds\n")
+        print(_TABLE_HEAD)
+        _print_ingestion(arguments.results, copies, imports)
+        return 0
     # A settled database, as a server in service would query: statistics current, nothing left to flush.
     with psycopg.connect(url, autocommit=True) as connection:
         connection.execute("VACUUM ANALYZE")
@@ -211,14 +235,8 @@ def main() -> int:
 
     sql_rate, json_rate = statistics.median(sql_rates), statistics.median(json_rates)
     print(f"\n{arguments.results:,} results, medians of {arguments.rounds} rounds\n")
-    print("| measure | PostgreSQL store | yardstick | ratio | goal |")
-    print("|---|---:|---:|---:|---|")
-    for order in ORDERS:
-        copy_s, import_s = statistics.median(copies[order]), statistics.median(imports[order])
-        print(
-            f"| ingest, {order} | {import_s:.1f} s ({arguments.results / import_s:,.0f}/s) "
-            f"| raw COPY {copy_s:.1f} s ({arguments.results / copy_s:,.0f}/s) | {copy_s / import_s:.2f}x | >= 0.5x |"
-        )
+    print(_TABLE_HEAD)
+    _print_ingestion(arguments.results, copies, imports)
     ratio = sql_rate / json_rate
     print(f"| random-window requests/s | {sql_rate:,.0f} | JSON store {json_rate:,.0f} | {ratio:.2f}x | >= 0.5x |")
     return 0

@@ -219,6 +219,21 @@ def _merged_bins(parts: Summaries, targets: Ints, size: int) -> tuple[Ints, Ints
     return merged_groups, merged_codes, merged_counts
 
 
+def select(summaries: Summaries, groups: Ints) -> Summaries:
+    """The summaries of `groups` (positions in `summaries`, ascending), in that order, as they are."""
+    position = np.full(summaries.size, -1, dtype=np.int64)
+    position[groups] = np.arange(len(groups), dtype=np.int64)
+    renumbered = position[summaries.bin_group]
+    kept = renumbered >= 0
+    # Ascending positions keep the bins sorted by (group, code).
+    return Summaries(
+        **{name: getattr(summaries, name)[groups] for name in _GROUP_FIELDS},
+        bin_group=renumbered[kept],
+        bin_code=summaries.bin_code[kept],
+        bin_count=summaries.bin_count[kept],
+    )
+
+
 def concatenate(pieces: Sequence[Summaries]) -> Summaries:
     """One Summaries holding every piece's groups, in order."""
     offsets = np.cumsum([0, *(piece.size for piece in pieces)])

@@ -128,15 +128,17 @@ class PostgresResultStore(SqlStoreBase):
 
     def _add(self, connection: Connection, batch: list[BenchmarkResult]) -> AddOutcome:
         cursor = connection.connection.driver_connection.cursor()  # type: ignore[union-attr]
+        rows = [as_row(result) for result in batch]
         try:
-            stored, skipped, clashing = add_rows(cursor, [as_row(result) for result in batch])
+            stored, skipped, clashing = add_rows(cursor, rows)
         # The driver is used directly here, so its errors are wrapped as SQLAlchemy would wrap them.
         except psycopg.IntegrityError as error:
             raise IntegrityError("bulk insert", None, error) from error
         except psycopg.OperationalError as error:
             raise OperationalError("bulk insert", None, error) from error
         already = set(skipped)
-        summaries.add_results(connection, [result for result in batch if result.request_id not in already])
+        new = [row for row, result in zip(rows, batch, strict=True) if result.request_id not in already]
+        summaries.add_results(connection, new)
         return AddOutcome(stored, len(batch) - stored - len(clashing), tuple(clashing))
 
     def _deleted(self, connection: Connection, first_us: int, last_us: int) -> None:

@@ -15,8 +15,10 @@ the results without one are no series: when a window holds any, they are read ro
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping, Sequence
+import json
+from collections.abc import Callable, Hashable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, replace
+from operator import itemgetter
 from typing import Any
 
 import numpy as np
@@ -33,6 +35,7 @@ from src.adapters.metric_summaries import (
     metric_columns,
     metric_stats,
     result_count,
+    select,
     summarize_rows,
 )
 from src.adapters.sql_store.postgres.statistics import label_is, label_present, label_value
@@ -40,7 +43,7 @@ from src.adapters.sql_store.rollups import split_window
 from src.adapters.sql_store.schema import ROLLUP_WIDTHS, results
 from src.adapters.sql_store.selection import Selected, conditions, row_columns_statement, split_rows
 from src.application.ports.result_store import SummaryKey, SummaryQuery
-from src.domain.benchmark_result import STORED_METRICS, BenchmarkResult
+from src.domain.benchmark_result import STORED_METRICS
 from src.domain.result_selection import Grouping
 from src.domain.statistics import ResultSummary, refuse_oversized_answer
 from src.domain.timestamps import microseconds_since_epoch
@@ -52,6 +55,8 @@ two rows: without it a window's edges are read as rows up to its first whole hou
 
 Series = tuple[str, str]
 """(dimension, value)."""
+Described = tuple[str | None, Hashable]
+"""A result's model and its labels in some hashable form (JSON text, or the items of a mapping)."""
 EVERY_RESULT: Series = ("", "")
 MODEL = "model"
 LABEL = "label:"
@@ -61,33 +66,41 @@ _COARSEST = WIDTHS[-1]
 _BUCKET_BITS = 40
 _REBUILD_ROWS = 50_000
 """Rows read at a time when buckets are rebuilt from the results."""
+
+
 # Binary parameters (%b): psycopg's text form of an array of 10,000 blobs escapes every byte with
 # regular expressions, which cost a third of a batch's time.
-_KEYS = "%(dimensions)b::text[], %(values)b::text[], %(widths)b::bigint[], %(starts)b::bigint[]"
+def _keys(prefix: str) -> str:
+    """Four parallel arrays naming buckets, bound as the parameters `<prefix>dimensions`, and so on."""
+    names = (("dimensions", "text"), ("values", "text"), ("widths", "bigint"), ("starts", "bigint"))
+    return ", ".join(f"%({prefix}{name})b::{kind}[]" for name, kind in names)
+
+
 _KEY_COLUMNS = "dimension, value, width_us, bucket_start_us"
-_INSERT_NEW = f"""
-    INSERT INTO result_summaries ({_KEY_COLUMNS}, summary)
-    SELECT * FROM unnest({_KEYS}, %(summaries)b::bytea[]) ORDER BY 1, 2, 3, 4
-    ON CONFLICT DO NOTHING
-    RETURNING {_KEY_COLUMNS}
-"""
 _READ_STORED = f"""
-    SELECT s.summary FROM result_summaries s
-    JOIN unnest({_KEYS}) WITH ORDINALITY AS k(d, v, w, b, position)
+    SELECT k.position - 1, s.summary FROM result_summaries s
+    JOIN unnest({_keys("")}) WITH ORDINALITY AS k(d, v, w, b, position)
         ON (s.dimension, s.value, s.width_us, s.bucket_start_us) = (k.d, k.v, k.w, k.b)
     ORDER BY k.position
 """
+"""The stored buckets among the keys: (0-based position among them, summary), in key order."""
 # One writer at a time merges into stored summaries, until it commits. Row locks (FOR UPDATE) did
 # the same per bucket, but locking a row writes it: a batch of results spread over a year merges
 # into some 10,000 buckets, and locking them took 1.3 s of its 2.7 s. Writers still store their
 # results concurrently; only this read-merge-write step waits. It is taken after the results and
 # rollups are written, and holding it a writer waits for nothing else, so no cycle can form.
 _MERGING = "SELECT pg_advisory_xact_lock(7275311550617104175)"
-_UPDATE_STORED = f"""
-    UPDATE result_summaries s SET summary = u.summary
-    FROM unnest({_KEYS}, %(summaries)b::bytea[]) AS u(d, v, w, b, summary)
-    WHERE (s.dimension, s.value, s.width_us, s.bucket_start_us) = (u.d, u.v, u.w, u.b)
+_WRITE = f"""
+    WITH updated AS (
+        UPDATE result_summaries s SET summary = u.summary
+        FROM unnest({_keys("stored_")}, %(stored_summaries)b::bytea[]) AS u(d, v, w, b, summary)
+        WHERE (s.dimension, s.value, s.width_us, s.bucket_start_us) = (u.d, u.v, u.w, u.b)
+    )
+    INSERT INTO result_summaries ({_KEY_COLUMNS}, summary)
+    SELECT * FROM unnest({_keys("new_")}, %(new_summaries)b::bytea[]) ORDER BY 1, 2, 3, 4
 """
+"""The merged summaries of stored buckets written over theirs, and those of new buckets inserted,
+in one round trip. Under _MERGING no other writer inserts a bucket between the read and this."""
 _READ = """
     SELECT s.value, s.bucket_start_us, s.summary
     FROM unnest(%(widths)s::bigint[], %(firsts)s::bigint[], %(pasts)s::bigint[]) AS r(w, f, p)
@@ -113,14 +126,33 @@ def series_of(model: str | None, labels: Mapping[str, str]) -> list[Series]:
     return [EVERY_RESULT, *named, *((LABEL + key, value) for key, value in labels.items())]
 
 
-def add_results(connection: Connection, batch: Sequence[BenchmarkResult]) -> None:
-    """Merge newly stored results into their series' summaries (inside the storing transaction)."""
-    if not batch:
+# Where `add_results` finds what it needs in a row of `results` (as_row's column order).
+_COLUMN_NAMES = [column.name for column in results.columns]
+_AT, _ERROR, _MODEL, _LABELS = (_COLUMN_NAMES.index(name) for name in ("recorded_at_us", "error", "model", "labels"))
+_METRICS_OF_ROW = itemgetter(*(_COLUMN_NAMES.index(name) for name in STORED_METRICS))
+
+
+def add_results(connection: Connection, rows: Sequence[tuple[Any, ...]]) -> None:
+    """Merge newly stored results into their series' summaries (inside the storing transaction).
+
+    `rows` are the results as stored (as_row's tuples, labels as JSON text): read straight from
+    them, the metrics and instants cost a few numpy calls instead of attribute reads per result.
+    """
+    if not rows:
         return
-    stored = np.array([[getattr(result, name) for name in STORED_METRICS] for result in batch], dtype=np.float64)
-    at = np.fromiter((microseconds_since_epoch(result.timestamp) for result in batch), np.int64, len(batch))
-    failed = np.fromiter((not result.succeeded for result in batch), bool, len(batch))
-    _add(connection, at, stored, failed, [(result.model, result.labels) for result in batch])
+    count = len(rows)
+    stored = np.array(list(map(_METRICS_OF_ROW, rows)), dtype=np.float64).reshape(count, len(STORED_METRICS))
+    at = np.fromiter((row[_AT] for row in rows), np.int64, count)
+    failed = np.fromiter((row[_ERROR] is not None for row in rows), bool, count)
+    # The labels' canonical JSON text names a set of labels, so equal sets are decoded once.
+    _add(
+        connection,
+        at,
+        stored,
+        failed,
+        [(row[_MODEL], row[_LABELS]) for row in rows],
+        series=lambda model, labels: series_of(model, json.loads(labels)),
+    )
 
 
 def rebuild(connection: Connection, low: int, high: int) -> None:
@@ -144,7 +176,9 @@ def rebuild(connection: Connection, low: int, high: int) -> None:
             at = np.fromiter((row[0] for row in rows), np.int64, len(rows))
             stored = np.array([row[1 : 1 + width] for row in rows], dtype=np.float64).reshape(-1, width)
             failed = np.fromiter((row[1 + width] for row in rows), bool, len(rows))
-            _add(connection, at, stored, failed, [(row[-2], row[-1]) for row in rows])
+            # JSONB arrives as a dict, which cannot key a cache: its items can.
+            described = [(row[-2], tuple(row[-1].items())) for row in rows]
+            _add(connection, at, stored, failed, described, series=lambda model, labels: series_of(model, dict(labels)))
 
 
 def _add(
@@ -152,17 +186,17 @@ def _add(
     at: Ints,
     stored: Any,
     failed: Any,
-    described: Sequence[tuple[str | None, Mapping[str, str]]],
+    described: Sequence[Described],
+    *,
+    series: Callable[[str | None, Any], list[Series]],
 ) -> None:
-    """Summarise rows per series and bucket of every width, and merge them into the table."""
-    names: dict[Series, int] = {}
-    rows: list[int] = []
-    members: list[int] = []
-    for row, (model, labels) in enumerate(described):
-        for series in series_of(model, labels):
-            rows.append(row)
-            members.append(names.setdefault(series, len(names)))
-    row_of, series_of_row = np.array(rows, np.int64), np.array(members, np.int64)
+    """Summarise rows per series and bucket of every width, and merge them into the table.
+
+    Per row: `at` its instant (microseconds), `stored` its STORED_METRICS (NaN where undefined),
+    `failed` its flag, and `described` its (model, labels) in a hashable form that `series` turns
+    into the row's series.
+    """
+    names, row_of, series_of_row = _memberships(described, series)
     values, flags, moments = metric_columns(stored)[row_of], failed[row_of], at[row_of]
     keys: list[Ints] = []
     for level, width in enumerate(WIDTHS):
@@ -185,25 +219,50 @@ def _add(
     _merge_into_table(connection, key_columns, summaries)
 
 
+def _memberships(
+    described: Sequence[Described], series: Callable[[str | None, Any], list[Series]]
+) -> tuple[dict[Series, int], Ints, Ints]:
+    """Every (row, series) membership: the series numbered in order of appearance, and two
+    parallel arrays, the row and the series' number, ordered by row and then as `series` lists
+    them. A file's results mostly share one model and one set of labels, so each distinct
+    description is looked at once and the memberships are spread over its rows by numpy."""
+    kinds: dict[Described, int] = {}
+    kind_of_row = np.fromiter((kinds.setdefault(item, len(kinds)) for item in described), np.int64, len(described))
+    names: dict[Series, int] = {}
+    per_kind = [[names.setdefault(member, len(names)) for member in series(*kind)] for kind in kinds]
+    lengths = np.array([len(members) for members in per_kind], np.int64)
+    flat = np.array([number for members in per_kind for number in members], np.int64)
+    counts = lengths[kind_of_row]
+    row_of = np.repeat(np.arange(len(described), dtype=np.int64), counts)
+    # Each membership's place among its row's: its index less where its row's memberships begin.
+    within = np.arange(len(row_of), dtype=np.int64) - np.repeat(np.cumsum(counts) - counts, counts)
+    first_of_kind = np.cumsum(lengths) - lengths
+    return names, row_of, flat[first_of_kind[kind_of_row][row_of] + within]
+
+
 def _merge_into_table(connection: Connection, keys: dict[str, list[Any]], summaries: Summaries) -> None:
-    """Insert the summaries of buckets not stored yet; lock the stored ones, merge, write them back."""
+    """Merge the summaries of the buckets `keys` names (four parallel lists, see _keys) into the
+    table: stored buckets are read, merged and written back; the others are inserted."""
     driver = connection.connection.driver_connection
-    encoded = encode(summaries)
     driver.execute(_MERGING)  # type: ignore[union-attr]
-    inserted = driver.execute(_INSERT_NEW, {**keys, "summaries": encoded}).fetchall()  # type: ignore[union-attr]
-    if len(inserted) == len(encoded):
-        return
-    new = set(inserted)
-    ordered = zip(keys["dimensions"], keys["values"], keys["widths"], keys["starts"], strict=True)
-    stored = [position for position, key in enumerate(ordered) if key not in new]
-    wanted = {name: [column[position] for position in stored] for name, column in keys.items()}
-    stored_blobs = driver.execute(_READ_STORED, wanted, binary=True).fetchall()  # type: ignore[union-attr]
-    blobs = [blob for (blob,) in stored_blobs]
-    # A stored bucket's summary (decoded) and the batch's one merge into one.
-    ours = decode([encoded[position] for position in stored])
-    both = concatenate([decode(blobs), ours])
-    targets = np.tile(np.arange(len(stored), dtype=np.int64), 2)
-    driver.execute(_UPDATE_STORED, {**wanted, "summaries": encode(merge(both, targets, len(stored)))})  # type: ignore[union-attr]
+    found = driver.execute(_READ_STORED, keys, binary=True).fetchall()  # type: ignore[union-attr]
+    stored = np.fromiter((position for position, _ in found), np.int64, len(found))
+    new = np.setdiff1d(np.arange(summaries.size, dtype=np.int64), stored, assume_unique=True)
+    merged = Summaries.empty(0)
+    if found:
+        # A stored bucket's summary (decoded) and the batch's one merge into one.
+        both = concatenate([decode([blob for _, blob in found]), select(summaries, stored)])
+        merged = merge(both, np.tile(np.arange(len(stored), dtype=np.int64), 2), len(stored))
+    parameters = {
+        **{
+            f"{side}_{name}": [column[position] for position in rows.tolist()]
+            for name, column in keys.items()
+            for side, rows in (("stored", stored), ("new", new))
+        },
+        "stored_summaries": encode(merged),
+        "new_summaries": encode(select(summaries, new)),
+    }
+    driver.execute(_WRITE, parameters)  # type: ignore[union-attr]
 
 
 @dataclass(frozen=True)

@@ -20,6 +20,16 @@ from src.domain.runs import RUN_LABEL
 from src.domain.statistics import ResultSummary
 
 _MINUTE = ROLLUP_WIDTHS[0]
+_IDS_PER_STATEMENT = 30_000
+"""Ids bound in one IN list: SQLite refuses a statement of more than 32,766 parameters as built
+by default (some builds allow more), and an import's batch may hold more results."""
+
+
+def _chunks(ids: list[str]) -> list[list[str]]:
+    """`ids` in consecutive slices of at most _IDS_PER_STATEMENT."""
+    return [ids[first : first + _IDS_PER_STATEMENT] for first in range(0, len(ids), _IDS_PER_STATEMENT)]
+
+
 _ROWS_WITH_IDS = select(results).where(results.c.request_id.in_(bindparam("ids", expanding=True)))
 _ADD_IDS_TO_ROLLUPS = text(add_to_rollups("results", "r.request_id IN :ids", ROLLUP_WIDTHS)).bindparams(
     bindparam("ids", expanding=True)
@@ -62,9 +72,10 @@ class SqliteResultStore(SqlStoreBase):
         return label_value(key)
 
     def _add(self, connection: Connection, batch: list[BenchmarkResult]) -> AddOutcome:
-        ids = [result.request_id for result in batch]
         stored = {
-            result.request_id: result for result in map(as_result, connection.execute(_ROWS_WITH_IDS, {"ids": ids}))
+            result.request_id: result
+            for ids in _chunks([result.request_id for result in batch])
+            for result in map(as_result, connection.execute(_ROWS_WITH_IDS, {"ids": ids}))
         }
         clashing = [
             result.request_id
@@ -75,7 +86,8 @@ class SqliteResultStore(SqlStoreBase):
         if new:
             placeholders = ", ".join("?" for _ in results.columns)
             connection.exec_driver_sql(f"INSERT INTO results VALUES ({placeholders})", [as_row(r) for r in new])
-            connection.execute(_ADD_IDS_TO_ROLLUPS, {"ids": [result.request_id for result in new]})
+            for ids in _chunks([result.request_id for result in new]):
+                connection.execute(_ADD_IDS_TO_ROLLUPS, {"ids": ids})
             connection.exec_driver_sql(ADD_TO_PACKS, packs(new))
         return AddOutcome(len(new), len(batch) - len(new) - len(clashing), tuple(clashing))
 
