@@ -34,6 +34,7 @@ from src.adapters.sql_store.database import database_url
 from src.adapters.sql_store.stores import open_sql_store
 from src.domain.benchmark_result import BenchmarkResult
 from src.domain.statistics import DEFAULT_PERCENTILES, STATISTIC_METRICS
+from src.entrypoints.allocator import tune_allocator
 
 FIRST = datetime(2024, 1, 1, tzinfo=UTC)
 DAY = 86_400
@@ -111,6 +112,8 @@ def main() -> int:
     parser.add_argument("--repeats", type=int, default=7, help="requests per year-long measure")
     parser.add_argument("--year-step", type=int, default=YEAR_STEP, help="seconds between the year's results")
     arguments = parser.parse_args()
+    # numpy in-process gets the allocator the servers run with, so the two compare like with like.
+    tune_allocator()
     base = clean_environment()
     rows: list[str] = []
 

@@ -38,6 +38,7 @@ from src.domain.result_selection import ResultFilter
 from src.domain.statistics import DEFAULT_PERCENTILES
 from src.domain.time_window import TimeWindow
 from src.domain.timestamps import microseconds_since_epoch
+from src.entrypoints.allocator import tune_allocator
 
 FIRST = datetime(2024, 1, 1, tzinfo=UTC)
 DAY = 86_400
@@ -199,6 +200,8 @@ def main() -> int:
     parser.add_argument("--results", type=int, default=1_000_000)
     parser.add_argument("--windows", type=int, default=30, help="random 1-day windows per store")
     arguments = parser.parse_args()
+    # numpy in-process gets the allocator the servers run with, so the two compare like with like.
+    tune_allocator()
     count = arguments.results
     seconds, metrics = synthetic_columns(count)
     starts = np.random.default_rng(5).integers(0, count - DAY, arguments.windows).tolist()

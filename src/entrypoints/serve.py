@@ -23,6 +23,7 @@ from uvicorn.supervisors.multiprocess import Multiprocess
 
 from src.adapters.json_store.result_file import ResultFileError
 from src.domain.errors import StoreUnavailable
+from src.entrypoints.allocator import tune_allocator
 from src.entrypoints.connection_limits import ConnectionLimits, limited_protocol
 from src.entrypoints.http.app import create_app
 from src.entrypoints.logs import log_config
@@ -30,7 +31,7 @@ from src.entrypoints.metrics import MULTIPROCESS_DIRECTORY
 from src.entrypoints.settings import Settings, SettingsError, load_settings
 
 # With several workers each process builds its own app, and its own connection bounds, from the settings.
-APP_FACTORY = "src.entrypoints.http.app:create_app"
+APP_FACTORY = "src.entrypoints.serve:worker_app"
 PROTOCOL_FACTORY = "src.entrypoints.connection_limits:from_settings"
 # uvicorn's exit code for a server, or a worker, that failed before serving (a port in use).
 STARTUP_FAILURE = 3
@@ -43,6 +44,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--workers", type=_at_least_one, default=1, help="worker processes (default 1)")
     parser.add_argument("--log-level", default="info")
     arguments = parser.parse_args(argv)
+    tune_allocator()
     try:
         settings = load_settings()
         # Built here even for several workers, each of which builds its own: bad settings or data
@@ -65,6 +67,13 @@ def main(argv: list[str] | None = None) -> int:
     # Its connections, if any, are the parent's; each worker opens its own.
     asyncio.run(app.state.container.result_store().aclose())
     return _serve_with_workers(_config(APP_FACTORY, PROTOCOL_FACTORY, arguments.workers, settings, arguments))
+
+
+def worker_app() -> Any:
+    """The app of one worker process (uvicorn calls this in each), its allocator tuned as the
+    single-process server's is."""
+    tune_allocator()
+    return create_app()
 
 
 def _config(app: Any, http: Any, workers: int, settings: Settings, arguments: argparse.Namespace) -> uvicorn.Config:
