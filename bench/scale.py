@@ -42,7 +42,7 @@ YEAR_STEP = 10
 MODELS = ("llama-3-8b", "mistral-7b")
 DENSE_DATABASE = "superbenchmark_bench_dense"
 YEAR_DATABASE = "superbenchmark_bench_year"
-_BATCH = 10_000
+_BATCH = 50_000
 
 
 def fill(url: str, seconds: npt.NDArray[np.int64], metrics: npt.NDArray[np.float64], *, step: int, runs: bool) -> None:
