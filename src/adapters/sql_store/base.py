@@ -173,22 +173,15 @@ class SqlStoreBase(ResultStore):
             return AddOutcome(0, 0)
         # One order for every writer: overlapping batches then lock rows in the same order.
         ordered = sorted(batch, key=lambda result: result.request_id)
-        for attempt in range(1, _WRITE_ATTEMPTS + 1):
-            try:
-                with self._writing() as connection:
-                    outcome = self._add(connection, ordered)
-                    if outcome.conflicting and all_or_nothing:
-                        # Raised inside the transaction, so that it rolls back whole.
-                        raise ResultConflict(list(outcome.conflicting))
-                    return outcome
-            except IntegrityError:
-                # Another writer stored one of these ids after we looked: look again.
-                logger.info("write attempt %d collided with a concurrent writer; retrying", attempt)
-            except DBAPIError as error:
-                if not _retryable(error):
-                    raise
-                logger.info("write attempt %d was rolled back by the database (%s); retrying", attempt, error.orig)
-        raise StoreUnavailable(f"{_WRITE_ATTEMPTS} attempts to store the batch collided with concurrent writers")
+
+        def add_ordered(connection: Connection) -> AddOutcome:
+            outcome = self._add(connection, ordered)
+            if outcome.conflicting and all_or_nothing:
+                # Raised inside the transaction, so that it rolls back whole.
+                raise ResultConflict(list(outcome.conflicting))
+            return outcome
+
+        return self._write(add_ordered, "store the batch")
 
     @abstractmethod
     def _add(self, connection: Connection, batch: list[BenchmarkResult]) -> AddOutcome:
@@ -209,15 +202,24 @@ class SqlStoreBase(ResultStore):
     def delete_run(self, run: str) -> int:
         if not storable_text(run):
             return 0  # no stored label holds it, and PostgreSQL would refuse it as a parameter
+        return self._write(lambda connection: self._delete_run(connection, run), "delete the run")
+
+    def _write(self, work: Callable[[Connection], T], doing: str) -> T:
+        """`work` in one transaction, run again whole (up to _WRITE_ATTEMPTS times) when it
+        collided with a concurrent writer: an IntegrityError (another writer stored one of its
+        ids after it looked) or a rollback the database chose (deadlock, serialization).
+        Raises StoreUnavailable naming what it tried to `doing` when every attempt collided."""
         for attempt in range(1, _WRITE_ATTEMPTS + 1):
             try:
                 with self._writing() as connection:
-                    return self._delete_run(connection, run)
+                    return work(connection)
+            except IntegrityError:
+                logger.info("write attempt %d collided with a concurrent writer; retrying", attempt)
             except DBAPIError as error:
                 if not _retryable(error):
                     raise
-                logger.info("delete attempt %d was rolled back by the database (%s); retrying", attempt, error.orig)
-        raise StoreUnavailable(f"{_WRITE_ATTEMPTS} attempts to delete the run collided with concurrent writers")
+                logger.info("write attempt %d was rolled back by the database (%s); retrying", attempt, error.orig)
+        raise StoreUnavailable(f"{_WRITE_ATTEMPTS} attempts to {doing} collided with concurrent writers")
 
     def _delete_run(self, connection: Connection, run: str) -> int:
         """Take the run's results out of the rollups, then delete them (see _deleted)."""
