@@ -351,7 +351,7 @@ def decode(blobs: Sequence[bytes], count_type: str = BIN_COUNT_TYPE) -> Summarie
         return Summaries.empty(0)
     size = _HEADER.itemsize
     bin_bytes = 4 + np.dtype(count_type).itemsize
-    headers = np.frombuffer(b"".join(blob[:size] for blob in blobs), dtype=_HEADER)
+    headers = _headers(blobs)
     lengths = [(len(blob) - size) // bin_bytes for blob in blobs]
     codes = np.frombuffer(
         b"".join(blob[size : size + 4 * k] for blob, k in zip(blobs, lengths, strict=True)), dtype="<i4"
@@ -370,9 +370,13 @@ def decode(blobs: Sequence[bytes], count_type: str = BIN_COUNT_TYPE) -> Summarie
 def result_count(blobs: Sequence[bytes]) -> int:
     """How many results (successful and failed) the encoded summaries hold together, read from
     their headers alone."""
-    size = _HEADER.itemsize
-    headers = np.frombuffer(b"".join(blob[:size] for blob in blobs), dtype=_HEADER)
+    headers = _headers(blobs)
     return int(headers["count"].sum() + headers["failed"].sum())
+
+
+def _headers(blobs: Sequence[bytes]) -> npt.NDArray[np.void]:
+    """The fixed headers (_HEADER) of encoded summaries, one record each."""
+    return np.frombuffer(b"".join(blob[: _HEADER.itemsize] for blob in blobs), dtype=_HEADER)
 
 
 def _binned(groups: Ints, codes: Ints, counts: Ints | None) -> tuple[Ints, Ints, Ints]:

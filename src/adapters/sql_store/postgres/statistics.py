@@ -22,6 +22,7 @@ from src.domain.statistics import (
     STATISTIC_METRICS,
     MetricStats,
     ResultSummary,
+    ServiceLevelObjective,
 )
 
 _WIDTH = len(STORED_METRICS)
@@ -90,6 +91,12 @@ def _metric_expressions() -> dict[str, Any]:
 _METRIC_EXPRESSIONS = _metric_expressions()
 
 
+def _meets(objective: ServiceLevelObjective) -> Any:
+    """Whether a result succeeded within every bound of `objective` (a NULL metric makes its bound
+    NULL: the objective is not met)."""
+    return and_(_SUCCEEDED, *(results.c[metric] <= bound for metric, bound in objective.bounds().items()))
+
+
 def summary_statement(query: SummaryQuery) -> Any:
     """PostgreSQL summarises where the rows are: one grouped statement, percentile_cont for the percentiles.
 
@@ -106,9 +113,7 @@ def summary_statement(query: SummaryQuery) -> Any:
     per_row: list[Any] = [*keys, _SUCCEEDED.label("succeeded")]
     per_row += [value.label(metric) for metric, value in _METRIC_EXPRESSIONS.items()]
     if query.objective is not None:
-        # A NULL metric makes its bound NULL: the objective is not met.
-        bounds = [results.c[metric] <= bound for metric, bound in query.objective.bounds().items()]
-        per_row.append(and_(_SUCCEEDED, *bounds).label("met"))
+        per_row.append(_meets(query.objective).label("met"))
     chosen = select(*per_row).where(*selected(query.selection)).offset(0).subquery("chosen")
     fractions = [q / 100 for q in query.percentiles]
     aggregates: list[Any] = [
@@ -137,8 +142,7 @@ def goodput_statement(query: SummaryQuery) -> Any:
         literal(None, Text) if query.group_by is None else group_expression(query.group_by, label_value),
         literal(None, BigInteger) if query.bucket_width is None else bucket_expression(query.bucket_width),
     ]
-    bounds = [results.c[metric] <= bound for metric, bound in query.objective.bounds().items()]
-    met = func.count().filter(and_(_SUCCEEDED, *bounds))
+    met = func.count().filter(_meets(query.objective))
     grouped = [key for key, asked in zip(keys, (query.group_by, query.bucket_width), strict=True) if asked is not None]
     statement = select(*keys, met).where(*selected(query.selection))
     return statement.group_by(*grouped) if grouped else statement
