@@ -367,6 +367,7 @@ def summarize(
 
     grouped = found.value is None
     targets = [target(value if grouped else None, start) for value, start, _ in stored]
+    parts = [decode(blobs)]
     if every is not None and in_buckets > result_count(blobs):
         # Some results in whole buckets lack the label: read them all, the edges' ones included.
         edges = _edge_rows(connection, query, found, without_label=True)
@@ -375,15 +376,12 @@ def summarize(
         buckets = edges.buckets if edges.buckets is not None else np.zeros(len(edges.columns), np.int64)
         width = found.bucket_width or 1
         rows = np.array([target(group, bucket * width) for group, bucket in zip(groups, buckets.tolist(), strict=True)])
-        # Summarised per answer bucket, not per row (a part per row made merging sort every bin),
-        # and joined to the stored ones as encoded summaries: decoded together, nothing is copied
-        # twice.
+        # Summarised per answer bucket, not per row (a part per row made merging sort every bin).
         part = summarize_rows(metric_columns(edges.columns), edges.failed, rows, len(answer_keys))
-        holding = np.flatnonzero(part.count + part.failed).tolist()
-        encoded = encode(part)
-        blobs += [encoded[position] for position in holding]
-        targets += holding
-    summaries = decode(blobs)
+        holding = np.flatnonzero(part.count + part.failed)
+        parts.append(select(part, holding))
+        targets += holding.tolist()
+    summaries = concatenate(parts)
     refuse_oversized_answer(len({group for group, _ in answer_keys}), len(answer_keys))
     merged = merge(summaries, np.array(targets, np.int64), len(answer_keys))
     stats, counts, failures = metric_stats(merged, query.percentiles), merged.count.tolist(), merged.failed.tolist()
