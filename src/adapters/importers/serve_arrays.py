@@ -115,7 +115,7 @@ def serve_request(run: Mapping[str, Any], index: int) -> ServeRequest:
         gaps = _itls(run["itls"][index])
         if not isinstance(gaps, list) or not all(_is_number(gap) for gap in gaps):
             raise InvalidResult("total_generation_time", f"itls[{index}] must be an array of seconds")
-        latency = first + math.fsum(gaps)
+        latency = _measured(first + math.fsum(gaps), f"ttfts[{index}] + sum(itls[{index}])", "total_generation_time")
     text = _at(run, "generated_texts", index)
     return ServeRequest(
         None,
@@ -165,13 +165,26 @@ def _at(run: Mapping[str, Any], name: str, index: int) -> Any:
     return values[index] if isinstance(values, list) else None
 
 
+MOST_SECONDS = 10**9
+"""The largest reading of a request's clock or duration taken as a measurement (31 years): beyond
+it a start time or latency is no load test's, and placing the run's requests in time by it would
+overflow the calendar."""
+
+
 def _seconds(run: Mapping[str, Any], name: str, index: int, field: str) -> float | None:
     value = _at(run, name, index)
     if value is None:
         return None
     if not _is_number(value) or not math.isfinite(value):
         raise InvalidResult(field, f"{name}[{index}] must be a finite number of seconds, got {value!r:.40}")
-    return float(value)
+    return _measured(float(value), f"{name}[{index}]", field)
+
+
+def _measured(seconds: float, name: str, field: str) -> float:
+    """`seconds`, or InvalidResult when it lies beyond MOST_SECONDS either way."""
+    if abs(seconds) > MOST_SECONDS:
+        raise InvalidResult(field, f"{name} is {seconds:.6g} s, more than {MOST_SECONDS:.0e} s: no load test's")
+    return seconds
 
 
 def _is_number(value: object) -> bool:

@@ -337,6 +337,31 @@ def test_a_value_of_the_wrong_kind_refuses_only_its_request(tmp_path: Path) -> N
     assert "ttfts[1]" in refused.reason
 
 
+@pytest.mark.parametrize(
+    ("changes", "field", "named"),
+    [
+        ({"latencies": [0.2, 1e15, 0.0]}, "total_generation_time", "latencies[1]"),
+        ({"latencies": [0.2, 1e300, 0.0]}, "total_generation_time", "latencies[1]"),
+        ({"start_times": [1000.0, 1e300, 1002.0]}, "timestamp", "start_times[1]"),
+        ({"latencies": None, "itls": [[0.05, 0.05], [1e300] * 5, []]}, "total_generation_time", "sum(itls[1])"),
+    ],
+)
+def test_a_time_beyond_any_load_test_refuses_only_its_request(
+    tmp_path: Path, changes: dict[str, Any], field: str, named: str
+) -> None:
+    # Such a reading once became the run's clock and overflowed the calendar placing the others.
+    path = write(tmp_path, run_object(**changes))
+    entries = read(READER, path, ImportOptions(timezone="UTC"))[1]
+    assert isinstance(entries[0].outcome, BenchmarkResult)
+    # The latest successful end left, the first request's, is the run's date.
+    assert entries[0].outcome.timestamp == datetime(2026, 1, 20, 10, 15, tzinfo=UTC)
+    refused = entries[1].outcome
+    assert isinstance(refused, InvalidResult)
+    assert refused.field == field
+    assert named in refused.reason
+    assert "no load test's" in refused.reason
+
+
 def test_arrays_of_different_lengths_make_the_file_unreadable(tmp_path: Path) -> None:
     with pytest.raises(UnreadableFile, match="differ in length"):
         READER.read(*_one(write(tmp_path, run_object(errors=["", ""]))))
