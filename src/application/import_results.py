@@ -48,7 +48,7 @@ class ImportResults:
     Importing the same files again stores nothing new.
     """
 
-    def __init__(self, results: ResultStore, readers: Sequence[ResultReader], batch_rows: int = 50_000) -> None:
+    def __init__(self, results: ResultStore, readers: Sequence[ResultReader], batch_rows: int = 10_000) -> None:
         """`readers` in the order auto-detection tries them: the first that recognizes a file reads it."""
         self._results = results
         self._readers = {reader.format: reader for reader in readers}

@@ -58,7 +58,7 @@ class Settings(BaseSettings):
     max_import_bytes: int = 4 * 1024**3
     """The largest POST /results/import body, in bytes: it is spooled to disk, not held in memory."""
 
-    import_batch_rows: int = 50_000
+    import_batch_rows: int = 10_000
     """Lines of an import stored per transaction: the memory an import holds (some 1 KB a line) and
     the work a failure undoes. PostgreSQL merges each transaction's results into the summaries of
     every bucket they touch, so fewer, larger transactions write far less: a year's results in
