@@ -85,7 +85,20 @@ _SAME_EVERYWHERE = [
     ("/results/compare?baseline_start=0001-01-01&baseline_end=2024-06-01&candidate_end=9999-12-31", 200),
     ("/results/timeseries?start=9999-12-31T23:59:59.999999Z&end=9999-12-31T23:59:59.999999Z&bucket=99999d", 200),
     ("/results?cursor=" + base64.urlsafe_b64encode(b'["2024-06-01T12:00:00Z","a\\ud800"]').decode().rstrip("="), 422),
+    # A parameter that takes one value, given twice, is refused; one declared repeatable is not.
+    ("/results?model=a&model=b", 422),
+    ("/results/stats?percentiles=50&percentiles=90", 422),
+    ("/results/timeseries?start=2024-06-01&end=2024-06-02&end=2024-06-03", 422),
+    ("/results/stats?label=gpu:a&label=run:b", 200),
+    ("/results/average/2024-06-01/2024-06-02?unknown=1&unknown=2", 200),
 ]
+
+
+def test_a_repeated_single_parameter_is_named(apis: dict[str, httpx.Client]) -> None:
+    problem = apis["json_file"].get("/results?limit=1&model=a&limit=2").json()
+    assert problem["type"] == "urn:superbenchmark:problem:invalid-parameter"
+    assert problem["parameter"] == "limit"
+    assert "more than once" in problem["detail"]
 
 
 @pytest.mark.parametrize(("target", "status"), _SAME_EVERYWHERE)

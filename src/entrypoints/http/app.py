@@ -7,7 +7,7 @@ import contextlib
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
-from fastapi import FastAPI
+from fastapi import Depends, FastAPI
 
 from src.entrypoints.container import Container
 from src.entrypoints.http.access import Access
@@ -20,6 +20,7 @@ from src.entrypoints.http.metrics_routes import add_metrics_routes
 from src.entrypoints.http.problems import install_problem_handlers
 from src.entrypoints.http.result_routes import add_result_routes
 from src.entrypoints.http.run_routes import add_run_routes
+from src.entrypoints.http.single_parameters import refuse_repeated_single_parameters
 from src.entrypoints.http.statistics_routes import add_statistics_routes
 from src.entrypoints.http.telemetry import RequestTelemetry
 from src.entrypoints.settings import Settings, load_settings
@@ -65,6 +66,7 @@ def create_app(settings: Settings | None = None, container: Container | None = N
         openapi_url=None,
         docs_url=None,
         redoc_url=None,
+        dependencies=[Depends(refuse_repeated_single_parameters)],
     )
     app.state.container = container
     access = Access(settings.api_key_set, settings.read_requires_key)
