@@ -118,6 +118,7 @@ def _import_over_http(arguments: argparse.Namespace) -> dict[str, Any]:
 
 def _import_into_database(arguments: argparse.Namespace, labels: tuple[tuple[str, str], ...]) -> dict[str, Any]:
     # Imported here: the database libraries are only worth their import time without --server.
+    from src.entrypoints.allocator import tune_allocator, tune_collector  # noqa: PLC0415
     from src.entrypoints.container import Container  # noqa: PLC0415 - imported late on purpose, see above
     from src.entrypoints.http.presenters import report_body  # noqa: PLC0415
 
@@ -130,6 +131,9 @@ def _import_into_database(arguments: argparse.Namespace, labels: tuple[tuple[str
             timestamp = parse_timestamp(arguments.timestamp)
         except InvalidTimestamp as error:
             raise SettingsError(f"--timestamp: {error}") from None
+    # The same memory settings as a server's: an import here is the same work.
+    tune_allocator()
+    tune_collector()
     container = Container()
     container.config.from_pydantic(settings)
     options = ImportOptions(arguments.run, arguments.model, labels, arguments.timezone, timestamp)

@@ -23,7 +23,7 @@ from uvicorn.supervisors.multiprocess import Multiprocess
 
 from src.adapters.json_store.result_file import ResultFileError
 from src.domain.errors import StoreUnavailable
-from src.entrypoints.allocator import tune_allocator
+from src.entrypoints.allocator import tune_allocator, tune_collector
 from src.entrypoints.connection_limits import ConnectionLimits, limited_protocol
 from src.entrypoints.http.app import create_app
 from src.entrypoints.logs import log_config
@@ -45,6 +45,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--log-level", default="info")
     arguments = parser.parse_args(argv)
     tune_allocator()
+    tune_collector()
     try:
         settings = load_settings()
         # Built here even for several workers, each of which builds its own: bad settings or data
@@ -70,9 +71,10 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def worker_app() -> Any:
-    """The app of one worker process (uvicorn calls this in each), its allocator tuned as the
-    single-process server's is."""
+    """The app of one worker process (uvicorn calls this in each), its allocator and garbage
+    collector tuned as the single-process server's are."""
     tune_allocator()
+    tune_collector()
     return create_app()
 
 

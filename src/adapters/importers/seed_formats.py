@@ -5,7 +5,7 @@ results that name none."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import replace
 
 from src.adapters.importers.run_context import json_lines, load_document, only_file
@@ -16,16 +16,23 @@ from src.domain.errors import InvalidResult, UnreadableFile
 RESULTS_KEY = "benchmarking_results"
 
 
-def _own_result(record: object, position: int, options: ImportOptions) -> ReadEntry:
-    request_id = record.get("request_id") if isinstance(record, Mapping) else None
-    try:
-        result = BenchmarkResult.from_mapping(record)
-        added = dict(options.labels) | ({"run": options.run} if options.run else {})
-        if added or (options.model and result.model is None):
-            result = replace(result, labels={**result.labels, **added}, model=result.model or options.model)
-    except InvalidResult as refused:
-        return ReadEntry(position, refused.at(position, request_id))
-    return ReadEntry(position, result)
+def _own_results(records: Iterable[tuple[int, object, str | None]], options: ImportOptions) -> Iterator[ReadEntry]:
+    """Each (position, decoded record, None) as the result it is, with the options' labels, run
+    and model added, or the reason it is refused; (position, None, why) as a line that is no JSON."""
+    added = dict(options.labels) | ({"run": options.run} if options.run else {})
+    for position, record, problem in records:
+        if problem is not None:
+            yield ReadEntry(position, InvalidResult(None, problem, index=position))
+            continue
+        try:
+            result = BenchmarkResult.from_mapping(record)
+            if added or (options.model and result.model is None):
+                result = replace(result, labels={**result.labels, **added}, model=result.model or options.model)
+        except InvalidResult as refused:
+            request_id = record.get("request_id") if isinstance(record, Mapping) else None
+            yield ReadEntry(position, refused.at(position, request_id))
+        else:
+            yield ReadEntry(position, result)
 
 
 class NdjsonReader(ResultReader):
@@ -49,11 +56,7 @@ class NdjsonReader(ResultReader):
         )
 
     def _entries(self, file: ToolFile, options: ImportOptions) -> Iterator[ReadEntry]:
-        for number, value, problem in json_lines(file):
-            if problem is not None:
-                yield ReadEntry(number, InvalidResult(None, problem, index=number))
-            else:
-                yield _own_result(value, number, options)
+        return _own_results(json_lines(file), options)
 
 
 class SeedReader(ResultReader):
@@ -70,7 +73,7 @@ class SeedReader(ResultReader):
         records = document.get(RESULTS_KEY) if isinstance(document, dict) else None
         if not isinstance(records, list):
             raise UnreadableFile(self.format, f'expected a JSON object with a "{RESULTS_KEY}" array')
-        entries = (_own_result(record, index, options) for index, record in enumerate(records, start=1))
+        entries = _own_results(((index, record, None) for index, record in enumerate(records, start=1)), options)
         return ToolRun("superbenchmark", self.format, options.run or "", entries)
 
 

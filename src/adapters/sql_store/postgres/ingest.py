@@ -1,37 +1,55 @@
-"""PostgreSQL's bulk path for a batch of new results: COPY into a staging table, then one statement.
+"""PostgreSQL's bulk path for a batch of new results: COPY straight into `results`, and rollups
+added from sums the batch already holds.
 
-The statement inserts what is new, skips what is already stored, and adds the new results to the
-rollups from the rows it just inserted, so nothing is looked up twice. Only when some results were
-skipped are they compared with what is stored, in a fresh snapshot that also sees results that
-concurrent writers committed meanwhile.
+A batch of new results (an import's usual case) is copied into the table as a raw COPY would
+be: no staging table, no per-row conflict check. When some id is already stored (a repeated
+import, or a concurrent writer that stored it first), the unique index refuses the COPY; it is
+rolled back to a savepoint and the batch goes the careful way: COPY into a staging table, then
+one INSERT that skips what is stored. Only then are the skipped results compared with what is
+stored, in a fresh snapshot that also sees results that concurrent writers committed meanwhile.
+
+The rollups of the new results are summed per bucket here (numpy, in the batch's order, as
+PostgreSQL's own sum adds them) and merged in one upsert of a row per bucket, not per result.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
+from operator import itemgetter
 from typing import Any
 
+import numpy as np
+import numpy.typing as npt
 import psycopg
+from psycopg import errors, postgres
+from psycopg.abc import Buffer
+from psycopg.adapt import Dumper
+from psycopg.pq import Format
+from sqlalchemy import JSON, BigInteger, Float
 
-from src.adapters.sql_store.rollups import add_to_rollups
-from src.adapters.sql_store.schema import ROLLUP_WIDTHS, results
-from src.domain.benchmark_result import STORED_METRICS
+from src.adapters.sql_store.schema import COUNTED_METRICS, ROLLUP_WIDTHS, results
+from src.domain.benchmark_result import METRICS, STORED_METRICS
 
 _NAMES = [column.name for column in results.columns]
+_AT, _ERROR = _NAMES.index("recorded_at_us"), _NAMES.index("error")
+_METRICS_OF_ROW = itemgetter(*(_NAMES.index(name) for name in STORED_METRICS))
 _COLUMNS = ", ".join(_NAMES)
 _CONTENT = ", ".join(f"{{side}}.{name}" for name in _NAMES if name != "request_id")
 
 # Statements built from the schema's own column names and constants; every value travels as a parameter.
+# Binary COPY: a row costs the client half of what the text form's formatting does, and the
+# server parses no number.
+DIRECT = f"COPY results ({_COLUMNS}) FROM STDIN (FORMAT BINARY)"
 STAGING = "CREATE TEMP TABLE IF NOT EXISTS incoming (LIKE results) ON COMMIT DELETE ROWS"
-COPY = f"COPY incoming ({_COLUMNS}) FROM STDIN"
-INGEST = f"""
+COPY = f"COPY incoming ({_COLUMNS}) FROM STDIN (FORMAT BINARY)"
+INSERT_NEW = f"""
 WITH inserted AS (
     INSERT INTO results SELECT {_COLUMNS} FROM incoming ORDER BY request_id
     ON CONFLICT (request_id) DO NOTHING
-    RETURNING request_id, recorded_at_us, {", ".join(STORED_METRICS)}, error
-), rolled_up AS ({add_to_rollups("inserted", "true", ROLLUP_WIDTHS)})
-SELECT (SELECT count(*) FROM inserted),
-    ARRAY(SELECT request_id FROM incoming EXCEPT SELECT request_id FROM inserted)
+    RETURNING request_id
+)
+SELECT ARRAY(SELECT request_id FROM incoming EXCEPT SELECT request_id FROM inserted)
 """
 CLASHING = f"""
 SELECT i.request_id FROM incoming i JOIN results r USING (request_id)
@@ -40,15 +58,131 @@ WHERE i.request_id = ANY(%(skipped)s)
 ORDER BY i.request_id
 """
 
+# The rollups' summed columns, in the order of their arrays; then how many of the successes have
+# each metric some lack, and the failures. Built from constants.
+_SUMMED = (*METRICS, "prompt_token_count")
+_ROLLUP_COLUMNS = (
+    "result_count",
+    *(f"sum_{metric}" for metric in _SUMMED),
+    *(f"count_{metric}" for metric in COUNTED_METRICS),
+    "failed_count",
+)
+_ROLLUP_TYPES = ("bigint", *("float8" for _ in _SUMMED), *("bigint" for _ in COUNTED_METRICS), "bigint")
+# Bucket order is lock order: concurrent writers update shared rollup rows in one order.
+ADD_TO_ROLLUPS = f"""
+INSERT INTO result_rollups (width_us, bucket_start_us, {", ".join(_ROLLUP_COLUMNS)})
+SELECT * FROM unnest(%(width_us)b::bigint[], %(bucket_start_us)b::bigint[],
+    {", ".join(f"%({name})b::{kind}[]" for name, kind in zip(_ROLLUP_COLUMNS, _ROLLUP_TYPES, strict=True))})
+ORDER BY 1, 2
+ON CONFLICT (width_us, bucket_start_us) DO UPDATE SET
+    {", ".join(f"{name} = result_rollups.{name} + excluded.{name}" for name in _ROLLUP_COLUMNS)}
+"""
+_SAVEPOINT = "SAVEPOINT direct_copy"
+_ROLLBACK = "ROLLBACK TO SAVEPOINT direct_copy"
 
-def add_rows(cursor: psycopg.Cursor[Any], rows: Sequence[tuple[Any, ...]]) -> tuple[int, list[str], list[str]]:
-    """Store the rows that are new; how many were, the request_ids that were already stored (not
-    stored again), and those of them stored with other content."""
-    cursor.execute(STAGING)
-    with cursor.copy(COPY) as copy:
+
+def _copy_type(column: Any) -> str:
+    """The PostgreSQL type whose binary form COPY sends for a column of `results`."""
+    kind = column.type
+    if isinstance(kind, JSON):
+        return "jsonb"
+    if isinstance(kind, BigInteger):
+        return "int8"
+    return "float8" if isinstance(kind, Float) else "text"
+
+
+_COPY_TYPES = [_copy_type(column) for column in results.columns]
+_JSONB_VERSION = b"\x01"
+"""The first byte of jsonb's binary form (PostgreSQL's jsonb_recv): the text follows it."""
+
+
+class _JsonTextDumper(Dumper):
+    """A row's labels, already canonical JSON text, as jsonb's binary form (psycopg's own jsonb
+    dumper would encode the text again, as a JSON string)."""
+
+    format = Format.BINARY
+    oid = postgres.types["jsonb"].oid
+
+    def dump(self, obj: str) -> Buffer:
+        return _JSONB_VERSION + obj.encode()
+
+
+def _copy_rows(cursor: psycopg.Cursor[Any], statement: str, rows: Sequence[tuple[Any, ...]]) -> None:
+    # Only where the type is named (COPY's set_types): every other str is dumped as psycopg does.
+    cursor.adapters.register_dumper(None, _JsonTextDumper)
+    with cursor.copy(statement) as copy:
+        copy.set_types(_COPY_TYPES)
         for row in rows:
             copy.write_row(row)
-    stored, skipped = cursor.execute(INGEST).fetchone() or (0, [])
+
+
+def add_rows(cursor: psycopg.Cursor[Any], rows: Sequence[tuple[Any, ...]]) -> tuple[int, list[str], list[str]]:
+    """Store the rows (as_row's tuples, in request_id order) that are new; how many were, the
+    request_ids that were already stored (not stored again), and those of them stored with
+    other content. Raises psycopg's errors; a concurrent writer's id met on the careful way is an
+    IntegrityError the caller retries."""
+    cursor.execute(_SAVEPOINT)
+    try:
+        _copy_rows(cursor, DIRECT, rows)
+    except errors.UniqueViolation:
+        cursor.execute(_ROLLBACK)
+    else:
+        return len(rows), [], []
+    cursor.execute(STAGING)
+    _copy_rows(cursor, COPY, rows)
+    (skipped,) = cursor.execute(INSERT_NEW).fetchone() or ([],)
     if not skipped:
-        return stored, [], []
-    return stored, skipped, [request_id for (request_id,) in cursor.execute(CLASHING, {"skipped": skipped})]
+        return len(rows), [], []
+    clashing = [request_id for (request_id,) in cursor.execute(CLASHING, {"skipped": skipped})]
+    return len(rows) - len(skipped), skipped, clashing
+
+
+@dataclass(frozen=True)
+class BatchColumns:
+    """A batch's rows (as_row's tuples) as columns: per row, `at` its instant (microseconds since
+    the epoch), `stored` its STORED_METRICS (N x 5, NaN where undefined), `failed` its flag. Read
+    once, for the rollups and the summaries: a few numpy calls instead of reads per result."""
+
+    at: npt.NDArray[np.int64]
+    stored: npt.NDArray[np.float64]
+    failed: npt.NDArray[np.bool_]
+
+    @classmethod
+    def of(cls, rows: Sequence[tuple[Any, ...]]) -> BatchColumns:
+        count = len(rows)
+        stored = np.array(list(map(_METRICS_OF_ROW, rows)), dtype=np.float64).reshape(count, len(STORED_METRICS))
+        at = np.fromiter((row[_AT] for row in rows), np.int64, count)
+        failed = np.fromiter((row[_ERROR] is not None for row in rows), bool, count)
+        return cls(at, stored, failed)
+
+
+def add_to_rollups(cursor: psycopg.Cursor[Any], batch: BatchColumns) -> None:
+    """Add new results to every width's rollup buckets, one upsert for the batch. As
+    add_to_rollups in SQL: a failure is counted only; a success adds each metric it has to that
+    metric's sum and count."""
+    at, stored, failed = batch.at, batch.stored, batch.failed
+    if not len(at):
+        return
+    succeeded = ~failed
+    columns: dict[str, list[Any]] = {name: [] for name in ("width_us", "bucket_start_us", *_ROLLUP_COLUMNS)}
+    summed = [stored[:, STORED_METRICS.index(metric)] for metric in _SUMMED]
+    counted = [stored[:, STORED_METRICS.index(metric)] for metric in COUNTED_METRICS]
+    for width in ROLLUP_WIDTHS:
+        # numpy's % is a floor modulo, as the SQL form's double modulo is: right before 1970 too.
+        starts, bucket = np.unique(at - at % width, return_inverse=True)
+        size = len(starts)
+
+        def count(where: npt.NDArray[np.bool_], bucket: Any = bucket, size: int = size) -> list[int]:
+            return np.bincount(bucket[where], minlength=size).tolist()  # type: ignore[no-any-return]
+
+        columns["width_us"] += [width] * size
+        columns["bucket_start_us"] += starts.tolist()
+        columns["result_count"] += count(succeeded)
+        for metric, values in zip(_SUMMED, summed, strict=True):
+            # Added in the batch's order from 0.0, as PostgreSQL's sum adds its rows; 0.0 adds nothing.
+            weights = np.where(succeeded & ~np.isnan(values), values, 0.0)
+            columns[f"sum_{metric}"] += np.bincount(bucket, weights=weights, minlength=size).tolist()
+        for metric, values in zip(COUNTED_METRICS, counted, strict=True):
+            columns[f"count_{metric}"] += count(succeeded & ~np.isnan(values))
+        columns["failed_count"] += count(failed)
+    cursor.execute(ADD_TO_ROLLUPS, columns)

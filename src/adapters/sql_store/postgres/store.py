@@ -16,7 +16,7 @@ from src.adapters.sql_store.base import SqlStoreBase
 from src.adapters.sql_store.database import CONNECT_TIMEOUT_SECONDS
 from src.adapters.sql_store.postgres import summaries
 from src.adapters.sql_store.postgres.async_connections import AsyncConnections
-from src.adapters.sql_store.postgres.ingest import add_rows
+from src.adapters.sql_store.postgres.ingest import BatchColumns, add_rows, add_to_rollups
 from src.adapters.sql_store.postgres.statistics import (
     goodput_statement,
     group_count_statement,
@@ -131,14 +131,16 @@ class PostgresResultStore(SqlStoreBase):
         rows = [as_row(result) for result in batch]
         try:
             stored, skipped, clashing = add_rows(cursor, rows)
+            already = set(skipped)
+            new = [row for row in rows if row[0] not in already] if already else rows
+            columns = BatchColumns.of(new)
+            add_to_rollups(cursor, columns)
         # The driver is used directly here, so its errors are wrapped as SQLAlchemy would wrap them.
         except psycopg.IntegrityError as error:
             raise IntegrityError("bulk insert", None, error) from error
         except psycopg.OperationalError as error:
             raise OperationalError("bulk insert", None, error) from error
-        already = set(skipped)
-        new = [row for row, result in zip(rows, batch, strict=True) if result.request_id not in already]
-        summaries.add_results(connection, new)
+        summaries.add_results(connection, new, columns)
         return AddOutcome(stored, len(batch) - stored - len(clashing), tuple(clashing))
 
     def _deleted(self, connection: Connection, first_us: int, last_us: int) -> None:

@@ -18,7 +18,6 @@ from __future__ import annotations
 import json
 from collections.abc import Callable, Hashable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, replace
-from operator import itemgetter
 from typing import Any
 
 import numpy as np
@@ -38,6 +37,7 @@ from src.adapters.metric_summaries import (
     select,
     summarize_rows,
 )
+from src.adapters.sql_store.postgres.ingest import BatchColumns
 from src.adapters.sql_store.postgres.statistics import label_is, label_present, label_value
 from src.adapters.sql_store.rollups import split_window
 from src.adapters.sql_store.schema import ROLLUP_WIDTHS, results
@@ -126,30 +126,25 @@ def series_of(model: str | None, labels: Mapping[str, str]) -> list[Series]:
     return [EVERY_RESULT, *named, *((LABEL + key, value) for key, value in labels.items())]
 
 
-# Where `add_results` finds what it needs in a row of `results` (as_row's column order).
+# Where `add_results` finds a row's series in a row of `results` (as_row's column order).
 _COLUMN_NAMES = [column.name for column in results.columns]
-_AT, _ERROR, _MODEL, _LABELS = (_COLUMN_NAMES.index(name) for name in ("recorded_at_us", "error", "model", "labels"))
-_METRICS_OF_ROW = itemgetter(*(_COLUMN_NAMES.index(name) for name in STORED_METRICS))
+_MODEL, _LABELS = _COLUMN_NAMES.index("model"), _COLUMN_NAMES.index("labels")
 
 
-def add_results(connection: Connection, rows: Sequence[tuple[Any, ...]]) -> None:
+def add_results(connection: Connection, rows: Sequence[tuple[Any, ...]], columns: BatchColumns) -> None:
     """Merge newly stored results into their series' summaries (inside the storing transaction).
 
-    `rows` are the results as stored (as_row's tuples, labels as JSON text): read straight from
-    them, the metrics and instants cost a few numpy calls instead of attribute reads per result.
+    `rows` are the results as stored (as_row's tuples, labels as JSON text), `columns` the same
+    rows' metrics, instants and failures.
     """
     if not rows:
         return
-    count = len(rows)
-    stored = np.array(list(map(_METRICS_OF_ROW, rows)), dtype=np.float64).reshape(count, len(STORED_METRICS))
-    at = np.fromiter((row[_AT] for row in rows), np.int64, count)
-    failed = np.fromiter((row[_ERROR] is not None for row in rows), bool, count)
     # The labels' canonical JSON text names a set of labels, so equal sets are decoded once.
     _add(
         connection,
-        at,
-        stored,
-        failed,
+        columns.at,
+        columns.stored,
+        columns.failed,
         [(row[_MODEL], row[_LABELS]) for row in rows],
         series=lambda model, labels: series_of(model, json.loads(labels)),
     )

@@ -1,0 +1,112 @@
+"""PostgreSQL's bulk ingest: new batches copied straight into the table, batches holding stored
+ids the careful way, and rollups summed from the batch exactly as the database sums its rows."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import psycopg
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from src.adapters.sql_store.base import SqlStoreBase
+from src.adapters.sql_store.database import database_url
+from src.adapters.sql_store.rollups import add_to_rollups
+from src.adapters.sql_store.schema import ROLLUP_WIDTHS
+from src.adapters.sql_store.stores import open_sql_store
+from src.domain.benchmark_result import BenchmarkResult
+from tests.databases import emptied, scratch_database
+
+# Whole and half milliseconds and tokens: every sum of them is exact in float64, so rollups
+# added batch by batch equal the sums the database makes of all rows at once.
+_halves = st.integers(min_value=1, max_value=2_000).map(lambda halves: halves / 2)
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+
+
+@st.composite
+def _result(draw: st.DrawFn, index: int) -> BenchmarkResult:
+    """A result around the Unix epoch (bucket starts on both sides of 0), a success with some
+    metrics undefined or a failure."""
+    failed = draw(st.booleans())
+    total = draw(_halves)
+    first = draw(st.one_of(st.none(), _halves.filter(lambda value: value <= total)))
+    return BenchmarkResult(
+        request_id=f"r{index}",
+        token_count=draw(st.integers(min_value=0, max_value=500)),
+        time_to_first_token=first,
+        time_per_output_token=draw(st.one_of(st.none(), _halves)),
+        total_generation_time=total,
+        prompt_token_count=draw(st.one_of(st.none(), st.integers(min_value=0, max_value=900))),
+        timestamp=_EPOCH
+        + timedelta(microseconds=draw(st.integers(min_value=-(3 * 86_400 * 10**6), max_value=3 * 86_400 * 10**6))),
+        error="timeout" if failed else None,
+    )
+
+
+@st.composite
+def _batches(draw: st.DrawFn) -> list[list[BenchmarkResult]]:
+    """Results in batches; a later batch may repeat earlier results (already stored) beside new ones."""
+    count = draw(st.integers(min_value=1, max_value=40))
+    made = [draw(_result(index)) for index in range(count)]
+    cuts = sorted(draw(st.lists(st.integers(min_value=0, max_value=count), max_size=4)))
+    batches = [made[low:high] for low, high in zip([0, *cuts], [*cuts, count], strict=True) if high > low]
+    repeated = draw(st.lists(st.sampled_from(made), max_size=5))
+    return [*batches, repeated] if repeated else batches
+
+
+@pytest.fixture(scope="module")
+def database(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    with scratch_database("postgresql", tmp_path_factory.mktemp("ingest")) as url:
+        yield url
+
+
+@pytest.fixture(scope="module")
+def store(database: str) -> Iterator[SqlStoreBase]:
+    opened = open_sql_store(database_url(database))
+    yield opened
+    opened.close()
+
+
+def _rollups(url: str, table: str) -> list[tuple[object, ...]]:
+    with psycopg.connect(url) as connection:
+        return connection.execute(f"SELECT * FROM {table} ORDER BY width_us, bucket_start_us").fetchall()
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(batches=_batches())
+def test_rollups_kept_by_the_batch_path_are_those_the_database_sums(
+    database: str, store: SqlStoreBase, batches: list[list[BenchmarkResult]]
+) -> None:
+    emptied(database)
+    for batch in batches:
+        store.add(batch, all_or_nothing=False)
+    with psycopg.connect(database) as connection:
+        connection.execute("CREATE TEMP TABLE expected (LIKE result_rollups INCLUDING ALL)")
+        connection.execute(add_to_rollups("results", "true", ROLLUP_WIDTHS).replace("result_rollups", "expected"))
+        expected = connection.execute("SELECT * FROM expected ORDER BY width_us, bucket_start_us").fetchall()
+        kept = connection.execute("SELECT * FROM result_rollups ORDER BY width_us, bucket_start_us").fetchall()
+    assert kept == expected
+    stored = {result.request_id for batch in batches for result in batch}
+    assert sum(row[2] + row[-1] for row in kept if row[0] == ROLLUP_WIDTHS[0]) == len(stored)
+
+
+def test_a_batch_with_stored_and_clashing_ids_stores_only_the_new_ones(tmp_path: Path) -> None:
+    with scratch_database("postgresql", tmp_path) as url:
+        opened = open_sql_store(database_url(url))
+        try:
+            moment = datetime(2024, 6, 1, tzinfo=UTC)
+            first = [BenchmarkResult(f"id{index}", 10, 1.0, 2.0, 20.0, moment) for index in range(3)]
+            assert opened.add(first).stored == 3
+            changed = BenchmarkResult("id1", 11, 1.0, 2.0, 20.0, moment)
+            again = [first[0], changed, BenchmarkResult("id3", 12, 1.0, 2.0, 30.0, moment)]
+            outcome = opened.add(again, all_or_nothing=False)
+            assert (outcome.stored, outcome.already_stored, outcome.conflicting) == (1, 1, ("id1",))
+            kept = opened.get("id1")
+            assert kept is not None
+            assert kept.token_count == 10
+            assert opened.aggregate().count == 4
+        finally:
+            opened.close()
