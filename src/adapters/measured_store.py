@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Callable, Sequence
+from types import TracebackType
 
 from src.application.ports.result_store import (
     AddOutcome,
@@ -37,13 +37,8 @@ class MeasuredResultStore(ResultStore):
         self._store = store
         self._observe = observe
 
-    @contextmanager
-    def _timed(self, operation: str) -> Iterator[None]:
-        started = time.perf_counter()
-        try:
-            yield
-        finally:
-            self._observe(operation, time.perf_counter() - started)
+    def _timed(self, operation: str) -> _Timed:
+        return _Timed(operation, self._observe)
 
     def aggregate(self, window: TimeWindow | None = None) -> ResultAggregate:
         with self._timed("aggregate"):
@@ -92,3 +87,21 @@ class MeasuredResultStore(ResultStore):
     def delete_run(self, run: str) -> int:
         with self._timed("delete_run"):
             return self._store.delete_run(run)
+
+
+class _Timed:
+    """Times a `with` block and tells `observe` how long it took, however it ended. A class, not a
+    generator: a contextmanager's generator cost the busiest route a few percent of its time."""
+
+    __slots__ = ("_observe", "_operation", "_started")
+
+    def __init__(self, operation: str, observe: StoreCallObserver) -> None:
+        self._operation, self._observe = operation, observe
+
+    def __enter__(self) -> None:
+        self._started = time.perf_counter()
+
+    def __exit__(
+        self, kind: type[BaseException] | None, error: BaseException | None, traceback: TracebackType | None
+    ) -> None:
+        self._observe(self._operation, time.perf_counter() - self._started)

@@ -8,8 +8,8 @@ passed it. A record logged outside a request carries `-`.
 from __future__ import annotations
 
 import logging
+import os
 import re
-import uuid
 from contextvars import ContextVar
 from typing import Any, Literal
 
@@ -37,8 +37,9 @@ def sane_request_id(given: str | None) -> str | None:
 
 
 def new_request_id() -> str:
-    """A fresh request id: 32 hexadecimal digits (a random UUID)."""
-    return uuid.uuid4().hex
+    """A fresh request id: 32 hexadecimal digits, 128 random bits (a UUID object per request cost
+    a few percent of the busiest route's time; the bits are what make it unique)."""
+    return os.urandom(16).hex()
 
 
 class RequestIdFilter(logging.Filter):

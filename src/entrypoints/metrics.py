@@ -91,6 +91,9 @@ class Metrics:
             registry=registry,
         )
         self._pool: ReportsPoolUse | None = None
+        # Label sets are few (routes by template, statuses, the port's methods), so these stay small.
+        self._children: dict[tuple[str, str, int], tuple[Counter, Histogram]] = {}
+        self._store_children: dict[str, Histogram] = {}
         build = Gauge(
             "superbenchmark_build_info",
             "Always 1; the version label names the running build.",
@@ -121,11 +124,22 @@ class Metrics:
             await asyncio.sleep(POOL_SAMPLE_SECONDS)
 
     def observe_request(self, method: str, route: str, status: int, seconds: float) -> None:
-        self._http_requests.labels(method, route, str(status)).inc()
-        self._http_seconds.labels(method, route).observe(seconds)
+        # Each label set's child is looked up once: labels() takes a lock and builds its key anew.
+        counted = self._children.get((method, route, status))
+        if counted is None:
+            counted = self._children[method, route, status] = (
+                self._http_requests.labels(method, route, str(status)),
+                self._http_seconds.labels(method, route),
+            )
+        counter, histogram = counted
+        counter.inc()
+        histogram.observe(seconds)
 
     def observe_store_call(self, operation: str, seconds: float) -> None:
-        self._store_seconds.labels(operation).observe(seconds)
+        histogram = self._store_children.get(operation)
+        if histogram is None:
+            histogram = self._store_children[operation] = self._store_seconds.labels(operation)
+        histogram.observe(seconds)
 
     def count_import(self, file_format: str, counts: dict[str, int]) -> None:
         """Add an import's counts (outcome -> requests: stored, already_stored, rejected, failed) under its format."""
