@@ -34,6 +34,10 @@ _DATE_TIME = re.compile(
 )
 _FORM = "expected a form like 2024-06-01T12:00:00Z or 2024-06-01T14:00:00.250+02:00"
 
+# A numeric UTC offset at the end of a date-time that the grammar let through.
+_OFFSET = re.compile(r"[+-](\d{2}):?(\d{2})$", re.ASCII)
+_OFFSET_RANGE = "the UTC offset must be between -23:59 and +23:59"
+
 # The digit after the microseconds decides the rounding.
 _SEVENTH_FRACTION_DIGIT = re.compile(r"[.,]\d{6}(\d)")
 
@@ -124,6 +128,10 @@ def _from_iso_format(text: str) -> datetime:
             raise InvalidTimestamp(text, _FORM)
     if normalized.endswith("z"):
         normalized = normalized[:-1] + "Z"
+    offset = _OFFSET.search(normalized)
+    # Checked here: Python's own message for it names its timedelta objects.
+    if offset is not None and (int(offset.group(1)) > 23 or int(offset.group(2)) > 59):
+        raise InvalidTimestamp(text, _OFFSET_RANGE)
     try:
         return datetime.fromisoformat(normalized)
     except ValueError as error:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import argparse
 import sys
 
 from sqlalchemy.exc import DBAPIError
@@ -10,7 +11,14 @@ from src.adapters.sql_store.database import connect, database_url, driver_reason
 from src.entrypoints.settings import SettingsError, load_settings
 
 
-def main() -> int:
+def main(argv: list[str] | None = None) -> int:
+    """Migrate, or print the usage for --help (exit 0) or an unknown argument (exit 2): a command
+    that changes a database does nothing it was not plainly asked to."""
+    argparse.ArgumentParser(
+        prog="python -m src.entrypoints.migrate",
+        description="Bring SUPERBENCHMARK_DATABASE_URL's schema to this version's revision (Alembic); "
+        "a database already there is left as it is.",
+    ).parse_args(argv)
     try:
         settings = load_settings()
     except SettingsError as error:

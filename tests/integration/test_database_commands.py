@@ -28,9 +28,9 @@ def sqlite_url(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> str:
 
 
 def test_migrate_then_import_twice_stores_the_seed_once(sqlite_url: str, capsys: pytest.CaptureFixture[str]) -> None:
-    assert migrate.main() == 0
+    assert migrate.main([]) == 0
     assert capsys.readouterr().out.strip() == "schema at revision 0005 (was empty)"
-    assert migrate.main() == 0
+    assert migrate.main([]) == 0
     assert capsys.readouterr().out.strip() == "schema at revision 0005"
 
     assert cli.main(["import", str(SEED_FILE)]) == 0
@@ -45,10 +45,24 @@ def test_migrate_then_import_twice_stores_the_seed_once(sqlite_url: str, capsys:
     store.close()
 
 
+def test_migrate_asked_for_help_prints_it_and_leaves_the_database_alone(
+    sqlite_url: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    with pytest.raises(SystemExit) as helped:
+        migrate.main(["--help"])
+    assert helped.value.code == 0
+    assert "SUPERBENCHMARK_DATABASE_URL" in capsys.readouterr().out
+    with pytest.raises(SystemExit) as refused:
+        migrate.main(["--revision", "0001"])
+    assert refused.value.code == 2
+    assert "unrecognized arguments" in capsys.readouterr().err
+    assert not (tmp_path / "results.db").exists()
+
+
 def test_an_import_that_conflicts_names_the_result_and_fails(
     sqlite_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    assert migrate.main() == 0
+    assert migrate.main([]) == 0
     assert cli.main(["import", str(SEED_FILE)]) == 0
     changed = write_result_file(
         tmp_path / "changed.json",
@@ -75,7 +89,7 @@ def test_a_bad_file_or_no_database_is_one_line(
     monkeypatch.delenv("SUPERBENCHMARK_DATABASE_URL")
     assert cli.main(["import", str(SEED_FILE)]) == 2
     assert "SUPERBENCHMARK_DATABASE_URL" in capsys.readouterr().err
-    assert migrate.main() == 1
+    assert migrate.main([]) == 1
 
 
 def test_migrating_sqlite_packs_the_results_already_stored(sqlite_url: str, capsys: pytest.CaptureFixture[str]) -> None:
@@ -99,7 +113,7 @@ def test_migrating_sqlite_packs_the_results_already_stored(sqlite_url: str, caps
         rows = [as_row(r)[:10] for r in stored]
         connection.exec_driver_sql(f"INSERT INTO results VALUES ({', '.join('?' * 10)})", rows)
     engine.dispose()
-    assert migrate.main() == 0
+    assert migrate.main([]) == 0
     assert capsys.readouterr().out.strip() == "schema at revision 0005 (was 0001)"
     store = open_sql_store(database_url(sqlite_url))
     reference = FakeResultStore(stored)

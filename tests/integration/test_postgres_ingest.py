@@ -31,8 +31,10 @@ def _result(draw: st.DrawFn, index: int) -> BenchmarkResult:
     """A result around the Unix epoch (bucket starts on both sides of 0), a success with some
     metrics undefined or a failure."""
     failed = draw(st.booleans())
-    total = draw(_halves)
-    first = draw(st.one_of(st.none(), _halves.filter(lambda value: value <= total)))
+    total_halves = draw(st.integers(min_value=1, max_value=2_000))
+    total = total_halves / 2
+    # A first token no later than the last, drawn below it rather than filtered.
+    first = draw(st.one_of(st.none(), st.integers(min_value=1, max_value=total_halves).map(lambda halves: halves / 2)))
     return BenchmarkResult(
         request_id=f"r{index}",
         token_count=draw(st.integers(min_value=0, max_value=500)),

@@ -142,3 +142,11 @@ def test_only_the_extended_date_is_a_date_bound(text: str) -> None:
         parse_window_start(text)
     with pytest.raises(InvalidTimestamp):
         parse_window_end(text)
+
+
+@pytest.mark.parametrize("offset", ["+99:00", "+24:00", "-2400", "+00:60", "-12:75"])
+def test_an_offset_past_23_59_is_refused_in_plain_words(offset: str) -> None:
+    for parse in (parse_timestamp, parse_window_start, parse_window_end):
+        with pytest.raises(InvalidTimestamp) as refused:
+            parse(f"2024-06-01T12:00:00{offset}")
+        assert refused.value.reason == "the UTC offset must be between -23:59 and +23:59"

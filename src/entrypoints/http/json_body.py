@@ -7,6 +7,8 @@ import json
 
 import msgspec
 
+_OUT_OF_RANGE = "Number out of range"
+"""How msgspec's refusal of a number past float64 begins."""
 _TOO_DEEP = "arrays or objects are nested too deeply (a result nests at most 2 levels)"
 
 
@@ -34,6 +36,9 @@ def _why_not_json(text: bytes, refusal: msgspec.DecodeError) -> str:
         return f"{error.msg} at line {error.lineno} column {error.colno}"
     except (UnicodeDecodeError, RecursionError, ValueError):
         return str(refusal)
+    if str(refusal).startswith(_OUT_OF_RANGE):
+        # The standard library reads 1e400 as infinity; msgspec rightly refuses it.
+        return "a number is beyond the range of a 64-bit float (about 1.8e308), which no metric can hold"
     return (
         f"{refusal}: it holds NaN, Infinity or a lone surrogate escape such as \\ud800, which JSON (RFC 8259) excludes"
     )
