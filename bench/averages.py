@@ -29,7 +29,7 @@ import numpy as np
 
 from bench.synthetic_results import FIRST_INSTANT, SPAN, write_synthetic_results
 from src.adapters.json_store.result_file import ResultColumns
-from src.adapters.json_store.window_index import WindowIndex
+from src.adapters.window_index import WindowIndex
 from src.domain.timestamps import microseconds_since_epoch
 
 ROOT = Path(__file__).resolve().parent.parent

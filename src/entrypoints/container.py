@@ -32,12 +32,16 @@ from src.application.store_results import StoreResults
 from src.entrypoints.metrics import Metrics
 
 
-def open_sql_store(url: str, exact_percentile_results: int) -> ResultStore:
+def open_sql_store(url: str, exact_percentile_results: int, averages_mirror_results: int = 0) -> ResultStore:
     # Imported when chosen: SQLAlchemy and psycopg would add a third of a second to every DEBUG startup.
     from src.adapters.sql_store.database import database_url  # noqa: PLC0415 - imported late on purpose, see above
     from src.adapters.sql_store.stores import open_sql_store as open_store  # noqa: PLC0415 - imported late on purpose, see above
 
-    return open_store(database_url(url), exact_percentile_results=exact_percentile_results)
+    return open_store(
+        database_url(url),
+        exact_percentile_results=exact_percentile_results,
+        averages_mirror_results=averages_mirror_results,
+    )
 
 
 def open_replica_lag(url: str) -> ReplicaLag:
@@ -55,7 +59,10 @@ class Container(containers.DeclarativeContainer):
         config.result_store,
         json_file=providers.Singleton(JsonFileResultStore.load, path=config.data_file),
         sql=providers.Singleton(
-            open_sql_store, url=config.database_url, exact_percentile_results=config.exact_percentile_results
+            open_sql_store,
+            url=config.database_url,
+            exact_percentile_results=config.exact_percentile_results,
+            averages_mirror_results=config.averages_mirror_results,
         ),
         production_placeholder=providers.Singleton(ProductionPlaceholderStore),
     )
@@ -67,6 +74,7 @@ class Container(containers.DeclarativeContainer):
         replica=providers.Singleton(
             ReplicatedResultStore,
             primary=result_store,
+            # A standby cannot LISTEN: the replica answers averages itself, without a copy.
             replica=providers.Singleton(
                 open_sql_store,
                 url=config.read_database_url,

@@ -74,6 +74,11 @@ class Settings(BaseSettings):
     give exact percentiles, read row by row; larger selections' percentiles come from quantile
     sketches kept with the rollups, within 1% of the exact value (the answer says which)."""
 
+    averages_mirror_results: int = 2_000_000
+    """PostgreSQL: a store of at most this many results is copied into each serving process (about
+    100 bytes a result), which then answers window averages from memory while its copy is current,
+    kept so by the database's notifications; 0 never copies. A read replica never copies."""
+
     header_timeout_seconds: float = 10.0
     """Seconds a connection has to send its request line and headers, from its accept or from the
     answer to its previous request."""
@@ -166,7 +171,7 @@ class Settings(BaseSettings):
             raise ValueError(f"must be a number of seconds above 0, got {value}")
         return value
 
-    @field_validator("max_connections_per_client", "exact_percentile_results")
+    @field_validator("max_connections_per_client", "exact_percentile_results", "averages_mirror_results")
     @classmethod
     def _zero_or_positive(cls, value: int) -> int:
         if value < 0:

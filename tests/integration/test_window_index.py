@@ -8,7 +8,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from src.adapters.json_store.result_file import ResultColumns
-from src.adapters.json_store.window_index import WindowIndex
+from src.adapters.window_index import WindowIndex
 from src.domain.benchmark_result import METRICS
 from src.domain.result_aggregate import ResultAggregate
 

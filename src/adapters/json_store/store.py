@@ -20,7 +20,7 @@ from src.adapters.json_store.result_file import (
     read_result_file,
     read_result_records,
 )
-from src.adapters.json_store.window_index import WindowIndex
+from src.adapters.window_index import WindowIndex
 from src.application.ports.result_store import (
     AddOutcome,
     PageKey,

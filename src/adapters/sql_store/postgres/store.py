@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Sequence
 from dataclasses import replace
 from typing import Any, ClassVar
 
@@ -16,6 +17,7 @@ from src.adapters.sql_store.base import SqlStoreBase
 from src.adapters.sql_store.database import CONNECT_TIMEOUT_SECONDS
 from src.adapters.sql_store.postgres import summaries
 from src.adapters.sql_store.postgres.async_connections import AsyncConnections
+from src.adapters.sql_store.postgres.averages_mirror import NOTIFY, AveragesMirror
 from src.adapters.sql_store.postgres.ingest import BatchColumns, add_rows, add_to_rollups
 from src.adapters.sql_store.postgres.statistics import (
     goodput_statement,
@@ -40,13 +42,17 @@ from src.domain.time_window import TimeWindow
 
 DEFAULT_EXACT_PERCENTILE_RESULTS = 20_000
 """Selections of at most this many results get exact percentiles (see the settings)."""
+DEFAULT_AVERAGES_MIRROR_RESULTS = 2_000_000
+"""A store of at most this many results is copied into each serving process for window averages
+(see averages_mirror and the settings)."""
 
 
 class PostgresResultStore(SqlStoreBase):
-    """Results in PostgreSQL: batches stored by COPY, window averages straight through psycopg on
-    the event loop, statistics from summaries per series and rollup bucket (see summaries) with
-    sketched percentiles beyond `exact_percentile_results` results, and exactly in one statement
-    (percentile_cont) up to it or where no series names the selection.
+    """Results in PostgreSQL: batches stored by COPY, window averages from each process's copy of the
+    results while it is current (up to `averages_mirror_results` results; 0: never) and otherwise
+    straight through psycopg on the event loop, statistics from summaries per series and rollup
+    bucket (see summaries) with sketched percentiles beyond `exact_percentile_results` results,
+    and exactly in one statement (percentile_cont) up to it or where no series names the selection.
 
     Raises StoreUnavailable when the database cannot answer (see SqlStoreBase).
     """
@@ -57,17 +63,34 @@ class PostgresResultStore(SqlStoreBase):
 
     _label_is = staticmethod(label_is)
 
-    def __init__(self, engine: Engine, exact_percentile_results: int = DEFAULT_EXACT_PERCENTILE_RESULTS) -> None:
+    def __init__(
+        self,
+        engine: Engine,
+        exact_percentile_results: int = DEFAULT_EXACT_PERCENTILE_RESULTS,
+        averages_mirror_results: int = DEFAULT_AVERAGES_MIRROR_RESULTS,
+    ) -> None:
         super().__init__(engine)
         self._exact_at_most = exact_percentile_results
-        self._connections = AsyncConnections(_conninfo(engine.url), engine.pool.size(), CONNECT_TIMEOUT_SECONDS)  # type: ignore[attr-defined]
+        conninfo = _conninfo(engine.url)
+        self._connections = AsyncConnections(conninfo, engine.pool.size(), CONNECT_TIMEOUT_SECONDS)  # type: ignore[attr-defined]
+        mirrored = averages_mirror_results > 0
+        self._mirror = AveragesMirror(conninfo, averages_mirror_results, CONNECT_TIMEOUT_SECONDS) if mirrored else None
         compiled = self._window_sums.compile(dialect=engine.dialect)
         self._window_sums_sql = str(compiled)
         self._window_sums_defaults = dict(compiled.params)
 
+    @property
+    def averages_mirrored(self) -> int:
+        """Results in this process's current copy for averages; 0 when there is none or it is stale."""
+        return 0 if self._mirror is None else self._mirror.holds
+
     async def aggregate_async(self, window: TimeWindow | None = None) -> ResultAggregate:
         if not self._schema_checked:
             await asyncio.to_thread(self._read, lambda _connection: None)
+        if self._mirror is not None:
+            mirrored = self._mirror.aggregate(window)
+            if mirrored is not None:
+                return mirrored
         # Straight to psycopg, without SQLAlchemy's per-execution work: this is the busiest query.
         parameters = self._window_sums_defaults | window_parameters(window)
         return window_aggregate(await self._connections.fetch_one(self._window_sums_sql, parameters))
@@ -77,6 +100,8 @@ class PostgresResultStore(SqlStoreBase):
         return super().pool_in_use() + self._connections.in_use
 
     async def aclose(self) -> None:
+        if self._mirror is not None:
+            await self._mirror.close()
         await self._connections.close()
         await super().aclose()
 
@@ -126,8 +151,27 @@ class PostgresResultStore(SqlStoreBase):
     def _label_value(self, key: str) -> Any:
         return label_value(key)
 
+    def add(self, batch: Sequence[BenchmarkResult], *, all_or_nothing: bool = True) -> AddOutcome:
+        try:
+            return super().add(batch, all_or_nothing=all_or_nothing)
+        finally:
+            # Committed or not, this process's copy is not trusted past a write of its own.
+            self._written()
+
+    def delete_run(self, run: str) -> int:
+        try:
+            return super().delete_run(run)
+        finally:
+            self._written()
+
+    def _written(self) -> None:
+        if self._mirror is not None:
+            self._mirror.changed()
+
     def _add(self, connection: Connection, batch: list[BenchmarkResult]) -> AddOutcome:
         cursor = connection.connection.driver_connection.cursor()  # type: ignore[union-attr]
+        # Delivered to every listening process when this transaction commits (see averages_mirror).
+        cursor.execute(NOTIFY)
         rows = [as_row(result) for result in batch]
         try:
             stored, skipped, clashing = add_rows(cursor, rows)
@@ -144,6 +188,7 @@ class PostgresResultStore(SqlStoreBase):
         return AddOutcome(stored, len(batch) - stored - len(clashing), tuple(clashing))
 
     def _deleted(self, connection: Connection, first_us: int, last_us: int) -> None:
+        connection.exec_driver_sql(NOTIFY)
         # Summaries cannot take results out (a minimum has no inverse): their buckets are rebuilt.
         summaries.rebuild(connection, first_us, last_us + 1)
 

@@ -13,11 +13,11 @@ metric, the usual case, keeps no counts at all.
 from __future__ import annotations
 
 from bisect import bisect_left
+from typing import Protocol
 
 import numpy as np
 import numpy.typing as npt
 
-from src.adapters.json_store.result_file import ResultColumns
 from src.domain.benchmark_result import METRICS, STORED_METRICS
 from src.domain.result_aggregate import ResultAggregate
 
@@ -25,8 +25,24 @@ _AVERAGED = len(METRICS)
 _PROMPT_TOKENS = STORED_METRICS.index("prompt_token_count")
 
 
+class IndexedColumns(Protocol):
+    """Results column by column, in any order: instants in UTC microseconds, one column per metric
+    in STORED_METRICS order (NaN where undefined), and which failed (None when none did)."""
+
+    @property
+    def timestamps(self) -> npt.NDArray[np.int64]: ...
+
+    @property
+    def metrics(self) -> tuple[npt.NDArray[np.float64], ...]: ...
+
+    @property
+    def failed(self) -> npt.NDArray[np.bool_] | None: ...
+
+
 class WindowIndex:
-    def __init__(self, columns: ResultColumns) -> None:
+    """The JSON store's results, or PostgreSQL's copy of them (see averages_mirror), for window averages."""
+
+    def __init__(self, columns: IndexedColumns) -> None:
         if len(columns.metrics) != len(STORED_METRICS):
             raise ValueError(f"expected one column per stored metric ({len(STORED_METRICS)})")
         order = np.argsort(columns.timestamps)
