@@ -9,11 +9,13 @@ from collections.abc import Awaitable, Callable, Iterator
 from dataclasses import astuple
 from datetime import timedelta
 from pathlib import Path
+from typing import Any
 
 import psycopg
 import pytest
 
 from src.adapters.sql_store.database import database_url
+from src.adapters.sql_store.postgres import averages_mirror
 from src.adapters.sql_store.postgres.averages_mirror import CHANNEL, QUIET_SECONDS
 from src.adapters.sql_store.postgres.store import PostgresResultStore
 from src.adapters.sql_store.stores import open_sql_store
@@ -141,15 +143,27 @@ def test_a_write_of_its_own_or_of_another_process_is_seen_at_once_then_copied(da
     writer.close()
 
 
-def test_a_store_larger_than_the_setting_is_never_copied(database: str) -> None:
+def test_a_store_larger_than_the_setting_is_never_copied_nor_counted_again(
+    database: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
     store = _store(database, 100)
     store.add(_results("a", 101, seed=6))
+    loads: list[object] = []
+    load = averages_mirror.load
+
+    def counted(connection: psycopg.Connection[Any], max_results: int) -> object:
+        loads.append(load(connection, max_results))
+        return loads[-1]
+
+    monkeypatch.setattr(averages_mirror, "load", counted)
 
     async def scenario() -> None:
-        for _ in range(int(3 * QUIET_SECONDS / 0.02)):
+        for _ in range(int(4 * QUIET_SECONDS / 0.02)):
             _same(await store.aggregate_async(), store.aggregate())
             await asyncio.sleep(0.02)
         assert store.averages_mirrored == 0
+        # Counted once after the listening began, not on every request: nothing was written since.
+        assert loads == [None]
         await store.aclose()
 
     asyncio.run(scenario())

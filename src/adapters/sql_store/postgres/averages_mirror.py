@@ -155,7 +155,10 @@ class AveragesMirror:
         return self._index
 
     def _load_soon(self) -> None:
-        if self._listening and (self._loading is None or self._loading.done()):
+        # Loaded at the present count already means the store was too large to copy: not again
+        # until something is written.
+        loaded = self._loaded_at == self._generation
+        if self._listening and not loaded and (self._loading is None or self._loading.done()):
             self._loading = asyncio.get_running_loop().create_task(self._load())
 
     async def _load(self) -> None:
