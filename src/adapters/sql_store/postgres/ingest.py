@@ -67,12 +67,25 @@ _ROLLUP_COLUMNS = (
     *(f"count_{metric}" for metric in COUNTED_METRICS),
     "failed_count",
 )
-_ROLLUP_TYPES = ("bigint", *("float8" for _ in _SUMMED), *("bigint" for _ in COUNTED_METRICS), "bigint")
+_ROLLUP_KEYS = ("width_us", "bucket_start_us")
+# Each column's big-endian form in COPY's binary format (">i8" bigint, ">f8" double precision).
+_ROLLUP_FORMS = {
+    **{name: ">i8" for name in (*_ROLLUP_KEYS, *_ROLLUP_COLUMNS)},
+    **{f"sum_{metric}": ">f8" for metric in _SUMMED},
+}
+_ROLLUP_NAMES = (*_ROLLUP_KEYS, *_ROLLUP_COLUMNS)
+_ROLLUP_ROW = np.dtype(
+    [("fields", ">i2")]
+    + [item for name in _ROLLUP_NAMES for item in ((f"{name}_length", ">i4"), (name, _ROLLUP_FORMS[name]))]
+)
+_COPY_SIGNATURE = b"PGCOPY\n\xff\r\n\x00" + bytes(8)  # then no flags and no header extension
+_COPY_END = b"\xff\xff"  # a field count of -1
+ROLLUP_STAGING = "CREATE TEMP TABLE IF NOT EXISTS incoming_rollups (LIKE result_rollups) ON COMMIT DELETE ROWS"
+ROLLUP_COPY = f"COPY incoming_rollups ({', '.join(_ROLLUP_NAMES)}) FROM STDIN (FORMAT BINARY)"
 # Bucket order is lock order: concurrent writers update shared rollup rows in one order.
 ADD_TO_ROLLUPS = f"""
-INSERT INTO result_rollups (width_us, bucket_start_us, {", ".join(_ROLLUP_COLUMNS)})
-SELECT * FROM unnest(%(width_us)b::bigint[], %(bucket_start_us)b::bigint[],
-    {", ".join(f"%({name})b::{kind}[]" for name, kind in zip(_ROLLUP_COLUMNS, _ROLLUP_TYPES, strict=True))})
+INSERT INTO result_rollups ({", ".join(_ROLLUP_NAMES)})
+SELECT {", ".join(_ROLLUP_NAMES)} FROM incoming_rollups
 ORDER BY 1, 2
 ON CONFLICT (width_us, bucket_start_us) DO UPDATE SET
     {", ".join(f"{name} = result_rollups.{name} + excluded.{name}" for name in _ROLLUP_COLUMNS)}
@@ -159,30 +172,37 @@ class BatchColumns:
 def add_to_rollups(cursor: psycopg.Cursor[Any], batch: BatchColumns) -> None:
     """Add new results to every width's rollup buckets, one upsert for the batch. As
     add_to_rollups in SQL: a failure is counted only; a success adds each metric it has to that
-    metric's sum and count."""
+    metric's sum and count.
+
+    The buckets' rows go to a staging table by binary COPY, laid out by numpy in one buffer:
+    as array parameters, psycopg dumped each of their some 60,000 numbers in Python (4 us a result).
+    """
     at, stored, failed = batch.at, batch.stored, batch.failed
     if not len(at):
         return
     succeeded = ~failed
-    columns: dict[str, list[Any]] = {name: [] for name in ("width_us", "bucket_start_us", *_ROLLUP_COLUMNS)}
     summed = [stored[:, STORED_METRICS.index(metric)] for metric in _SUMMED]
     counted = [stored[:, STORED_METRICS.index(metric)] for metric in COUNTED_METRICS]
+    parts: list[npt.NDArray[np.void]] = []
     for width in ROLLUP_WIDTHS:
         # numpy's % is a floor modulo, as the SQL form's double modulo is: right before 1970 too.
         starts, bucket = np.unique(at - at % width, return_inverse=True)
-        size = len(starts)
-
-        def count(where: npt.NDArray[np.bool_], bucket: Any = bucket, size: int = size) -> list[int]:
-            return np.bincount(bucket[where], minlength=size).tolist()  # type: ignore[no-any-return]
-
-        columns["width_us"] += [width] * size
-        columns["bucket_start_us"] += starts.tolist()
-        columns["result_count"] += count(succeeded)
+        rows = np.empty(len(starts), _ROLLUP_ROW)
+        rows["fields"] = len(_ROLLUP_NAMES)
+        for name in _ROLLUP_NAMES:
+            rows[f"{name}_length"] = 8
+        rows["width_us"], rows["bucket_start_us"] = width, starts
+        rows["result_count"] = np.bincount(bucket[succeeded], minlength=len(starts))
         for metric, values in zip(_SUMMED, summed, strict=True):
             # Added in the batch's order from 0.0, as PostgreSQL's sum adds its rows; 0.0 adds nothing.
             weights = np.where(succeeded & ~np.isnan(values), values, 0.0)
-            columns[f"sum_{metric}"] += np.bincount(bucket, weights=weights, minlength=size).tolist()
+            rows[f"sum_{metric}"] = np.bincount(bucket, weights=weights, minlength=len(starts))
         for metric, values in zip(COUNTED_METRICS, counted, strict=True):
-            columns[f"count_{metric}"] += count(succeeded & ~np.isnan(values))
-        columns["failed_count"] += count(failed)
-    cursor.execute(ADD_TO_ROLLUPS, columns)
+            rows[f"count_{metric}"] = np.bincount(bucket[succeeded & ~np.isnan(values)], minlength=len(starts))
+        rows["failed_count"] = np.bincount(bucket[failed], minlength=len(starts))
+        parts.append(rows)
+    cursor.execute(ROLLUP_STAGING)
+    with cursor.copy(ROLLUP_COPY) as copy:
+        # Joined as bytes: np.concatenate would turn the fields to the machine's byte order.
+        copy.write(b"".join([_COPY_SIGNATURE, *(part.tobytes() for part in parts), _COPY_END]))
+    cursor.execute(ADD_TO_ROLLUPS)
