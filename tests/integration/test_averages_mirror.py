@@ -172,6 +172,9 @@ def test_a_store_larger_than_the_setting_is_never_copied_nor_counted_again(
 def test_without_its_listening_connection_the_copy_answers_nothing_until_it_listens_again(database: str) -> None:
     store, writer = _store(database, 1_000), _store(database, 0)
     store.add(_results("a", 200, seed=7))
+    with psycopg.connect(database, autocommit=True) as admin:
+        rows = admin.execute("SELECT pid FROM pg_stat_activity WHERE query = %s", (f"LISTEN {CHANNEL}",)).fetchall()
+    listening_before = [pid for (pid,) in rows]
 
     async def scenario() -> None:
         async def mirrored() -> bool:
@@ -179,9 +182,12 @@ def test_without_its_listening_connection_the_copy_answers_nothing_until_it_list
             return store.averages_mirrored > 0
 
         await _until(mirrored)
+        # Only this store's listener: the one of this database that was not listening before.
         with psycopg.connect(database, autocommit=True) as admin:
             ended = admin.execute(
-                "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE query = %s", (f"LISTEN {CHANNEL}",)
+                "SELECT pg_terminate_backend(pid) FROM pg_stat_activity"
+                " WHERE query = %s AND datname = current_database() AND NOT pid = ANY(%s)",
+                (f"LISTEN {CHANNEL}", listening_before),
             ).fetchall()
         assert ended == [(True,)]
 
