@@ -4,6 +4,7 @@ never from a copy that a write (this process's, or another's, notified) has made
 from __future__ import annotations
 
 import asyncio
+import logging
 import random
 from collections.abc import Awaitable, Callable, Iterator
 from dataclasses import astuple
@@ -23,6 +24,7 @@ from src.domain.benchmark_result import BenchmarkResult
 from src.domain.result_aggregate import ResultAggregate
 from src.domain.time_window import TimeWindow
 from src.domain.timestamps import parse_timestamp
+from src.entrypoints.logs import NO_REQUEST, REQUEST_ID
 from tests.databases import scratch_database
 
 _START = parse_timestamp("2024-06-01T00:00:00Z")
@@ -170,6 +172,17 @@ def test_a_store_larger_than_the_setting_is_never_copied_nor_counted_again(
 
 
 def test_without_its_listening_connection_the_copy_answers_nothing_until_it_listens_again(database: str) -> None:
+    # What the listener logs belongs to no request: not to the one that happened to start it.
+    heard: list[str] = []
+
+    def note_request_id(_record: logging.LogRecord) -> bool:
+        heard.append(REQUEST_ID.get())
+        return True
+
+    listener_log = logging.getLogger(averages_mirror.__name__)
+    level = listener_log.level
+    listener_log.setLevel(logging.INFO)
+    listener_log.addFilter(note_request_id)
     store, writer = _store(database, 1_000), _store(database, 0)
     store.add(_results("a", 200, seed=7))
     with psycopg.connect(database, autocommit=True) as admin:
@@ -181,6 +194,7 @@ def test_without_its_listening_connection_the_copy_answers_nothing_until_it_list
             await store.aggregate_async()
             return store.averages_mirrored > 0
 
+        REQUEST_ID.set("a-request")
         await _until(mirrored)
         # Only this store's listener: the one of this database that was not listening before.
         with psycopg.connect(database, autocommit=True) as admin:
@@ -205,5 +219,11 @@ def test_without_its_listening_connection_the_copy_answers_nothing_until_it_list
         assert store.averages_mirrored == 210
         await store.aclose()
 
-    asyncio.run(scenario())
-    writer.close()
+    try:
+        asyncio.run(scenario())
+    finally:
+        listener_log.removeFilter(note_request_id)
+        listener_log.setLevel(level)
+        writer.close()
+    assert heard
+    assert set(heard) == {NO_REQUEST}

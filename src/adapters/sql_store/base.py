@@ -207,14 +207,26 @@ class SqlStoreBase(ResultStore):
     def _write(self, work: Callable[[Connection], T], doing: str) -> T:
         """`work` in one transaction, run again whole (up to _WRITE_ATTEMPTS times) when it
         collided with a concurrent writer: an IntegrityError (another writer stored one of its
-        ids after it looked) or a rollback the database chose (deadlock, serialization).
+        ids after it looked) or a rollback the database chose (deadlock, serialization). Run once
+        more, too, when its connection turned out dropped before the work was done (a pooled
+        connection the database ended): the server rolled that transaction back, so nothing
+        happens twice. A connection lost at the commit leaves the outcome unknown: not retried.
         Raises StoreUnavailable naming what it tried to `doing` when every attempt collided."""
+        reconnected = False
         for attempt in range(1, _WRITE_ATTEMPTS + 1):
+            done = False
             try:
                 with self._writing() as connection:
-                    return work(connection)
+                    answer = work(connection)
+                    done = True  # only the commit is left
+                    return answer
             except IntegrityError:
                 logger.info("write attempt %d collided with a concurrent writer; retrying", attempt)
+            except StoreUnavailable as error:
+                if done or reconnected or not _dropped_connection(error.__cause__):
+                    raise
+                reconnected = True
+                logger.info("write attempt %d met a dropped connection before committing; retrying", attempt)
             except DBAPIError as error:
                 if not _retryable(error):
                     raise

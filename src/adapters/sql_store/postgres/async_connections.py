@@ -1,8 +1,8 @@
 """A few PostgreSQL connections for coroutines: the window averages run on the event loop, no thread.
 
 Kept deliberately small instead of a pooling library: a connection is opened when none is idle
-(so a database that is down fails the request at once, with the driver's reason), and one that
-the database dropped is discarded and replaced once.
+(so a database that is down fails the request at once, with the driver's reason); when one is
+found dropped, every idle one is discarded and the query runs once more on a new connection.
 """
 
 from __future__ import annotations
@@ -44,7 +44,9 @@ class AsyncConnections:
     async def _fetch_one(self, query: str, parameters: dict[str, Any]) -> tuple[Any, ...]:
         """fetch_one's work, holding a slot."""
         for attempt in (1, 2):
-            connection = self._idle.pop() if self._idle else None
+            # The second attempt always opens a new connection: after a restart, or backends
+            # ended by an administrator, every idle connection is as dead as the first one was.
+            connection = self._idle.pop() if self._idle and attempt == 1 else None
             try:
                 if connection is None:
                     connection = await self._connect()
@@ -53,14 +55,19 @@ class AsyncConnections:
             except psycopg.OperationalError as error:
                 if connection is not None:
                     await connection.close()
-                # An idle connection may have died with a database restart: one more try, on a new one.
                 if attempt == 2 or connection is None:
                     raise StoreUnavailable(driver_reason(error)) from error
+                await self._discard_idle()
                 continue
             self._idle.append(connection)
             assert row is not None, "an aggregate query always returns a row"
             return tuple(row)
         raise AssertionError("unreachable")
+
+    async def _discard_idle(self) -> None:
+        """Close the idle connections: one was found dropped, so the others likely are too."""
+        while self._idle:
+            await self._idle.pop().close()
 
     async def _connect(self) -> psycopg.AsyncConnection[Any]:
         connection = await psycopg.AsyncConnection.connect(
@@ -72,5 +79,4 @@ class AsyncConnections:
         return connection
 
     async def close(self) -> None:
-        while self._idle:
-            await self._idle.pop().close()
+        await self._discard_idle()

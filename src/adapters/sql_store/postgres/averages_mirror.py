@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import contextvars
 import logging
 import threading
 from typing import Any
@@ -130,7 +131,8 @@ class AveragesMirror:
             # First use, or a new event loop (the old one's tasks are gone): listen from scratch.
             self._loop, self._listening, self._loading = loop, False, None
             self.changed()
-            self._tasks = [loop.create_task(self._listen())]
+            # A context of their own: a request's (its id, for the logs) is not theirs.
+            self._tasks = [loop.create_task(self._listen(), context=contextvars.Context())]
         index = self._current()
         if index is None:
             self._load_soon()
@@ -159,7 +161,7 @@ class AveragesMirror:
         # until something is written.
         loaded = self._loaded_at == self._generation
         if self._listening and not loaded and (self._loading is None or self._loading.done()):
-            self._loading = asyncio.get_running_loop().create_task(self._load())
+            self._loading = asyncio.get_running_loop().create_task(self._load(), context=contextvars.Context())
 
     async def _load(self) -> None:
         # Wait for writes to pause: each batch of an import would otherwise cost a reload.

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import replace
 from typing import Any, ClassVar
 
@@ -169,28 +170,42 @@ class PostgresResultStore(SqlStoreBase):
             self._mirror.changed()
 
     def _add(self, connection: Connection, batch: list[BenchmarkResult]) -> AddOutcome:
-        cursor = connection.connection.driver_connection.cursor()  # type: ignore[union-attr]
         # Delivered to every listening process when this transaction commits (see averages_mirror).
-        cursor.execute(NOTIFY)
+        # The transaction's first statement, through SQLAlchemy: a pooled connection the database
+        # has dropped is found here, and SQLAlchemy then replaces every connection of its pool.
+        connection.exec_driver_sql(NOTIFY)
+        cursor = connection.connection.driver_connection.cursor()  # type: ignore[union-attr]
         rows = [as_row(result) for result in batch]
-        try:
+        with _driver_errors(connection):
             stored, skipped, clashing = add_rows(cursor, rows)
             already = set(skipped)
             new = [row for row in rows if row[0] not in already] if already else rows
             columns = BatchColumns.of(new)
             add_to_rollups(cursor, columns)
-        # The driver is used directly here, so its errors are wrapped as SQLAlchemy would wrap them.
-        except psycopg.IntegrityError as error:
-            raise IntegrityError("bulk insert", None, error) from error
-        except psycopg.OperationalError as error:
-            raise OperationalError("bulk insert", None, error) from error
-        summaries.add_results(connection, new, columns)
+            summaries.add_results(connection, new, columns)
         return AddOutcome(stored, len(batch) - stored - len(clashing), tuple(clashing))
 
     def _deleted(self, connection: Connection, first_us: int, last_us: int) -> None:
         connection.exec_driver_sql(NOTIFY)
         # Summaries cannot take results out (a minimum has no inverse): their buckets are rebuilt.
-        summaries.rebuild(connection, first_us, last_us + 1)
+        with _driver_errors(connection):
+            summaries.rebuild(connection, first_us, last_us + 1)
+
+
+@contextmanager
+def _driver_errors(connection: Connection) -> Iterator[None]:
+    """psycopg's errors, where it is used directly, as SQLAlchemy would raise them: a connection
+    the database dropped is invalidated, so that the pool never hands it out again and the
+    write may run once more on a new one (SqlStoreBase._write)."""
+    try:
+        yield
+    except psycopg.IntegrityError as error:
+        raise IntegrityError("bulk write", None, error) from error
+    except psycopg.OperationalError as error:
+        dropped = bool(connection.connection.driver_connection.broken)  # type: ignore[union-attr]
+        if dropped:
+            connection.invalidate()
+        raise OperationalError("bulk write", None, error, connection_invalidated=dropped) from error
 
 
 def _conninfo(url: URL) -> str:
