@@ -110,9 +110,12 @@ def _parse_bound(text: str, time_of_day: time) -> datetime:
 def _parse_date_time(text: str) -> datetime:
     moment = _from_iso_format(text)
     seventh_digit = _SEVENTH_FRACTION_DIGIT.search(text)
-    try:
-        if seventh_digit and seventh_digit.group(1) >= "5":
+    if seventh_digit and seventh_digit.group(1) >= "5":
+        try:
             moment += _MICROSECOND
+        except OverflowError:
+            raise InvalidTimestamp(text, "rounded to the microsecond, it falls after the year 9999") from None
+    try:
         return as_utc(moment)
     except (OverflowError, InvalidTimestamp):
         raise InvalidTimestamp(text, _OUTSIDE_THE_CALENDAR) from None

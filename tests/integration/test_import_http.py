@@ -321,3 +321,20 @@ def test_more_files_than_a_run_has_are_a_problem_saying_how_many(api: httpx.Clie
     files = [("files", (f"f{index}.json", VLLM.read_bytes())) for index in range(9)]
     refused = api.post("/results/import", files=files, headers=WRITER)
     assert "at most 8" in assert_problem(refused, 422)["detail"]
+
+
+def test_a_line_json_excludes_is_rejected_saying_what_it_holds(api: httpx.Client) -> None:
+    def line(request_id: str, total: str) -> str:
+        # 12345.5 stands for the number written as `total`, which json.dumps could not write.
+        written = json.dumps(record(request_id, "2024-06-01T12:00:00Z", total_generation_time=12345.5))
+        return written.replace("12345.5", total)
+
+    body = "\n".join([line("fine", "500"), line("huge", "1e400"), line("nan", "NaN"), line("cut", "5")[:40]])
+    report = api.post(
+        "/results/import", content=body.encode(), headers=WRITER | {"Content-Type": "application/x-ndjson"}
+    ).json()
+    assert (report["stored"], report["rejected"]) == (1, 3)
+    reasons = {error["position"]: error["reason"] for error in report["errors"]}
+    assert "beyond the range of a 64-bit float" in reasons[2]
+    assert "NaN, Infinity or a lone surrogate" in reasons[3]
+    assert "at line 1 column" in reasons[4]

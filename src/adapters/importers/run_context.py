@@ -16,6 +16,7 @@ from typing import Any
 
 import msgspec
 
+from src.adapters.json_refusals import why_not_json
 from src.application.ports.result_reader import MAX_RUN_LENGTH, ImportOptions, ReadEntry, ToolFile
 from src.domain.benchmark_result import (
     LABEL_SEPARATOR,
@@ -220,9 +221,19 @@ def _decoded_lines(
         except (msgspec.DecodeError, ValueError) as error:
             if _BLANK.fullmatch(line):
                 continue
-            yield number, None, f"is not valid JSON: {_first_line(error)}"
+            # Explained as POST /results explains it, but a whole document (a line as long as
+            # the file) is not read a second time.
+            if isinstance(error, msgspec.DecodeError) and len(line) <= _EXPLAINED_BYTES:
+                reason = why_not_json(bytes(line), error)
+            else:
+                reason = _first_line(error)
+            yield number, None, f"is not valid JSON: {reason}"
         except RecursionError:
             yield number, None, "is not valid JSON: arrays or objects are nested too deeply"
+
+
+_EXPLAINED_BYTES = 1 << 20
+"""Lines up to this long are read again, when refused, to say why they are not JSON."""
 
 
 def _first_line(error: Exception) -> str:
