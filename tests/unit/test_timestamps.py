@@ -94,9 +94,10 @@ def test_finer_fractions_round_to_the_nearest_microsecond_and_letters_may_be_low
     assert parse_timestamp(text) == expected
 
 
-def test_rounding_past_the_last_microsecond_of_the_calendar_is_refused() -> None:
-    with pytest.raises(InvalidTimestamp, match="outside the years"):
+def test_rounding_past_the_last_microsecond_of_the_calendar_is_refused_saying_so() -> None:
+    with pytest.raises(InvalidTimestamp, match="rounded to the microsecond, it falls after the year 9999"):
         parse_timestamp("9999-12-31T23:59:59.9999995Z")
+    assert parse_timestamp("9999-12-31T23:59:59.9999994Z") == datetime(9999, 12, 31, 23, 59, 59, 999999, tzinfo=UTC)
 
 
 def test_many_instants_become_microseconds_naive_ones_meaning_utc() -> None:
