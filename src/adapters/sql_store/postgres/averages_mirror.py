@@ -33,6 +33,7 @@ from typing import Any
 import numpy as np
 import psycopg
 
+from src.adapters.sql_store.postgres.binary_copy import decoded, row_type
 from src.adapters.sql_store.schema import ROLLUP_WIDTHS
 from src.adapters.window_index import WindowIndex
 from src.domain.benchmark_result import STORED_METRICS
@@ -57,13 +58,7 @@ _TOTAL = (
 # binary COPY has one layout that numpy reads in place.
 _COLUMNS = ", ".join(f"coalesce({name}::float8, 'NaN')" for name in STORED_METRICS)
 _LOAD = f"COPY (SELECT recorded_at_us, {_COLUMNS}, error IS NOT NULL FROM results) TO STDOUT (FORMAT BINARY)"
-_HEADER_BYTES = 19  # "PGCOPY\n\377\r\n\0", flags and header extension length (PostgreSQL's COPY)
-_TRAILER_BYTES = 2  # a field count of -1
-_ROW = np.dtype(
-    [("fields", ">i2"), ("at_length", ">i4"), ("at", ">i8")]
-    + [item for name in STORED_METRICS for item in ((f"{name}_length", ">i4"), (name, ">f8"))]
-    + [("failed_length", ">i4"), ("failed", "u1")]
-)
+_ROW = row_type([("at", ">i8"), *((name, ">f8") for name in STORED_METRICS), ("failed", "u1")])
 
 
 class _Columns:
@@ -85,8 +80,7 @@ def load(connection: psycopg.Connection[Any], max_results: int) -> WindowIndex |
     with connection.cursor().copy(_LOAD) as copy:
         for block in copy:
             data += block
-    count = (len(data) - _HEADER_BYTES - _TRAILER_BYTES) // _ROW.itemsize
-    columns = _Columns(np.frombuffer(data, _ROW, count, _HEADER_BYTES))
+    columns = _Columns(decoded(data, _ROW))
     del data
     return WindowIndex(columns)
 

@@ -28,6 +28,7 @@ from psycopg.adapt import Dumper
 from psycopg.pq import Format
 from sqlalchemy import JSON, BigInteger, Float
 
+from src.adapters.sql_store.postgres.binary_copy import Rows, empty_rows, encoded, row_type
 from src.adapters.sql_store.schema import COUNTED_METRICS, ROLLUP_WIDTHS, results
 from src.domain.benchmark_result import METRICS, STORED_METRICS
 
@@ -74,12 +75,7 @@ _ROLLUP_FORMS = {
     **{f"sum_{metric}": ">f8" for metric in _SUMMED},
 }
 _ROLLUP_NAMES = (*_ROLLUP_KEYS, *_ROLLUP_COLUMNS)
-_ROLLUP_ROW = np.dtype(
-    [("fields", ">i2")]
-    + [item for name in _ROLLUP_NAMES for item in ((f"{name}_length", ">i4"), (name, _ROLLUP_FORMS[name]))]
-)
-_COPY_SIGNATURE = b"PGCOPY\n\xff\r\n\x00" + bytes(8)  # then no flags and no header extension
-_COPY_END = b"\xff\xff"  # a field count of -1
+_ROLLUP_ROW = row_type([(name, _ROLLUP_FORMS[name]) for name in _ROLLUP_NAMES])
 ROLLUP_STAGING = "CREATE TEMP TABLE IF NOT EXISTS incoming_rollups (LIKE result_rollups) ON COMMIT DELETE ROWS"
 ROLLUP_COPY = f"COPY incoming_rollups ({', '.join(_ROLLUP_NAMES)}) FROM STDIN (FORMAT BINARY)"
 # Bucket order is lock order: concurrent writers update shared rollup rows in one order.
@@ -183,14 +179,11 @@ def add_to_rollups(cursor: psycopg.Cursor[Any], batch: BatchColumns) -> None:
     succeeded = ~failed
     summed = [stored[:, STORED_METRICS.index(metric)] for metric in _SUMMED]
     counted = [stored[:, STORED_METRICS.index(metric)] for metric in COUNTED_METRICS]
-    parts: list[npt.NDArray[np.void]] = []
+    parts: list[Rows] = []
     for width in ROLLUP_WIDTHS:
         # numpy's % is a floor modulo, as the SQL form's double modulo is: right before 1970 too.
         starts, bucket = np.unique(at - at % width, return_inverse=True)
-        rows = np.empty(len(starts), _ROLLUP_ROW)
-        rows["fields"] = len(_ROLLUP_NAMES)
-        for name in _ROLLUP_NAMES:
-            rows[f"{name}_length"] = 8
+        rows = empty_rows(len(starts), _ROLLUP_ROW)
         rows["width_us"], rows["bucket_start_us"] = width, starts
         rows["result_count"] = np.bincount(bucket[succeeded], minlength=len(starts))
         for metric, values in zip(_SUMMED, summed, strict=True):
@@ -203,6 +196,5 @@ def add_to_rollups(cursor: psycopg.Cursor[Any], batch: BatchColumns) -> None:
         parts.append(rows)
     cursor.execute(ROLLUP_STAGING)
     with cursor.copy(ROLLUP_COPY) as copy:
-        # Joined as bytes: np.concatenate would turn the fields to the machine's byte order.
-        copy.write(b"".join([_COPY_SIGNATURE, *(part.tobytes() for part in parts), _COPY_END]))
+        copy.write(encoded(parts))
     cursor.execute(ADD_TO_ROLLUPS)
