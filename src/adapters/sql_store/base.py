@@ -211,7 +211,18 @@ class SqlStoreBase(ResultStore):
         more, too, when its connection turned out dropped before the work was done (a pooled
         connection the database ended): the server rolled that transaction back, so nothing
         happens twice. A connection lost at the commit leaves the outcome unknown: not retried.
-        Raises StoreUnavailable naming what it tried to `doing` when every attempt collided."""
+        Then, however it ended, `_written`. Raises StoreUnavailable naming what it tried to
+        `doing` when every attempt collided."""
+        try:
+            return self._attempts(work, doing)
+        finally:
+            self._written()
+
+    def _written(self) -> None:
+        """After every write, committed or not (a hook; nothing by default)."""
+
+    def _attempts(self, work: Callable[[Connection], T], doing: str) -> T:
+        """_write's attempts (see there)."""
         reconnected = False
         for attempt in range(1, _WRITE_ATTEMPTS + 1):
             done = False

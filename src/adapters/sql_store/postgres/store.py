@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import replace
 from typing import Any, ClassVar
@@ -152,20 +152,8 @@ class PostgresResultStore(SqlStoreBase):
     def _label_value(self, key: str) -> Any:
         return label_value(key)
 
-    def add(self, batch: Sequence[BenchmarkResult], *, all_or_nothing: bool = True) -> AddOutcome:
-        try:
-            return super().add(batch, all_or_nothing=all_or_nothing)
-        finally:
-            # Committed or not, this process's copy is not trusted past a write of its own.
-            self._written()
-
-    def delete_run(self, run: str) -> int:
-        try:
-            return super().delete_run(run)
-        finally:
-            self._written()
-
     def _written(self) -> None:
+        # Committed or not, this process's copy is not trusted past a write of its own.
         if self._mirror is not None:
             self._mirror.changed()
 
