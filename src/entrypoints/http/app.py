@@ -20,7 +20,7 @@ from src.entrypoints.http.metrics_routes import add_metrics_routes
 from src.entrypoints.http.problems import install_problem_handlers
 from src.entrypoints.http.result_routes import add_result_routes
 from src.entrypoints.http.run_routes import add_run_routes
-from src.entrypoints.http.single_parameters import refuse_repeated_single_parameters
+from src.entrypoints.http.single_parameters import know_single_parameters, refuse_repeated_single_parameters
 from src.entrypoints.http.statistics_routes import add_statistics_routes
 from src.entrypoints.http.telemetry import RequestTelemetry
 from src.entrypoints.settings import Settings, load_settings
@@ -113,6 +113,7 @@ def create_app(settings: Settings | None = None, container: Container | None = N
     add_metrics_routes(app, access=access, metrics=metrics)
     add_docs_routes(app, access=access)
     add_dashboard_routes(app)
+    know_single_parameters(app)
     install_problem_handlers(app)
     app.add_middleware(RequestTelemetry, metrics=metrics)
     return app

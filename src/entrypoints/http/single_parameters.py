@@ -3,8 +3,9 @@
 FastAPI reads the last of a repeated parameter it declares single (`model=a&model=b` reads as
 `b`), so a client that meant both would get an answer to another question, and the request
 breaks the API's own description (OpenAPI declares such a parameter a single value). Every
-route gets this check as an app-wide dependency; parameters declared as lists (`label`,
-`metric`) repeat as documented.
+route gets this check as an app-wide dependency, reading a table of each route's single
+parameters that the app keeps from its start (know_single_parameters); parameters declared as
+lists (`label`, `metric`) repeat as documented.
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ import types
 from collections.abc import Iterator
 from typing import Any, Union, get_args, get_origin
 
-from fastapi import Request
+from fastapi import FastAPI, Request
 
 from src.domain.errors import InvalidParameter
 
@@ -28,16 +29,15 @@ async def refuse_repeated_single_parameters(request: Request) -> None:
     if len(names) == len(set(names)):
         return  # nothing repeated: the usual case costs one set
     repeated = {name for name in names if names.count(name) > 1}
-    route = request.scope.get("route")
-    singles = _SINGLES.get(id(route))
-    if singles is None:
-        singles = _SINGLES[id(route)] = _single_parameters(route)
+    singles = request.app.state.single_parameters.get(id(request.scope.get("route")), frozenset())
     for name in sorted(repeated & singles):
         raise InvalidParameter(name, "given more than once; it takes one value")
 
 
-_SINGLES: dict[int, frozenset[str]] = {}
-"""Per route (routes live as long as their app, and are not hashable), its single parameters."""
+def know_single_parameters(app: FastAPI) -> None:
+    """Keep, on `app`, each of its routes' single-valued query parameters, by the route's id
+    (routes are not hashable, and live as long as their app): call it once every route is added."""
+    app.state.single_parameters = {id(route): _single_parameters(route) for route in app.routes}
 
 
 def _single_parameters(route: Any) -> frozenset[str]:
