@@ -57,6 +57,12 @@ def tune_allocator() -> bool:
     return all(mallopt(parameter, value) == 1 for parameter, value in settings)
 
 
+def tune_memory() -> None:
+    """Both settings above, as every serving or importing process takes them."""
+    tune_allocator()
+    tune_collector()
+
+
 def tune_collector() -> tuple[int, int, int]:
     """Space the garbage collector's middle and full passes as above (the young pass is left as
     Python sets it); the thresholds now in force."""

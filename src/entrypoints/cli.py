@@ -32,6 +32,7 @@ from src.application.ports.result_reader import ImportOptions, ToolFile
 from src.domain.errors import DomainError, InvalidTimestamp
 from src.domain.result_selection import parse_labels
 from src.domain.timestamps import parse_timestamp
+from src.entrypoints.allocator import tune_memory
 from src.entrypoints.import_arguments import add_import_arguments
 from src.entrypoints.settings import SettingsError, load_settings
 from src.entrypoints.view import add_view_command
@@ -118,7 +119,6 @@ def _import_over_http(arguments: argparse.Namespace) -> dict[str, Any]:
 
 def _import_into_database(arguments: argparse.Namespace, labels: tuple[tuple[str, str], ...]) -> dict[str, Any]:
     # Imported here: the database libraries are only worth their import time without --server.
-    from src.entrypoints.allocator import tune_allocator, tune_collector  # noqa: PLC0415
     from src.entrypoints.container import Container  # noqa: PLC0415 - imported late on purpose, see above
     from src.entrypoints.http.presenters import report_body  # noqa: PLC0415
 
@@ -132,8 +132,7 @@ def _import_into_database(arguments: argparse.Namespace, labels: tuple[tuple[str
         except InvalidTimestamp as error:
             raise SettingsError(f"--timestamp: {error}") from None
     # The same memory settings as a server's: an import here is the same work.
-    tune_allocator()
-    tune_collector()
+    tune_memory()
     container = Container()
     container.config.from_pydantic(settings)
     options = ImportOptions(arguments.run, arguments.model, labels, arguments.timezone, timestamp)

@@ -23,7 +23,7 @@ from uvicorn.supervisors.multiprocess import Multiprocess
 
 from src.adapters.json_store.result_file import ResultFileError
 from src.domain.errors import StoreUnavailable
-from src.entrypoints.allocator import tune_allocator, tune_collector
+from src.entrypoints.allocator import tune_memory
 from src.entrypoints.connection_limits import ConnectionLimits, limited_protocol
 from src.entrypoints.http.app import create_app
 from src.entrypoints.logs import log_config
@@ -44,8 +44,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--workers", type=_at_least_one, default=1, help="worker processes (default 1)")
     parser.add_argument("--log-level", default="info")
     arguments = parser.parse_args(argv)
-    tune_allocator()
-    tune_collector()
+    tune_memory()
     try:
         settings = load_settings()
         # Built here even for several workers, each of which builds its own: bad settings or data
@@ -73,8 +72,7 @@ def main(argv: list[str] | None = None) -> int:
 def worker_app() -> Any:
     """The app of one worker process (uvicorn calls this in each), its allocator and garbage
     collector tuned as the single-process server's are."""
-    tune_allocator()
-    tune_collector()
+    tune_memory()
     return create_app()
 
 
