@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import json
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
@@ -269,9 +270,14 @@ def test_pages_filter_by_window_and_model(api: httpx.Client) -> None:
     assert page["next_cursor"] is None
 
 
-@pytest.mark.parametrize("cursor", ["nonsense", "W10", "WyJ4IiwgMV0"])
+# The last one nests arrays 1,000 deep: read untyped it exhausted the recursion limit (a 500).
+_NESTED = base64.urlsafe_b64encode(b"[" * 1000 + b"]" * 1000).decode().rstrip("=")
+
+
+@pytest.mark.parametrize("cursor", ["nonsense", "W10", "WyJ4IiwgMV0", _NESTED])
 def test_a_cursor_not_handed_out_is_a_422(api: httpx.Client, cursor: str) -> None:
     assert_problem(api.get("/results", params={"cursor": cursor}), 422)
+    assert_problem(api.get("/runs", params={"cursor": cursor}), 422)
 
 
 def test_an_absent_result_is_a_404_problem(api: httpx.Client) -> None:

@@ -27,12 +27,17 @@ def encode_cursor(moment: datetime, name: str) -> str:
     return base64.urlsafe_b64encode(msgspec.json.encode([iso_utc(moment), name])).decode().rstrip("=")
 
 
+_KEY = msgspec.json.Decoder(tuple[str, str])
+"""A cursor's JSON, read as the pair of strings encode_cursor writes: anything else is refused at
+its first wrong byte (a value nested a thousand deep, read untyped, exhausted the recursion limit)."""
+
+
 def decode_cursor(cursor: str) -> tuple[datetime, str]:
     """The key a cursor holds; InvalidPageCursor for anything encode_cursor did not write."""
     try:
-        moment, name = msgspec.json.decode(base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)))
+        moment, name = _KEY.decode(base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)))
         # A name no result can hold was never handed out; every store refuses it alike.
-        if not isinstance(name, str) or not name or not storable_text(name):
+        if not name or not storable_text(name):
             raise InvalidPageCursor(cursor)
         return parse_timestamp(moment), name
     except (binascii.Error, msgspec.DecodeError, ValueError, TypeError, InvalidTimestamp):
