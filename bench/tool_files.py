@@ -22,7 +22,7 @@ import numpy as np
 
 from src.adapters.importers.aiperf import AiperfReader
 from src.adapters.importers.vllm import VllmReader
-from src.application.ports.result_reader import ImportOptions, ResultReader, ToolFile
+from src.application.ports.result_reader import ImportOptions, ResultReader, ToolFile, each_entry
 from src.domain.benchmark_result import BenchmarkResult
 from src.domain.errors import InvalidResult
 
@@ -176,7 +176,7 @@ def write_ndjson(tool_file: Path, reader: ResultReader, path: Path) -> tuple[Pat
 
     def lines() -> Iterator[bytes]:
         nonlocal results
-        for entry in run.entries:
+        for entry in each_entry(run.entries):
             if isinstance(entry.outcome, InvalidResult):
                 raise RuntimeError(f"the generated file holds a request the importer refuses: {entry.outcome}")
             results += 1

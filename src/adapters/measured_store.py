@@ -18,6 +18,7 @@ from src.application.ports.result_store import (
 )
 from src.domain.benchmark_result import BenchmarkResult
 from src.domain.result_aggregate import ResultAggregate
+from src.domain.result_columns import ResultColumns
 from src.domain.result_selection import ResultFilter
 from src.domain.statistics import ResultSummary
 from src.domain.time_window import TimeWindow
@@ -71,6 +72,10 @@ class MeasuredResultStore(ResultStore):
     def add(self, results: Sequence[BenchmarkResult], *, all_or_nothing: bool = True) -> AddOutcome:
         with self._timed("add"):
             return self._store.add(results, all_or_nothing=all_or_nothing)
+
+    def add_columns(self, columns: ResultColumns, *, all_or_nothing: bool = True) -> AddOutcome:
+        with self._timed("add"):
+            return self._store.add_columns(columns, all_or_nothing=all_or_nothing)
 
     async def aclose(self) -> None:
         # Releasing connections at shutdown is no store call worth a histogram.

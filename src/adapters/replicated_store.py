@@ -27,6 +27,7 @@ from src.application.ports.result_store import (
 from src.domain.benchmark_result import BenchmarkResult
 from src.domain.errors import StoreUnavailable
 from src.domain.result_aggregate import ResultAggregate
+from src.domain.result_columns import ResultColumns
 from src.domain.result_selection import ResultFilter
 from src.domain.statistics import ResultSummary
 from src.domain.time_window import TimeWindow
@@ -90,6 +91,9 @@ class ReplicatedResultStore(ResultStore):
 
     def add(self, results: Sequence[BenchmarkResult], *, all_or_nothing: bool = True) -> AddOutcome:
         return self._primary.add(results, all_or_nothing=all_or_nothing)
+
+    def add_columns(self, columns: ResultColumns, *, all_or_nothing: bool = True) -> AddOutcome:
+        return self._primary.add_columns(columns, all_or_nothing=all_or_nothing)
 
     def delete_run(self, run: str) -> int:
         return self._primary.delete_run(run)

@@ -7,10 +7,11 @@ from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 
-from src.application.ports.result_reader import HEAD_BYTES, ImportOptions, ResultReader, ToolFile, ToolRun
+from src.application.ports.result_reader import HEAD_BYTES, ImportOptions, ReadBlock, ResultReader, ToolFile, ToolRun
 from src.application.ports.result_store import ResultStore
 from src.domain.benchmark_result import BenchmarkResult
 from src.domain.errors import InvalidResult, MissingImportOption, UnreadableFile
+from src.domain.result_columns import ResultColumns
 
 # An import reports this many rejected requests in detail, and counts the rest.
 REPORTED_REJECTIONS = 100
@@ -116,32 +117,52 @@ class ImportResults:
         # validated here; batches are committed in file order, so a repeated id keeps its first line.
         with ThreadPoolExecutor(max_workers=1) as storing:
             pending: Future[None] | None = None
-            for batch in _batches(run, report, self._batch_rows):
+            for batch, positions in _batches(run, report, self._batch_rows):
                 if pending is not None:
                     pending.result()
-                pending = storing.submit(self._store_batch, batch, report, progress)
+                pending = storing.submit(self._store_batch, batch, positions, report, progress)
             if pending is not None:
                 pending.result()
 
     def _store_batch(
-        self, batch: list[tuple[BenchmarkResult, int]], report: ImportReport, progress: Callable[[int], None]
+        self, batch: ResultColumns, positions: Sequence[int], report: ImportReport, progress: Callable[[int], None]
     ) -> None:
-        store_valid(self._results, [result for result, _ in batch], report, [position for _, position in batch])
+        store_columns(self._results, batch, report, positions)
         progress(len(batch))
 
 
-def _batches(run: ToolRun, report: ImportReport, size: int) -> Iterable[list[tuple[BenchmarkResult, int]]]:
-    batch: list[tuple[BenchmarkResult, int]] = []
+Batch = tuple[ResultColumns, Sequence[int]]
+"""Accepted results as columns, and each one's position in its file."""
+
+
+def _batches(run: ToolRun, report: ImportReport, size: int) -> Iterable[Batch]:
+    """The run's accepted results in batches of at most `size`, in file order, its refused ones
+    reported on the way. A reader's block is kept whole (split only past `size`); single entries
+    are gathered until the next block or `size`."""
+    results: list[BenchmarkResult] = []
+    positions: list[int] = []
     for entry in run.entries:
+        if isinstance(entry, ReadBlock):
+            if results:
+                yield ResultColumns.of(results), positions
+                results, positions = [], []
+            for error in entry.refused:
+                report.reject(error)
+            for start in range(0, len(entry.positions), size):
+                chunk = range(start, min(start + size, len(entry.positions)))
+                whole = len(chunk) == len(entry.positions)
+                yield (entry.accepted if whole else entry.accepted.take(chunk)), entry.positions[start : chunk.stop]
+            continue
         if isinstance(entry.outcome, InvalidResult):
             report.reject(entry.outcome)
             continue
-        batch.append((entry.outcome, entry.position))
-        if len(batch) == size:
-            yield batch
-            batch = []
-    if batch:
-        yield batch
+        results.append(entry.outcome)
+        positions.append(entry.position)
+        if len(results) == size:
+            yield ResultColumns.of(results), positions
+            results, positions = [], []
+    if results:
+        yield ResultColumns.of(results), positions
 
 
 def _head(file: ToolFile) -> bytes:
@@ -149,9 +170,7 @@ def _head(file: ToolFile) -> bytes:
         return content.read(HEAD_BYTES)
 
 
-def store_valid(
-    results: ResultStore, valid: Sequence[BenchmarkResult], report: ImportReport, positions: Sequence[int]
-) -> None:
+def store_columns(results: ResultStore, batch: ResultColumns, report: ImportReport, positions: Sequence[int]) -> None:
     """Store one batch of results the domain already accepted, adding what happened to `report`.
 
     `positions` gives each result's place in its file so that a rejection can say where it was.
@@ -160,33 +179,36 @@ def store_valid(
     request_id is new is stored; one saying what its id already names (in the store or earlier in
     the file) is already stored; any other is rejected. Raises StoreUnavailable.
     """
-    first: dict[str, tuple[BenchmarkResult, int]] = {}
-    later: list[tuple[BenchmarkResult, int]] = []
-    for result, position in zip(valid, positions, strict=True):
-        if first.setdefault(result.request_id, (result, position))[0] is not result:
-            later.append((result, position))
+    first: dict[str, int] = {}
+    later: list[int] = []
+    for index, request_id in enumerate(batch.request_id):
+        if first.setdefault(request_id, index) != index:
+            later.append(index)
     # Conflicts with stored results are returned, not raised, so that the same transaction
     # stores the rest: a second attempt could meet new conflicts from concurrent writers.
-    outcome = results.add([result for result, _ in first.values()], all_or_nothing=False)
+    unique = batch.take(list(first.values())) if later else batch
+    outcome = results.add_columns(unique, all_or_nothing=False)
     report.stored += outcome.stored
     report.already_stored += outcome.already_stored
-    # What each id names now: its first line, unless a stored result already held the id.
-    kept: dict[str, BenchmarkResult | None] = {request_id: result for request_id, (result, _) in first.items()}
     for request_id in outcome.conflicting:
-        report.reject(_conflict(request_id, first[request_id][1], "a stored result"))
-        kept[request_id] = results.get(request_id)
+        report.reject(_conflict(request_id, positions[first[request_id]], "a stored result"))
+    conflicting = set(outcome.conflicting)
+    errors = batch.error
     report.failed += sum(
-        1
-        for request_id, (result, _) in first.items()
-        if result.error is not None and request_id not in outcome.conflicting
+        1 for request_id, index in first.items() if errors[index] is not None and request_id not in conflicting
     )
-    for result, position in later:
-        keeper = kept[result.request_id]
-        if keeper is not None and keeper.same_content(result):
+    # What each repeated id names now: its first line, unless a stored result already held the id.
+    kept: dict[str, BenchmarkResult | None] = {}
+    for index in later:
+        request_id = batch.request_id[index]
+        if request_id not in kept:
+            kept[request_id] = results.get(request_id) if request_id in conflicting else batch.result(first[request_id])
+        keeper, repeated = kept[request_id], batch.result(index)
+        if keeper is not None and keeper.same_content(repeated):
             report.already_stored += 1
-            report.failed += result.error is not None
+            report.failed += errors[index] is not None
         else:
-            report.reject(_conflict(result.request_id, position, "a stored result or an earlier request"))
+            report.reject(_conflict(request_id, positions[index], "a stored result or an earlier request"))
 
 
 def _conflict(request_id: str, position: int, other: str) -> InvalidResult:

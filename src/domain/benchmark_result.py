@@ -97,7 +97,7 @@ class BenchmarkResult:
         if type(self.timestamp) is not datetime or self.timestamp.tzinfo is not UTC:
             object.__setattr__(self, "timestamp", _as_utc(self.timestamp))
         _check_model(self.model)
-        object.__setattr__(self, "labels", _checked_labels(self.labels))
+        object.__setattr__(self, "labels", checked_labels(self.labels))
 
     def _check_metrics(self) -> None:
         for name in ("token_count", "prompt_token_count"):
@@ -167,7 +167,7 @@ class BenchmarkResult:
 
 
 _NO_LABELS: Mapping[str, str] = {}
-"""The labels of a record that has none (never changed: _checked_labels returns a new dict)."""
+"""The labels of a record that has none (never changed: checked_labels returns a new dict)."""
 
 CONTENT_FIELDS = (*REQUIRED_FIELDS, *STORED_METRICS, *TEXT_FIELDS, "model", "labels", "error")
 
@@ -245,7 +245,9 @@ def _check_model(model: object) -> None:
     _refuse_unstorable("model", model)
 
 
-def _checked_labels(labels: object) -> dict[str, str]:
+def checked_labels(labels: object) -> dict[str, str]:
+    """A result's labels, sorted by key, as the rules in BenchmarkResult accept them; raises
+    InvalidResult (field "labels") naming the first rule `labels` breaks."""
     if not isinstance(labels, Mapping):
         raise InvalidResult("labels", f"must be an object of strings, got {_json_kind(labels)}")
     if not labels:

@@ -23,8 +23,9 @@ from src.domain.errors import InvalidTimestamp
 _UNIX_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _NAIVE_UNIX_EPOCH = datetime(1970, 1, 1)
 _MICROSECOND = timedelta(microseconds=1)
-_EARLIEST = (datetime.min.replace(tzinfo=UTC) - _UNIX_EPOCH) // _MICROSECOND
-_LATEST = (datetime.max.replace(tzinfo=UTC) - _UNIX_EPOCH) // _MICROSECOND
+# The calendar's first and last instants (years 1 to 9999, UTC) in microseconds since the epoch.
+EARLIEST_MICROSECONDS = (datetime.min.replace(tzinfo=UTC) - _UNIX_EPOCH) // _MICROSECOND
+LATEST_MICROSECONDS = (datetime.max.replace(tzinfo=UTC) - _UNIX_EPOCH) // _MICROSECOND
 _OUTSIDE_THE_CALENDAR = "outside the years 1 to 9999 once converted to UTC"
 
 _DATE = re.compile(r"\d{4}-\d{2}-\d{2}", re.ASCII)
@@ -94,8 +95,8 @@ def instants_in_microseconds(moments: Iterable[datetime]) -> list[int]:
     ]
     if microseconds:
         earliest, latest = min(microseconds), max(microseconds)
-        if earliest < _EARLIEST or latest > _LATEST:
-            outlier = earliest if earliest < _EARLIEST else latest
+        if earliest < EARLIEST_MICROSECONDS or latest > LATEST_MICROSECONDS:
+            outlier = earliest if earliest < EARLIEST_MICROSECONDS else latest
             raise InvalidTimestamp(f"{outlier} microseconds from 1970-01-01T00:00:00Z", _OUTSIDE_THE_CALENDAR)
     return microseconds
 

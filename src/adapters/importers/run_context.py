@@ -181,8 +181,18 @@ def load_document(
 def json_lines(file: ToolFile, *, lenient: bool = False) -> Iterator[tuple[int, Any | None, str | None]]:
     """Each non-blank line as (line number, value, None), or (line number, None, why it is no JSON),
     reading one line at a time."""
+    yield from _decoded_lines(numbered_lines(file), lenient, msgspec.json.decode)
+
+
+def numbered_lines(file: ToolFile) -> Iterator[tuple[int, bytes]]:
+    """Each line of the file (newline included, blank ones too) with its 1-based number."""
     with file.path.open("rb") as content:
-        yield from _decoded_lines(enumerate(content, start=1), lenient, msgspec.json.decode)
+        yield from enumerate(content, start=1)
+
+
+def decoded_lines(lines: Iterable[tuple[int, bytes]]) -> Iterator[tuple[int, Any | None, str | None]]:
+    """As json_lines, for lines already read (numbered_lines' pairs)."""
+    return _decoded_lines(lines, False, msgspec.json.decode)
 
 
 def document_lines(

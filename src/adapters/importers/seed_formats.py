@@ -8,8 +8,9 @@ from __future__ import annotations
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import replace
 
-from src.adapters.importers.run_context import json_lines, load_document, only_file
-from src.application.ports.result_reader import ImportOptions, ReadEntry, ResultReader, ToolFile, ToolRun
+from src.adapters.importers.run_context import decoded_lines, load_document, numbered_lines, only_file
+from src.adapters.importers.seed_blocks import seed_blocks
+from src.application.ports.result_reader import ImportOptions, ReadBlock, ReadEntry, ResultReader, ToolFile, ToolRun
 from src.domain.benchmark_result import BenchmarkResult
 from src.domain.errors import InvalidResult, UnreadableFile
 
@@ -55,8 +56,10 @@ class NdjsonReader(ResultReader):
             self._entries(file, options),
         )
 
-    def _entries(self, file: ToolFile, options: ImportOptions) -> Iterator[ReadEntry]:
-        return _own_results(json_lines(file), options)
+    def _entries(self, file: ToolFile, options: ImportOptions) -> Iterator[ReadBlock]:
+        # Lines read in blocks, checked as columns; what the columns cannot settle is read here
+        # one line at a time, as the seed document's results are.
+        return seed_blocks(numbered_lines(file), options, lambda lines: _own_results(decoded_lines(lines), options))
 
 
 class SeedReader(ResultReader):

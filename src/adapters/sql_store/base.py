@@ -173,15 +173,20 @@ class SqlStoreBase(ResultStore):
             return AddOutcome(0, 0)
         # One order for every writer: overlapping batches then lock rows in the same order.
         ordered = sorted(batch, key=lambda result: result.request_id)
+        return self._add_batch(lambda connection: self._add(connection, ordered), all_or_nothing=all_or_nothing)
 
-        def add_ordered(connection: Connection) -> AddOutcome:
-            outcome = self._add(connection, ordered)
+    def _add_batch(self, add: Callable[[Connection], AddOutcome], *, all_or_nothing: bool) -> AddOutcome:
+        """`add` (one of the _add methods, on a batch in request_id order) in a write transaction;
+        with `all_or_nothing`, a conflict rolls it back whole and raises ResultConflict."""
+
+        def adding(connection: Connection) -> AddOutcome:
+            outcome = add(connection)
             if outcome.conflicting and all_or_nothing:
                 # Raised inside the transaction, so that it rolls back whole.
                 raise ResultConflict(list(outcome.conflicting))
             return outcome
 
-        return self._write(add_ordered, "store the batch")
+        return self._write(adding, "store the batch")
 
     @abstractmethod
     def _add(self, connection: Connection, batch: list[BenchmarkResult]) -> AddOutcome:

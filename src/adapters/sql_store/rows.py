@@ -9,6 +9,7 @@ from typing import Any
 from sqlalchemy import Row
 
 from src.domain.benchmark_result import BenchmarkResult
+from src.domain.result_columns import canonical_labels
 from src.domain.timestamps import microseconds_since_epoch
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
@@ -27,7 +28,7 @@ def as_row(result: BenchmarkResult) -> tuple[Any, ...]:
         result.prompt_text,
         result.generated_text,
         result.model,
-        json.dumps(result.labels, separators=(",", ":"), ensure_ascii=False) if result.labels else "{}",
+        canonical_labels(result.labels),
         result.prompt_token_count,
         result.error,
     )

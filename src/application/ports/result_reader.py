@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import zoneinfo
 from abc import ABC, abstractmethod
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -24,6 +24,7 @@ from src.domain.benchmark_result import (
     storable_text,
 )
 from src.domain.errors import InvalidResult, MissingImportOption, shown
+from src.domain.result_columns import ResultColumns
 
 # How much of a file `recognizes` sees: enough for any tool's leading keys.
 HEAD_BYTES = 64 * 1024
@@ -100,16 +101,43 @@ class ReadEntry:
     outcome: BenchmarkResult | InvalidResult
 
 
+@dataclass(frozen=True, slots=True)
+class ReadBlock:
+    """Consecutive requests of a file read at once: the accepted ones as columns, with each one's
+    1-based position, and the refused ones (each InvalidResult located at its position). A reader
+    of a plain, large format reads in blocks so that its results never become objects one by one."""
+
+    accepted: ResultColumns
+    positions: Sequence[int]
+    refused: Sequence[InvalidResult]
+
+    def entries(self) -> Iterator[ReadEntry]:
+        """The block's requests one by one, in file order (accepted ones built as BenchmarkResults)."""
+        accepted = (ReadEntry(position, self.accepted.result(index)) for index, position in enumerate(self.positions))
+        refused = (ReadEntry(error.index or 0, error) for error in self.refused)
+        return iter(sorted((*accepted, *refused), key=lambda entry: entry.position))
+
+
+def each_entry(entries: Iterable[ReadEntry | ReadBlock]) -> Iterator[ReadEntry]:
+    """A run's entries with its blocks taken apart: every request one by one, in file order."""
+    for entry in entries:
+        if isinstance(entry, ReadBlock):
+            yield from entry.entries()
+        else:
+            yield entry
+
+
 @dataclass
 class ToolRun:
     """What a reader found: the tool, the format (and version) it read, the run's name, its
-    requests (read lazily, in file order), and warnings for the report. `warnings` may grow while
-    `entries` is consumed (an estimated token count is only seen on the request that has one)."""
+    requests (read lazily, in file order, one entry or one block at a time), and warnings for the
+    report. `warnings` may grow while `entries` is consumed (an estimated token count is only seen
+    on the request that has one)."""
 
     tool: str
     format: str
     run: str
-    entries: Iterator[ReadEntry]
+    entries: Iterator[ReadEntry | ReadBlock]
     warnings: list[str] = field(default_factory=list)
 
 

@@ -9,6 +9,7 @@ from datetime import datetime
 
 from src.domain.benchmark_result import BenchmarkResult
 from src.domain.result_aggregate import ResultAggregate
+from src.domain.result_columns import ResultColumns
 from src.domain.result_selection import Grouping, ResultFilter
 from src.domain.runs import RunKey, RunSummary
 from src.domain.statistics import DEFAULT_PERCENTILES, ResultSummary, ServiceLevelObjective
@@ -164,6 +165,11 @@ class ResultStore(ABC):
         stored and the conflicting ids are returned. Either way the outcome is exactly what was
         committed, whatever concurrent writers did meanwhile.
         """
+
+    def add_columns(self, columns: ResultColumns, *, all_or_nothing: bool = True) -> AddOutcome:
+        """As `add`, for results held as columns (an import's batch); by default as `add` of
+        their BenchmarkResults. A store that writes rows overrides it to skip the objects."""
+        return self.add(columns.results(), all_or_nothing=all_or_nothing)
 
     async def aclose(self) -> None:  # noqa: B027 - an optional hook: most stores hold nothing to release
         """Release what the store holds (connections); the default holds nothing."""

@@ -6,7 +6,15 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from src.application.ports.result_reader import HEAD_BYTES, ImportOptions, ReadEntry, ResultReader, ToolFile, ToolRun
+from src.application.ports.result_reader import (
+    HEAD_BYTES,
+    ImportOptions,
+    ReadEntry,
+    ResultReader,
+    ToolFile,
+    ToolRun,
+    each_entry,
+)
 from src.domain.benchmark_result import BenchmarkResult
 from src.domain.statistics import MetricStats, ResultSummary, summarize
 
@@ -62,7 +70,7 @@ def others(*own: str) -> list[bytes]:
 def read(reader: ResultReader, path: Path, options: ImportOptions | None = None) -> tuple[ToolRun, list[ReadEntry]]:
     """The run a reader finds in one file, and all its entries."""
     run = reader.read([ToolFile(path.name, path)], options or ImportOptions())
-    return run, list(run.entries)
+    return run, list(each_entry(run.entries))
 
 
 def results(entries: list[ReadEntry]) -> list[BenchmarkResult]:

@@ -13,7 +13,7 @@ import pytest
 
 from src.adapters.importers.run_context import epoch_seconds
 from src.adapters.importers.vllm import VllmReader
-from src.application.ports.result_reader import ImportOptions, ToolFile
+from src.application.ports.result_reader import ImportOptions, ToolFile, each_entry
 from src.domain.benchmark_result import BenchmarkResult
 from src.domain.errors import InvalidResult, MissingImportOption, UnreadableFile
 from tests.integration.importers.format_heads import (
@@ -448,7 +448,7 @@ def test_a_run_on_one_line_is_held_once_with_its_chunk_gaps_undecoded(tmp_path: 
     tracemalloc.start()
     try:
         run = READER.read(*_one(path, ImportOptions(timezone="UTC")))
-        count = sum(isinstance(entry.outcome, BenchmarkResult) for entry in run.entries)
+        count = sum(isinstance(entry.outcome, BenchmarkResult) for entry in each_entry(run.entries))
         _, peak = tracemalloc.get_traced_memory()
     finally:
         tracemalloc.stop()

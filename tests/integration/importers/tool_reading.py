@@ -9,7 +9,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from src.application.ports.result_reader import ImportOptions, ResultReader, ToolFile, ToolRun
+from src.application.ports.result_reader import ImportOptions, ResultReader, ToolFile, ToolRun, each_entry
 from src.domain.benchmark_result import BenchmarkResult
 from src.domain.errors import InvalidResult
 from src.domain.statistics import ResultSummary, summarize
@@ -45,7 +45,7 @@ class ReadRun:
 def read(reader: ResultReader, *paths: Path, **options: Any) -> ReadRun:
     """Every entry of the run in `paths`, with warnings complete (the entries consumed)."""
     run = reader.read([ToolFile(path.name, path) for path in paths], ImportOptions(**options))
-    entries = list(run.entries)
+    entries = list(each_entry(run.entries))
     return ReadRun(
         run,
         [entry.outcome for entry in entries if isinstance(entry.outcome, BenchmarkResult)],

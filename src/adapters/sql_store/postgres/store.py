@@ -6,6 +6,7 @@ import asyncio
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import replace
+from operator import itemgetter
 from typing import Any, ClassVar
 
 import psycopg
@@ -36,6 +37,7 @@ from src.adapters.sql_store.window_sums import window_aggregate, window_paramete
 from src.application.ports.result_store import AddOutcome, SummaryKey, SummaryQuery
 from src.domain.benchmark_result import BenchmarkResult
 from src.domain.result_aggregate import ResultAggregate
+from src.domain.result_columns import ResultColumns
 from src.domain.result_selection import ResultFilter
 from src.domain.runs import RUN_LABEL
 from src.domain.statistics import MAX_GROUPS, ResultSummary, refuse_oversized_answer
@@ -157,13 +159,23 @@ class PostgresResultStore(SqlStoreBase):
         if self._mirror is not None:
             self._mirror.changed()
 
+    def add_columns(self, columns: ResultColumns, *, all_or_nothing: bool = True) -> AddOutcome:
+        if not len(columns):
+            return AddOutcome(0, 0)
+        # As add, without a BenchmarkResult per row: the columns are the rows COPY sends.
+        rows = sorted(columns.rows(), key=itemgetter(0))
+        return self._add_batch(lambda connection: self._add_rows(connection, rows), all_or_nothing=all_or_nothing)
+
     def _add(self, connection: Connection, batch: list[BenchmarkResult]) -> AddOutcome:
+        return self._add_rows(connection, [as_row(result) for result in batch])
+
+    def _add_rows(self, connection: Connection, rows: list[tuple[Any, ...]]) -> AddOutcome:
+        """Store rows of `results` (as_row's tuples, in request_id order) as _add stores results."""
         # Delivered to every listening process when this transaction commits (see averages_mirror).
         # The transaction's first statement, through SQLAlchemy: a pooled connection the database
         # has dropped is found here, and SQLAlchemy then replaces every connection of its pool.
         connection.exec_driver_sql(NOTIFY)
         cursor = connection.connection.driver_connection.cursor()  # type: ignore[union-attr]
-        rows = [as_row(result) for result in batch]
         with _driver_errors(connection):
             stored, skipped, clashing = add_rows(cursor, rows)
             already = set(skipped)
@@ -171,7 +183,7 @@ class PostgresResultStore(SqlStoreBase):
             columns = BatchColumns.of(new)
             add_to_rollups(cursor, columns)
             summaries.add_results(connection, new, columns)
-        return AddOutcome(stored, len(batch) - stored - len(clashing), tuple(clashing))
+        return AddOutcome(stored, len(rows) - stored - len(clashing), tuple(clashing))
 
     def _deleted(self, connection: Connection, first_us: int, last_us: int) -> None:
         connection.exec_driver_sql(NOTIFY)
