@@ -73,6 +73,10 @@ class MeasuredResultStore(ResultStore):
         with self._timed("add"):
             return self._store.add(results, all_or_nothing=all_or_nothing)
 
+    @property
+    def concurrent_batches(self) -> int:
+        return self._store.concurrent_batches
+
     def add_columns(self, columns: ResultColumns, *, all_or_nothing: bool = True) -> AddOutcome:
         with self._timed("add"):
             return self._store.add_columns(columns, all_or_nothing=all_or_nothing)

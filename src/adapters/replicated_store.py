@@ -92,6 +92,10 @@ class ReplicatedResultStore(ResultStore):
     def add(self, results: Sequence[BenchmarkResult], *, all_or_nothing: bool = True) -> AddOutcome:
         return self._primary.add(results, all_or_nothing=all_or_nothing)
 
+    @property
+    def concurrent_batches(self) -> int:
+        return self._primary.concurrent_batches
+
     def add_columns(self, columns: ResultColumns, *, all_or_nothing: bool = True) -> AddOutcome:
         return self._primary.add_columns(columns, all_or_nothing=all_or_nothing)
 

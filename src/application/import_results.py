@@ -3,6 +3,8 @@ says exactly what was committed."""
 
 from __future__ import annotations
 
+import threading
+from collections import deque
 from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -33,11 +35,23 @@ class ImportReport:
     tool: str | None = None
     file_format: str | None = None
     warnings: list[str] = field(default_factory=list)
+    # Batches are read on one thread and stored on others: each change is made whole under it.
+    _lock: threading.Lock = field(default_factory=threading.Lock, repr=False, compare=False)
 
     def reject(self, error: InvalidResult) -> None:
-        self.rejected += 1
-        if len(self.errors) < REPORTED_REJECTIONS:
-            self.errors.append(error)
+        with self._lock:
+            self.rejected += 1
+            if len(self.errors) < REPORTED_REJECTIONS:
+                self.errors.append(error)
+
+    def add(self, other: ImportReport) -> None:
+        """Count what `other` (one batch's report) counted too."""
+        with self._lock:
+            self.stored += other.stored
+            self.already_stored += other.already_stored
+            self.failed += other.failed
+            self.rejected += other.rejected
+            self.errors.extend(other.errors[: max(0, REPORTED_REJECTIONS - len(self.errors))])
 
 
 class ImportResults:
@@ -113,22 +127,35 @@ class ImportResults:
         )
 
     def _store(self, run: ToolRun, report: ImportReport, progress: Callable[[int], None]) -> None:
-        # One batch is stored (by the database, mostly off the GIL) while the next is read and
-        # validated here; batches are committed in file order, so a repeated id keeps its first line.
-        with ThreadPoolExecutor(max_workers=1) as storing:
-            pending: Future[None] | None = None
-            for batch, positions in _batches(run, report, self._batch_rows):
-                if pending is not None:
-                    pending.result()
-                pending = storing.submit(self._store_batch, batch, positions, report, progress)
-            if pending is not None:
-                pending.result()
+        # Batches are stored (by the database, mostly off the GIL) while the next is read and
+        # validated here, up to the store's concurrent_batches at once. Two batches naming one
+        # request_id are never in flight together: the earlier commits first, so an id keeps its
+        # first line, as if the file were stored one batch at a time.
+        at_once = max(1, self._results.concurrent_batches)
+        with ThreadPoolExecutor(max_workers=at_once) as storing:
+            in_flight: deque[tuple[Future[None], PlannedBatch]] = deque()
+            try:
+                for batch, positions in _batches(run, report, self._batch_rows):
+                    plan = planned(batch, positions)
+                    while in_flight and (
+                        len(in_flight) >= at_once
+                        or any(not plan.first.keys().isdisjoint(o.first) for _, o in in_flight)
+                    ):
+                        in_flight.popleft()[0].result()
+                    in_flight.append((storing.submit(self._store_batch, plan, report, progress), plan))
+            finally:
+                # Every batch sent is waited for, so the report holds each that committed; the
+                # first failure is raised.
+                done = [future.exception() for future, _ in in_flight]
+            for failure in done:
+                if failure is not None:
+                    raise failure
 
-    def _store_batch(
-        self, batch: ResultColumns, positions: Sequence[int], report: ImportReport, progress: Callable[[int], None]
-    ) -> None:
-        store_columns(self._results, batch, report, positions)
-        progress(len(batch))
+    def _store_batch(self, plan: PlannedBatch, report: ImportReport, progress: Callable[[int], None]) -> None:
+        stored = ImportReport()
+        store_planned(self._results, plan, stored)
+        report.add(stored)
+        progress(len(plan.batch))
 
 
 Batch = tuple[ResultColumns, Sequence[int]]
@@ -170,6 +197,32 @@ def _head(file: ToolFile) -> bytes:
         return content.read(HEAD_BYTES)
 
 
+@dataclass(frozen=True, slots=True)
+class PlannedBatch:
+    """A batch as store_planned takes it: `unique` the first result of each request_id, in
+    request_id order (the order every store's writers lock rows in); `first` each id's index in
+    `batch`, `later` the indices of its repeats, `positions` each result's place in its file."""
+
+    batch: ResultColumns
+    positions: Sequence[int]
+    unique: ResultColumns
+    first: dict[str, int]
+    later: list[int]
+
+
+def planned(batch: ResultColumns, positions: Sequence[int]) -> PlannedBatch:
+    """What store_planned needs of a batch, worked out apart from storing it (an import plans the
+    next batch while one is being stored)."""
+    ids = batch.request_id
+    first: dict[str, int] = {}
+    later: list[int] = []
+    for index, request_id in enumerate(ids):
+        if first.setdefault(request_id, index) != index:
+            later.append(index)
+    unique = batch.take(sorted(first.values(), key=ids.__getitem__))
+    return PlannedBatch(batch, positions, unique, first, later)
+
+
 def store_columns(results: ResultStore, batch: ResultColumns, report: ImportReport, positions: Sequence[int]) -> None:
     """Store one batch of results the domain already accepted, adding what happened to `report`.
 
@@ -179,15 +232,15 @@ def store_columns(results: ResultStore, batch: ResultColumns, report: ImportRepo
     request_id is new is stored; one saying what its id already names (in the store or earlier in
     the file) is already stored; any other is rejected. Raises StoreUnavailable.
     """
-    first: dict[str, int] = {}
-    later: list[int] = []
-    for index, request_id in enumerate(batch.request_id):
-        if first.setdefault(request_id, index) != index:
-            later.append(index)
+    store_planned(results, planned(batch, positions), report)
+
+
+def store_planned(results: ResultStore, plan: PlannedBatch, report: ImportReport) -> None:
+    """store_columns of a batch already planned."""
+    batch, positions, first = plan.batch, plan.positions, plan.first
     # Conflicts with stored results are returned, not raised, so that the same transaction
     # stores the rest: a second attempt could meet new conflicts from concurrent writers.
-    unique = batch.take(list(first.values())) if later else batch
-    outcome = results.add_columns(unique, all_or_nothing=False)
+    outcome = results.add_columns(plan.unique, all_or_nothing=False)
     report.stored += outcome.stored
     report.already_stored += outcome.already_stored
     for request_id in outcome.conflicting:
@@ -199,7 +252,7 @@ def store_columns(results: ResultStore, batch: ResultColumns, report: ImportRepo
     )
     # What each repeated id names now: its first line, unless a stored result already held the id.
     kept: dict[str, BenchmarkResult | None] = {}
-    for index in later:
+    for index in plan.later:
         request_id = batch.request_id[index]
         if request_id not in kept:
             kept[request_id] = results.get(request_id) if request_id in conflicting else batch.result(first[request_id])

@@ -3,13 +3,19 @@ as if the lines were taken one at a time, whatever the batch boundaries."""
 
 from __future__ import annotations
 
+import threading
+import time
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from pathlib import Path
 
-from hypothesis import given
+from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from src.application.import_results import ImportReport, store_columns
+from src.application.import_results import ImportReport, ImportResults, store_columns
+from src.application.ports.result_reader import ImportOptions, ReadEntry, ResultReader, ToolFile, ToolRun
+from src.application.ports.result_store import AddOutcome
 from src.domain.benchmark_result import BenchmarkResult
 from src.domain.result_columns import ResultColumns
 from tests.unit.fakes import FakeResultStore
@@ -82,3 +88,80 @@ def test_a_repeated_id_keeps_its_first_line_and_an_identical_third_line_is_alrea
     assert report.errors[0].index == 2
     assert "earlier request" in report.errors[0].reason
     assert store.results["x"].token_count == 1
+
+
+class _ListedReader(ResultReader):
+    """A reader of a file of `request_id tokens` lines (for the use case alone)."""
+
+    format = "listed"
+
+    def recognizes(self, head: bytes, name: str) -> bool:
+        return True
+
+    def read(self, files: Sequence[ToolFile], options: ImportOptions) -> ToolRun:
+        lines = files[0].path.read_text().split()
+        pairs = zip(lines[::2], lines[1::2], strict=True)
+        entries = (ReadEntry(number, result(name, int(tokens))) for number, (name, tokens) in enumerate(pairs, 1))
+        return ToolRun("test", self.format, "", entries)
+
+
+class _TwoAtOnceStore(FakeResultStore):
+    """A store taking two batches at once, each held open a moment so that they overlap; it
+    records how many were in flight together, and fails if two in flight share a request_id."""
+
+    concurrent_batches = 2
+
+    def __init__(self, results: list[BenchmarkResult]) -> None:
+        super().__init__(results)
+        self._lock = threading.Lock()
+        self._in_flight: list[set[str]] = []
+        self.most_at_once = 0
+
+    def add_columns(self, columns: ResultColumns, *, all_or_nothing: bool = True) -> AddOutcome:
+        ids = set(columns.request_id)
+        with self._lock:
+            assert all(ids.isdisjoint(other) for other in self._in_flight), "batches sharing an id overlapped"
+            self._in_flight.append(ids)
+            self.most_at_once = max(self.most_at_once, len(self._in_flight))
+        time.sleep(0.002)
+        try:
+            with self._lock:
+                return super().add_columns(columns, all_or_nothing=all_or_nothing)
+        finally:
+            with self._lock:
+                self._in_flight.remove(ids)
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(already=st.dictionaries(st.sampled_from("abcde"), st.integers(1, 3), max_size=3), lines=lines_strategy)
+def test_batches_stored_two_at_once_count_as_one_line_at_a_time(
+    tmp_path: Path, already: dict[str, int], lines: list[tuple[str, int]]
+) -> None:
+    store = _TwoAtOnceStore([result(request_id, tokens) for request_id, tokens in already.items()])
+    path = tmp_path / "listed"
+    path.write_text(" ".join(f"{name} {tokens}" for name, tokens in lines) or " ")
+    report = ImportResults(store, [_ListedReader()], batch_rows=2)([ToolFile("f", path)], ImportOptions(), "listed")
+
+    reference = dict(already)
+    expected = one_line_at_a_time(reference, lines)
+    assert (report.stored, report.already_stored) == (expected.stored, expected.already_stored)
+    assert sorted(error.index or 0 for error in report.errors) == list(expected.rejected_lines)
+    assert {key: value.token_count for key, value in store.results.items()} == reference
+
+
+def test_batches_naming_other_ids_are_stored_two_at_once(tmp_path: Path) -> None:
+    store = _TwoAtOnceStore([])
+    path = tmp_path / "listed"
+    path.write_text(" ".join(f"id-{number} 1" for number in range(40)))
+    report = ImportResults(store, [_ListedReader()], batch_rows=2)([ToolFile("f", path)], ImportOptions(), "listed")
+    assert report.stored == 40
+    assert store.most_at_once == 2
+
+
+def test_an_import_counts_every_rejection_and_lists_the_first_hundred(tmp_path: Path) -> None:
+    store = _TwoAtOnceStore([result("a", 1)])
+    path = tmp_path / "listed"
+    path.write_text(" ".join(f"{name} 2" for name in ["a"] * 130 + [f"b{number}" for number in range(5)] + ["a"] * 20))
+    report = ImportResults(store, [_ListedReader()], batch_rows=120)([ToolFile("f", path)], ImportOptions(), "listed")
+    assert (report.stored, report.rejected, len(report.errors)) == (5, 150, 100)
+    assert [error.index for error in report.errors] == list(range(1, 101))

@@ -166,6 +166,12 @@ class ResultStore(ABC):
         committed, whatever concurrent writers did meanwhile.
         """
 
+    @property
+    def concurrent_batches(self) -> int:
+        """How many batches an import may store at once, each its own transaction (1: one after
+        another). A database that stores one batch while another commits says more."""
+        return 1
+
     def add_columns(self, columns: ResultColumns, *, all_or_nothing: bool = True) -> AddOutcome:
         """As `add`, for results held as columns (an import's batch); by default as `add` of
         their BenchmarkResults. A store that writes rows overrides it to skip the objects."""

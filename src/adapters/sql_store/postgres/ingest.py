@@ -31,6 +31,7 @@ from sqlalchemy import JSON, BigInteger, Float
 from src.adapters.sql_store.postgres.binary_copy import Rows, empty_rows, encoded, row_type
 from src.adapters.sql_store.schema import COUNTED_METRICS, ROLLUP_WIDTHS, results
 from src.domain.benchmark_result import METRICS, STORED_METRICS
+from src.domain.result_columns import ResultColumns
 
 _NAMES = [column.name for column in results.columns]
 _AT, _ERROR = _NAMES.index("recorded_at_us"), _NAMES.index("error")
@@ -163,6 +164,14 @@ class BatchColumns:
         at = np.fromiter((row[_AT] for row in rows), np.int64, count)
         failed = np.fromiter((row[_ERROR] is not None for row in rows), bool, count)
         return cls(at, stored, failed)
+
+    @classmethod
+    def from_columns(cls, columns: ResultColumns) -> BatchColumns:
+        """The same, from the batch's columns (numpy reads None as NaN in a float array)."""
+        stored = np.column_stack([np.array(getattr(columns, name), dtype=np.float64) for name in STORED_METRICS])
+        at = np.array(columns.recorded_at_us, dtype=np.int64)
+        failed = np.fromiter((error is not None for error in columns.error), bool, len(at))
+        return cls(at, stored.reshape(len(at), len(STORED_METRICS)), failed)
 
 
 def add_to_rollups(cursor: psycopg.Cursor[Any], batch: BatchColumns) -> None:

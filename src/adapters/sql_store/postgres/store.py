@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import asyncio
+import itertools
+import operator
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import replace
-from operator import itemgetter
 from typing import Any, ClassVar
 
 import psycopg
@@ -159,18 +160,33 @@ class PostgresResultStore(SqlStoreBase):
         if self._mirror is not None:
             self._mirror.changed()
 
+    @property
+    def concurrent_batches(self) -> int:
+        # One batch's COPY runs beside another's rollups, summaries and commit, each on its own
+        # connection and server process; the summaries' merge stays one writer at a time.
+        return 2
+
     def add_columns(self, columns: ResultColumns, *, all_or_nothing: bool = True) -> AddOutcome:
         if not len(columns):
             return AddOutcome(0, 0)
-        # As add, without a BenchmarkResult per row: the columns are the rows COPY sends.
-        rows = sorted(columns.rows(), key=itemgetter(0))
-        return self._add_batch(lambda connection: self._add_rows(connection, rows), all_or_nothing=all_or_nothing)
+        # As add, without a BenchmarkResult per row: the columns are the rows COPY sends. An
+        # import hands them over in request_id order already; anything else is put in it.
+        ids = columns.request_id
+        if any(map(operator.gt, ids, itertools.islice(ids, 1, None))):
+            columns = columns.take(sorted(range(len(ids)), key=ids.__getitem__))
+        rows, batch = list(columns.rows()), BatchColumns.from_columns(columns)
+        return self._add_batch(
+            lambda connection: self._add_rows(connection, rows, batch), all_or_nothing=all_or_nothing
+        )
 
     def _add(self, connection: Connection, batch: list[BenchmarkResult]) -> AddOutcome:
         return self._add_rows(connection, [as_row(result) for result in batch])
 
-    def _add_rows(self, connection: Connection, rows: list[tuple[Any, ...]]) -> AddOutcome:
-        """Store rows of `results` (as_row's tuples, in request_id order) as _add stores results."""
+    def _add_rows(
+        self, connection: Connection, rows: list[tuple[Any, ...]], batch: BatchColumns | None = None
+    ) -> AddOutcome:
+        """Store rows of `results` (as_row's tuples, in request_id order) as _add stores results;
+        `batch`, when given, holds the same rows' columns."""
         # Delivered to every listening process when this transaction commits (see averages_mirror).
         # The transaction's first statement, through SQLAlchemy: a pooled connection the database
         # has dropped is found here, and SQLAlchemy then replaces every connection of its pool.
@@ -180,7 +196,7 @@ class PostgresResultStore(SqlStoreBase):
             stored, skipped, clashing = add_rows(cursor, rows)
             already = set(skipped)
             new = [row for row in rows if row[0] not in already] if already else rows
-            columns = BatchColumns.of(new)
+            columns = batch if batch is not None and not already else BatchColumns.of(new)
             add_to_rollups(cursor, columns)
             summaries.add_results(connection, new, columns)
         return AddOutcome(stored, len(rows) - stored - len(clashing), tuple(clashing))
