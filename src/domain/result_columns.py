@@ -28,6 +28,25 @@ def canonical_labels(labels: Mapping[str, str]) -> str:
     return json.dumps(dict(sorted(labels.items())), separators=(",", ":"), ensure_ascii=False)
 
 
+def row_of(result: BenchmarkResult) -> tuple[Any, ...]:
+    """A result as one row of ResultColumns' columns, in their order (a database's column order):
+    its instant in whole microseconds since the epoch, its labels as canonical JSON text."""
+    return (
+        result.request_id,
+        microseconds_since_epoch(result.timestamp),
+        result.token_count,
+        result.time_to_first_token,
+        result.time_per_output_token,
+        result.total_generation_time,
+        result.prompt_text,
+        result.generated_text,
+        result.model,
+        canonical_labels(result.labels),
+        result.prompt_token_count,
+        result.error,
+    )
+
+
 @dataclass(frozen=True, slots=True)
 class ResultColumns:
     """Accepted results, item i of every column being result i's, in a database's column order.
@@ -55,24 +74,7 @@ class ResultColumns:
     @classmethod
     def of(cls, results: Sequence[BenchmarkResult]) -> ResultColumns:
         """The results as columns (their rows are what `rows` gives)."""
-        rows = [
-            (
-                result.request_id,
-                microseconds_since_epoch(result.timestamp),
-                result.token_count,
-                result.time_to_first_token,
-                result.time_per_output_token,
-                result.total_generation_time,
-                result.prompt_text,
-                result.generated_text,
-                result.model,
-                canonical_labels(result.labels),
-                result.prompt_token_count,
-                result.error,
-            )
-            for result in results
-        ]
-        return replace(cls.from_rows(rows), built_from=results)
+        return replace(cls.from_rows([row_of(result) for result in results]), built_from=results)
 
     @classmethod
     def from_rows(cls, rows: Sequence[tuple[Any, ...]]) -> ResultColumns:

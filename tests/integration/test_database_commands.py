@@ -97,7 +97,7 @@ def test_migrating_sqlite_packs_the_results_already_stored(sqlite_url: str, caps
     from alembic.config import Config  # noqa: PLC0415 - as above
 
     from src.adapters.sql_store.database import _MIGRATIONS, connect  # noqa: PLC0415 - as above
-    from src.adapters.sql_store.rows import as_row  # noqa: PLC0415 - rows as the store writes them
+    from src.domain.result_columns import row_of  # noqa: PLC0415 - rows as the store writes them
 
     stored = [
         BenchmarkResult.from_mapping(record(f"r{i}", f"2024-06-01T12:{i % 3:02d}:{i:02d}Z", token_count=i) | extra)
@@ -110,7 +110,7 @@ def test_migrating_sqlite_packs_the_results_already_stored(sqlite_url: str, caps
         config.attributes["connection"] = connection
         command.upgrade(config, "0001")
         # Revision 0001 has the first ten columns; the others came later.
-        rows = [as_row(r)[:10] for r in stored]
+        rows = [row_of(r)[:10] for r in stored]
         connection.exec_driver_sql(f"INSERT INTO results VALUES ({', '.join('?' * 10)})", rows)
     engine.dispose()
     assert migrate.main([]) == 0

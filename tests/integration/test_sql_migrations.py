@@ -17,12 +17,12 @@ from sqlalchemy import text
 from src.adapters.metric_summaries import Summaries, encode
 from src.adapters.sql_store.base import SqlStoreBase
 from src.adapters.sql_store.database import _MIGRATIONS, connect, database_url, migrate
-from src.adapters.sql_store.rows import as_row
 from src.adapters.sql_store.schema import ROLLUP_WIDTHS
 from src.adapters.sql_store.stores import open_sql_store
 from src.application.ports.result_store import SummaryQuery
 from src.domain.benchmark_result import BenchmarkResult
 from src.domain.result_aggregate import ResultAggregate
+from src.domain.result_columns import row_of
 from src.domain.result_selection import Grouping, ResultFilter
 from src.domain.statistics import ServiceLevelObjective
 from src.domain.time_window import TimeWindow
@@ -112,7 +112,7 @@ def database_at_0002(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator
             command.upgrade(config, "0002")
             # Revision 0002 has the first ten columns; the others came later.
             placeholders = ", ".join(["%s" if engine.dialect.name == "postgresql" else "?"] * 10)
-            connection.exec_driver_sql(f"INSERT INTO results VALUES ({placeholders})", [as_row(r)[:10] for r in stored])
+            connection.exec_driver_sql(f"INSERT INTO results VALUES ({placeholders})", [row_of(r)[:10] for r in stored])
             connection.execute(text(_OLD_ROLLUPS))
             if engine.dialect.name == "sqlite":
                 connection.exec_driver_sql("INSERT INTO result_packs VALUES (?, ?, ?, ?)", _old_packs(stored))

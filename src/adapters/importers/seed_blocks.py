@@ -39,7 +39,7 @@ from src.domain.benchmark_result import (
     storable_text,
 )
 from src.domain.errors import InvalidResult
-from src.domain.result_columns import ResultColumns, canonical_labels
+from src.domain.result_columns import ResultColumns, canonical_labels, row_of
 
 BLOCK_LINES = 10_000
 """Lines read and checked together: an import's default batch, so a block is stored as one."""
@@ -96,18 +96,18 @@ def _block(chunk: list[Numbered], model: str | None, labels: _LabelSets, slow_pa
         else:
             numbers.append(numbered[0])
     columns, settled = _checked(records, model, labels)
-    rows = list(zip(*columns, strict=True))
+    if not slow and settled.all():
+        return ReadBlock(ResultColumns(*columns), numbers, ())
+    rows = zip(*columns, strict=True)
     accepted = [(number, row) for number, row, fine in zip(numbers, rows, settled, strict=True) if fine]
     slow.extend(numbered for numbered, fine in zip(_lines_of(chunk, numbers), settled, strict=True) if not fine)
-    if not slow:
-        return ReadBlock(ResultColumns.from_rows(rows), numbers, ())
     refused: list[InvalidResult] = []
     read_slowly: list[tuple[int, tuple[Any, ...]]] = []
     for entry in slow_path(sorted(slow)):
         if isinstance(entry.outcome, InvalidResult):
             refused.append(entry.outcome)
         else:
-            read_slowly.append((entry.position, next(ResultColumns.of([entry.outcome]).rows())))
+            read_slowly.append((entry.position, row_of(entry.outcome)))
     # File order within the block too: of two lines with one id, the first is the one kept.
     merged = list(heapq.merge(accepted, read_slowly, key=lambda numbered_row: numbered_row[0]))
     return ReadBlock(ResultColumns.from_rows([row for _, row in merged]), [number for number, _ in merged], refused)

@@ -1,4 +1,4 @@
-"""A result as a row of `results` and back, the same for every database."""
+"""A row of `results` back as a result, the same for every database (the other way is the domain's row_of)."""
 
 from __future__ import annotations
 
@@ -9,29 +9,8 @@ from typing import Any
 from sqlalchemy import Row
 
 from src.domain.benchmark_result import BenchmarkResult
-from src.domain.result_columns import canonical_labels
-from src.domain.timestamps import microseconds_since_epoch
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
-
-
-def as_row(result: BenchmarkResult) -> tuple[Any, ...]:
-    """A result as a row of `results`, in column order: its timestamp in integer microseconds
-    since the Unix epoch, labels as canonical JSON text."""
-    return (
-        result.request_id,
-        microseconds_since_epoch(result.timestamp),
-        result.token_count,
-        result.time_to_first_token,
-        result.time_per_output_token,
-        result.total_generation_time,
-        result.prompt_text,
-        result.generated_text,
-        result.model,
-        canonical_labels(result.labels),
-        result.prompt_token_count,
-        result.error,
-    )
 
 
 def as_result(row: Row[Any]) -> BenchmarkResult:

@@ -127,7 +127,7 @@ def _copy_rows(cursor: psycopg.Cursor[Any], statement: str, rows: Sequence[tuple
 
 
 def add_rows(cursor: psycopg.Cursor[Any], rows: Sequence[tuple[Any, ...]]) -> tuple[int, list[str], list[str]]:
-    """Store the rows (as_row's tuples, in request_id order) that are new; how many were, the
+    """Store the rows (row_of's tuples, in request_id order) that are new; how many were, the
     request_ids that were already stored (not stored again), and those of them stored with
     other content. Raises psycopg's errors; a concurrent writer's id met on the careful way is an
     IntegrityError the caller retries."""
@@ -149,7 +149,7 @@ def add_rows(cursor: psycopg.Cursor[Any], rows: Sequence[tuple[Any, ...]]) -> tu
 
 @dataclass(frozen=True)
 class BatchColumns:
-    """A batch's rows (as_row's tuples) as columns: per row, `at` its instant (microseconds since
+    """A batch's rows (row_of's tuples) as columns: per row, `at` its instant (microseconds since
     the epoch), `stored` its STORED_METRICS (N x 5, NaN where undefined), `failed` its flag. Read
     once, for the rollups and the summaries: a few numpy calls instead of reads per result."""
 

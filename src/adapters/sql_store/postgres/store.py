@@ -33,12 +33,11 @@ from src.adapters.sql_store.postgres.statistics import (
     summary_statement,
 )
 from src.adapters.sql_store.postgres.summaries import plan
-from src.adapters.sql_store.rows import as_row
 from src.adapters.sql_store.window_sums import window_aggregate, window_parameters
 from src.application.ports.result_store import AddOutcome, SummaryKey, SummaryQuery
 from src.domain.benchmark_result import BenchmarkResult
 from src.domain.result_aggregate import ResultAggregate
-from src.domain.result_columns import ResultColumns
+from src.domain.result_columns import ResultColumns, row_of
 from src.domain.result_selection import ResultFilter
 from src.domain.runs import RUN_LABEL
 from src.domain.statistics import MAX_GROUPS, ResultSummary, refuse_oversized_answer
@@ -180,12 +179,12 @@ class PostgresResultStore(SqlStoreBase):
         )
 
     def _add(self, connection: Connection, batch: list[BenchmarkResult]) -> AddOutcome:
-        return self._add_rows(connection, [as_row(result) for result in batch])
+        return self._add_rows(connection, [row_of(result) for result in batch])
 
     def _add_rows(
         self, connection: Connection, rows: list[tuple[Any, ...]], batch: BatchColumns | None = None
     ) -> AddOutcome:
-        """Store rows of `results` (as_row's tuples, in request_id order) as _add stores results;
+        """Store rows of `results` (row_of's tuples, in request_id order) as _add stores results;
         `batch`, when given, holds the same rows' columns."""
         # Delivered to every listening process when this transaction commits (see averages_mirror).
         # The transaction's first statement, through SQLAlchemy: a pooled connection the database

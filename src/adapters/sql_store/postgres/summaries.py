@@ -126,7 +126,7 @@ def series_of(model: str | None, labels: Mapping[str, str]) -> list[Series]:
     return [EVERY_RESULT, *named, *((LABEL + key, value) for key, value in labels.items())]
 
 
-# Where `add_results` finds a row's series in a row of `results` (as_row's column order).
+# Where `add_results` finds a row's series in a row of `results` (row_of's column order).
 _COLUMN_NAMES = [column.name for column in results.columns]
 _MODEL, _LABELS = _COLUMN_NAMES.index("model"), _COLUMN_NAMES.index("labels")
 
@@ -134,7 +134,7 @@ _MODEL, _LABELS = _COLUMN_NAMES.index("model"), _COLUMN_NAMES.index("labels")
 def add_results(connection: Connection, rows: Sequence[tuple[Any, ...]], columns: BatchColumns) -> None:
     """Merge newly stored results into their series' summaries (inside the storing transaction).
 
-    `rows` are the results as stored (as_row's tuples, labels as JSON text), `columns` the same
+    `rows` are the results as stored (row_of's tuples, labels as JSON text), `columns` the same
     rows' metrics, instants and failures.
     """
     if not rows:

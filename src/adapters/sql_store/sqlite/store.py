@@ -9,12 +9,13 @@ from sqlalchemy import Connection, bindparam, select, text
 from src.adapters.column_statistics import sorted_metric, summarize_columns
 from src.adapters.sql_store.base import SqlStoreBase
 from src.adapters.sql_store.rollups import add_to_rollups
-from src.adapters.sql_store.rows import as_result, as_row
+from src.adapters.sql_store.rows import as_result
 from src.adapters.sql_store.schema import ROLLUP_WIDTHS, results
 from src.adapters.sql_store.selection import Selected
 from src.adapters.sql_store.sqlite.statistics import ADD_TO_PACKS, label_value, packed_columns, packs, repack
 from src.application.ports.result_store import AddOutcome, SummaryKey, SummaryQuery
 from src.domain.benchmark_result import BenchmarkResult
+from src.domain.result_columns import row_of
 from src.domain.result_selection import Grouping, ResultFilter
 from src.domain.runs import RUN_LABEL
 from src.domain.statistics import ResultSummary
@@ -85,7 +86,7 @@ class SqliteResultStore(SqlStoreBase):
         new = [result for result in batch if result.request_id not in stored]
         if new:
             placeholders = ", ".join("?" for _ in results.columns)
-            connection.exec_driver_sql(f"INSERT INTO results VALUES ({placeholders})", [as_row(r) for r in new])
+            connection.exec_driver_sql(f"INSERT INTO results VALUES ({placeholders})", [row_of(r) for r in new])
             for ids in _chunks([result.request_id for result in new]):
                 connection.execute(_ADD_IDS_TO_ROLLUPS, {"ids": ids})
             connection.exec_driver_sql(ADD_TO_PACKS, packs(new))
