@@ -1,19 +1,21 @@
 """Many timestamps at once: the shapes tools write most, read by numpy, everything else left to the domain.
 
 A bulk import reads a timestamp per request; parse_timestamp costs some 2 us each in Python.
-Here the usual RFC 3339 shapes are recognised byte by byte over the whole column and their
-dates read by numpy's ISO 8601 parser (which checks month and day lengths, leap years included):
+Here the usual RFC 3339 shapes are recognised byte by byte over the whole column by numpy,
+and each distinct date is read once by Python's own calendar (`date.fromisoformat`, which
+checks month and day lengths, leap years included):
 
     YYYY-MM-DDTHH:MM:SS[.fff|.ffffff][Z|+HH:MM|-HH:MM]
 
 Any other spelling (a space or lower-case t, a comma, another number of fraction digits,
-an offset without its colon, a leap second, a date numpy refuses) is marked unread, and its
+an offset without its colon, a leap second, a day the calendar lacks) is marked unread, and its
 reader sends it through parse_timestamp: the one grammar decides what is accepted and how.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
+from datetime import date
 
 import numpy as np
 import numpy.typing as npt
@@ -72,15 +74,32 @@ def read_instants(texts: Sequence[str]) -> tuple[npt.NDArray[np.int64], npt.NDAr
         read |= here
     if not read.any():
         return microseconds, read
-    try:
-        seconds = raw[read].astype(f"S{_HEAD}").astype("datetime64[s]").astype(np.int64)
-    except ValueError:
-        # A date numpy refuses (February 30th): the whole column goes the domain's way.
-        return microseconds, np.zeros(count, bool)
-    instants = seconds * 1_000_000 + fraction[read] - offset_minutes[read] * 60_000_000
-    microseconds[read] = instants
-    read[read] = (instants >= EARLIEST_MICROSECONDS) & (instants <= LATEST_MICROSECONDS)
+    # The calendar is Python's: each distinct date once (a block holds a few days, a year at
+    # most 366), as days since 1970-01-01; a date it refuses (February 30th) leaves its texts unread.
+    days_of = _days_since_epoch({text[:10] for text, was_read in zip(texts, read.tolist(), strict=True) if was_read})
+    days = np.fromiter((days_of.get(text[:10], _NO_DAY) for text in texts), np.int64, count)
+    read &= days != _NO_DAY
+    days[~read] = 0  # nothing read there; kept from overflowing below
+    seconds = days * 86_400 + number(11, 2) * 3_600 + number(14, 2) * 60 + number(17, 2)
+    instants = seconds * 1_000_000 + fraction - offset_minutes * 60_000_000
+    read &= (instants >= EARLIEST_MICROSECONDS) & (instants <= LATEST_MICROSECONDS)
+    microseconds[read] = instants[read]
     return microseconds, read
+
+
+_NO_DAY = np.iinfo(np.int64).min
+_EPOCH_ORDINAL = date(1970, 1, 1).toordinal()
+
+
+def _days_since_epoch(dates: set[str]) -> dict[str, int]:
+    """Each YYYY-MM-DD text that names a day of the calendar, as days since 1970-01-01."""
+    days = {}
+    for text in dates:
+        try:
+            days[text] = date.fromisoformat(text).toordinal() - _EPOCH_ORDINAL
+        except ValueError:
+            continue
+    return days
 
 
 def _offsets(

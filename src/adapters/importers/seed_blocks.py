@@ -18,6 +18,7 @@ from __future__ import annotations
 import heapq
 import itertools
 from collections.abc import Callable, Iterable, Iterator, Sequence
+from operator import itemgetter
 from typing import Any
 
 import msgspec
@@ -26,6 +27,7 @@ import numpy.typing as npt
 from msgspec import UNSET, UnsetType
 
 from src.adapters.importers.instant_columns import read_instants
+from src.adapters.importers.run_context import decoded_lines
 from src.application.ports.result_reader import ImportOptions, ReadBlock, ReadEntry
 from src.domain.benchmark_result import (
     MAX_ERROR_LENGTH,
@@ -46,8 +48,10 @@ BLOCK_LINES = 10_000
 
 Numbered = tuple[int, bytes]
 """A line of the file (its bytes, newline included) and its 1-based number."""
-SlowPath = Callable[[Sequence[Numbered]], Iterable[ReadEntry]]
-"""How lines the columns cannot settle are read: one by one, as entries."""
+Decoded = tuple[int, Any | None, str | None]
+"""A line decoded: its number, its JSON value, or why it is no JSON (as json_lines gives them)."""
+SlowPath = Callable[[Iterable[Decoded]], Iterable[ReadEntry]]
+"""How lines the columns cannot settle are read: one by one, through BenchmarkResult, as entries."""
 
 
 class SeedRecord(msgspec.Struct, gc=False):
@@ -87,40 +91,49 @@ def seed_blocks(lines: Iterable[Numbered], options: ImportOptions, slow_path: Sl
 def _block(chunk: list[Numbered], model: str | None, labels: _LabelSets, slow_path: SlowPath) -> ReadBlock:
     numbers: list[int] = []
     records: list[SeedRecord] = []
-    slow: list[Numbered] = []
+    lines: list[bytes] = []
+    undecoded: list[Numbered] = []
     for numbered in chunk:
         try:
             records.append(_decode_record(numbered[1]))
         except (msgspec.DecodeError, msgspec.ValidationError, RecursionError):
-            slow.append(numbered)  # not JSON, a blank line, a record of another shape, or nested too deep
+            undecoded.append(numbered)  # not JSON, a blank line, a record of another shape, or nested too deep
         else:
             numbers.append(numbered[0])
+            lines.append(numbered[1])
     columns, settled = _checked(records, model, labels)
-    if not slow and settled.all():
+    if not undecoded and settled.all():
         return ReadBlock(ResultColumns(*columns), numbers, ())
     rows = zip(*columns, strict=True)
     accepted = [(number, row) for number, row, fine in zip(numbers, rows, settled, strict=True) if fine]
-    slow.extend(numbered for numbered, fine in zip(_lines_of(chunk, numbers), settled, strict=True) if not fine)
+    unsettled = [
+        (number, _plain_json(line, record), None)
+        for number, line, record, fine in zip(numbers, lines, records, settled, strict=True)
+        if not fine
+    ]
+    values = sorted([*decoded_lines(undecoded), *unsettled], key=itemgetter(0))
     refused: list[InvalidResult] = []
     read_slowly: list[tuple[int, tuple[Any, ...]]] = []
-    for entry in slow_path(sorted(slow)):
+    for entry in slow_path(values):
         if isinstance(entry.outcome, InvalidResult):
             refused.append(entry.outcome)
         else:
             read_slowly.append((entry.position, row_of(entry.outcome)))
     # File order within the block too: of two lines with one id, the first is the one kept.
-    merged = list(heapq.merge(accepted, read_slowly, key=lambda numbered_row: numbered_row[0]))
+    merged = list(heapq.merge(accepted, read_slowly, key=itemgetter(0)))
     return ReadBlock(ResultColumns.from_rows([row for _, row in merged]), [number for number, _ in merged], refused)
 
 
-def _lines_of(chunk: list[Numbered], numbers: list[int]) -> Iterator[Numbered]:
-    """The chunk's lines that were decoded, in order (those whose number is in `numbers`)."""
-    decoded = iter(numbers)
-    wanted = next(decoded, None)
-    for numbered in chunk:
-        if numbered[0] == wanted:
-            yield numbered
-            wanted = next(decoded, None)
+def _plain_json(line: bytes, record: SeedRecord) -> Any:
+    """A line decoded as plain JSON, as it is when read alone (an integer stays an integer in a
+    refusal's words). A line nesting deeper than that decoding reaches from here (msgspec's limit
+    follows the stack) is taken as the record already decoded, less the keys no result reads:
+    how deep a line nests never decides whether it is stored."""
+    try:
+        return msgspec.json.decode(line)
+    except RecursionError:
+        fields = ((name, getattr(record, name)) for name in record.__struct_fields__)
+        return {name: value for name, value in fields if value is not UNSET}
 
 
 def _checked(

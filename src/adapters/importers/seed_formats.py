@@ -8,7 +8,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import replace
 
-from src.adapters.importers.run_context import decoded_lines, load_document, numbered_lines, only_file
+from src.adapters.importers.run_context import load_document, numbered_lines, only_file
 from src.adapters.importers.seed_blocks import seed_blocks
 from src.application.ports.result_reader import ImportOptions, ReadBlock, ReadEntry, ResultReader, ToolFile, ToolRun
 from src.domain.benchmark_result import BenchmarkResult
@@ -59,7 +59,7 @@ class NdjsonReader(ResultReader):
     def _entries(self, file: ToolFile, options: ImportOptions) -> Iterator[ReadBlock]:
         # Lines read in blocks, checked as columns; what the columns cannot settle is read here
         # one line at a time, as the seed document's results are.
-        return seed_blocks(numbered_lines(file), options, lambda lines: _own_results(decoded_lines(lines), options))
+        return seed_blocks(numbered_lines(file), options, lambda values: _own_results(values, options))
 
 
 class SeedReader(ResultReader):

@@ -4,6 +4,7 @@ built as a BenchmarkResult), whatever the line, the options and the block size."
 
 from __future__ import annotations
 
+import itertools
 import json
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -245,8 +246,27 @@ def test_instants_of_the_usual_shapes_are_read_and_others_left_to_the_domain() -
     assert read.tolist() == [True, False, False, True]
     leap_day = datetime(2024, 2, 29, tzinfo=UTC) + timedelta(hours=1)
     assert microseconds[3] == microseconds_since_epoch(leap_day)
-    # A date numpy refuses sends the whole column the domain's way, which names the fault.
-    _, read = read_instants(["2024-06-01T12:00:00Z", "2024-02-30T00:00:00Z"])
-    assert not read.any()
+    # A day the calendar lacks is left to the domain, which names the fault; the others are read.
+    # (A column of 600 with such days once went to numpy's date parser, which crashed the process.)
+    texts = ["2024-06-01T12:00:00Z"] * 600
+    texts[3], texts[5], texts[7] = "2024-02-30T00:00:00Z", "2023-02-29T00:00:00+02:00", "2024-04-31T00:00:00Z"
+    microseconds, read = read_instants(texts)
+    assert [index for index, was_read in enumerate(read.tolist()) if not was_read] == [3, 5, 7]
+    assert set(microseconds[read].tolist()) == {microseconds_since_epoch(datetime(2024, 6, 1, 12, tzinfo=UTC))}
     with pytest.raises(InvalidTimestamp, match="day is out of range"):
         parse_timestamp("2024-02-30T00:00:00Z")
+
+
+def test_a_line_nested_deep_is_stored_or_refused_for_what_it_says_not_for_its_depth(tmp_path: Path) -> None:
+    # Nested as deep as msgspec decodes from the reader's first look, but deeper than a second
+    # decoding further down the stack reaches: the line's own fault (a zero duration, which the
+    # domain accepts) is what decides, not where the line is decoded.
+    deep = "[" * 500 + "]" * 500
+    line = _line(request_id="deep", total_generation_time=0).rstrip(b"}\n") + f', "x": {deep}}}\n'.encode()
+    path = tmp_path / "deep.ndjson"
+    path.write_bytes(_FIRST + line)
+    with mock.patch.object(seed_blocks.msgspec.json, "decode", side_effect=RecursionError):
+        (block,) = NdjsonReader().read([ToolFile("x", path)], ImportOptions()).entries
+    assert isinstance(block, ReadBlock)
+    assert list(block.positions) == [1, 2]
+    assert next(itertools.islice(block.accepted.rows(), 1, None))[5] == 0.0
