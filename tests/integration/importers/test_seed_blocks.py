@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 from unittest import mock
 
+import msgspec
 import pytest
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
@@ -265,7 +266,7 @@ def test_a_line_nested_deep_is_stored_or_refused_for_what_it_says_not_for_its_de
     line = _line(request_id="deep", total_generation_time=0).rstrip(b"}\n") + f', "x": {deep}}}\n'.encode()
     path = tmp_path / "deep.ndjson"
     path.write_bytes(_FIRST + line)
-    with mock.patch.object(seed_blocks.msgspec.json, "decode", side_effect=RecursionError):
+    with mock.patch.object(msgspec.json, "decode", side_effect=RecursionError):
         (block,) = NdjsonReader().read([ToolFile("x", path)], ImportOptions()).entries
     assert isinstance(block, ReadBlock)
     assert list(block.positions) == [1, 2]
