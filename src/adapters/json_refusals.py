@@ -21,7 +21,8 @@ def why_not_json(text: bytes, refusal: msgspec.DecodeError) -> str:
     try:
         json.loads(text)
     except json.JSONDecodeError as error:
-        return f"{error.msg} at line {error.lineno} column {error.colno}"
+        # Some of the standard library's messages end in "at" already ("Invalid control character at").
+        return f"{error.msg.removesuffix(' at')} at line {error.lineno} column {error.colno}"
     except (UnicodeDecodeError, RecursionError, ValueError):
         return str(refusal)
     if str(refusal).startswith(_OUT_OF_RANGE):

@@ -3,6 +3,7 @@ says exactly what was committed."""
 
 from __future__ import annotations
 
+import bisect
 import threading
 from collections import deque
 from collections.abc import Callable, Iterable, Sequence
@@ -23,7 +24,7 @@ AUTO = "auto"
 @dataclass
 class ImportReport:
     """What an import did with each request of its files: stored, already stored (identical), or
-    rejected (the first REPORTED_REJECTIONS with their position and reason); `failed` counts the
+    rejected (the first REPORTED_REJECTIONS by position listed, with their position and reason); `failed` counts the
     failed requests among those now stored; `run`, `tool` and `file_format` say what was read."""
 
     stored: int = 0
@@ -41,8 +42,13 @@ class ImportReport:
     def reject(self, error: InvalidResult) -> None:
         with self._lock:
             self.rejected += 1
-            if len(self.errors) < REPORTED_REJECTIONS:
-                self.errors.append(error)
+            self._listed(error)
+
+    def _listed(self, error: InvalidResult) -> None:
+        # The first REPORTED_REJECTIONS by position, whatever order they were found in: a
+        # conflict is found when its batch is stored, after the bad lines read meanwhile.
+        bisect.insort(self.errors, error, key=_position)
+        del self.errors[REPORTED_REJECTIONS:]
 
     def add(self, other: ImportReport) -> None:
         """Count what `other` (one batch's report) counted too."""
@@ -51,7 +57,8 @@ class ImportReport:
             self.already_stored += other.already_stored
             self.failed += other.failed
             self.rejected += other.rejected
-            self.errors.extend(other.errors[: max(0, REPORTED_REJECTIONS - len(self.errors))])
+            for error in other.errors:
+                self._listed(error)
 
 
 class ImportResults:
@@ -163,33 +170,62 @@ Batch = tuple[ResultColumns, Sequence[int]]
 
 
 def _batches(run: ToolRun, report: ImportReport, size: int) -> Iterable[Batch]:
-    """The run's accepted results in batches of at most `size`, in file order, its refused ones
-    reported on the way. A reader's block is kept whole (split only past `size`); single entries
-    are gathered until the next block or `size`."""
+    """The run's accepted results in batches of `size` (the last one smaller), in file order, its
+    refused ones reported on the way: single entries and readers' blocks alike are gathered into
+    batches, a block split where a batch ends."""
+    parts: list[Batch] = []  # what the next batch holds so far, in file order
+    held = 0
     results: list[BenchmarkResult] = []
     positions: list[int] = []
     for entry in run.entries:
         if isinstance(entry, ReadBlock):
-            if results:
-                yield ResultColumns.of(results), positions
-                results, positions = [], []
             for error in entry.refused:
                 report.reject(error)
-            for start in range(0, len(entry.positions), size):
-                chunk = range(start, min(start + size, len(entry.positions)))
-                whole = len(chunk) == len(entry.positions)
-                yield (entry.accepted if whole else entry.accepted.take(chunk)), entry.positions[start : chunk.stop]
-            continue
-        if isinstance(entry.outcome, InvalidResult):
+            if results:
+                parts.append((ResultColumns.of(results), positions))
+                results, positions = [], []
+            parts.append((entry.accepted, entry.positions))
+            held += len(entry.positions)
+        elif isinstance(entry.outcome, InvalidResult):
             report.reject(entry.outcome)
-            continue
-        results.append(entry.outcome)
-        positions.append(entry.position)
-        if len(results) == size:
-            yield ResultColumns.of(results), positions
-            results, positions = [], []
+        else:
+            results.append(entry.outcome)
+            positions.append(entry.position)
+            held += 1
+        if held >= size:
+            if results:
+                parts.append((ResultColumns.of(results), positions))
+                results, positions = [], []
+            columns, numbers = _joined(parts)
+            if held == size:
+                yield columns, numbers  # a block that is a batch, as NDJSON's usually are
+                parts, held = [], 0
+                continue
+            for start in range(0, held - held % size, size):
+                yield columns.sliced(start, start + size), numbers[start : start + size]
+            held %= size
+            rest = len(numbers) - held
+            parts = [(columns.sliced(rest, len(numbers)), numbers[rest:])] if held else []
     if results:
-        yield ResultColumns.of(results), positions
+        parts.append((ResultColumns.of(results), positions))
+    if held:
+        yield _joined(parts)
+
+
+def _joined(parts: list[Batch]) -> Batch:
+    """Consecutive parts of a run as one."""
+    if len(parts) == 1:
+        return parts[0]
+    return ResultColumns.joined([columns for columns, _ in parts]), [n for _, numbers in parts for n in numbers]
+
+
+# Whether the id's other result is found in the store or earlier in the same batch depends on
+# where batches end, which the user does not see: one wording for both.
+_STORED_OR_EARLIER = "a stored result or an earlier request"
+
+
+def _position(error: InvalidResult) -> int:
+    return error.index or 0
 
 
 def _head(file: ToolFile) -> bytes:
@@ -244,7 +280,7 @@ def store_planned(results: ResultStore, plan: PlannedBatch, report: ImportReport
     report.stored += outcome.stored
     report.already_stored += outcome.already_stored
     for request_id in outcome.conflicting:
-        report.reject(_conflict(request_id, positions[first[request_id]], "a stored result"))
+        report.reject(_conflict(request_id, positions[first[request_id]], _STORED_OR_EARLIER))
     conflicting = set(outcome.conflicting)
     errors = batch.error
     report.failed += sum(
@@ -261,7 +297,7 @@ def store_planned(results: ResultStore, plan: PlannedBatch, report: ImportReport
             report.already_stored += 1
             report.failed += errors[index] is not None
         else:
-            report.reject(_conflict(request_id, positions[index], "a stored result or an earlier request"))
+            report.reject(_conflict(request_id, positions[index], _STORED_OR_EARLIER))
 
 
 def _conflict(request_id: str, position: int, other: str) -> InvalidResult:

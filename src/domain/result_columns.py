@@ -83,6 +83,14 @@ class ResultColumns:
             return cls(*([] for _ in _NAMES))
         return cls(*(list(column) for column in zip(*rows, strict=True)))
 
+    @classmethod
+    def joined(cls, parts: Sequence[ResultColumns]) -> ResultColumns:
+        """The parts' results one after another."""
+        columns = cls(*([value for part in parts for value in getattr(part, name)] for name in _NAMES))
+        if all(part.built_from is not None for part in parts):
+            return replace(columns, built_from=[result for part in parts for result in part.built_from or ()])
+        return columns
+
     def __len__(self) -> int:
         return len(self.request_id)
 
@@ -98,6 +106,12 @@ class ResultColumns:
         """The results at `indices`, in that order."""
         built_from = None if self.built_from is None else [self.built_from[index] for index in indices]
         taken = ResultColumns(*([column[index] for index in indices] for column in self.columns()))
+        return taken if built_from is None else replace(taken, built_from=built_from)
+
+    def sliced(self, start: int, stop: int) -> ResultColumns:
+        """The results from `start` up to `stop`, as a list slice takes them."""
+        built_from = None if self.built_from is None else self.built_from[start:stop]
+        taken = ResultColumns(*(column[start:stop] for column in self.columns()))
         return taken if built_from is None else replace(taken, built_from=built_from)
 
     def result(self, index: int) -> BenchmarkResult:

@@ -14,9 +14,10 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from src.application.import_results import ImportReport, ImportResults, store_columns
-from src.application.ports.result_reader import ImportOptions, ReadEntry, ResultReader, ToolFile, ToolRun
+from src.application.ports.result_reader import ImportOptions, ReadBlock, ReadEntry, ResultReader, ToolFile, ToolRun
 from src.application.ports.result_store import AddOutcome
 from src.domain.benchmark_result import BenchmarkResult
+from src.domain.errors import InvalidResult
 from src.domain.result_columns import ResultColumns
 from tests.unit.fakes import FakeResultStore
 
@@ -165,3 +166,70 @@ def test_an_import_counts_every_rejection_and_lists_the_first_hundred(tmp_path: 
     report = ImportResults(store, [_ListedReader()], batch_rows=120)([ToolFile("f", path)], ImportOptions(), "listed")
     assert (report.stored, report.rejected, len(report.errors)) == (5, 150, 100)
     assert [error.index for error in report.errors] == list(range(1, 101))
+
+
+class _BlockReader(ResultReader):
+    """A reader handing over a run as the test lays it out: blocks of results (some of them
+    refused, as a block reports them) and single entries, in file order."""
+
+    format = "blocks"
+
+    def __init__(self, layout: list[int]) -> None:
+        self._layout = layout  # a block of n results where n > 0; a single entry where 0
+
+    def recognizes(self, head: bytes, name: str) -> bool:
+        return True
+
+    def read(self, files: Sequence[ToolFile], options: ImportOptions) -> ToolRun:
+        entries: list[ReadEntry | ReadBlock] = []
+        position = 0
+        for size in self._layout:
+            numbers = list(range(position + 1, position + 1 + max(size, 1)))
+            position = numbers[-1]
+            made = [result(f"id-{number}", 1) for number in numbers]
+            if size == 0:
+                entries.append(ReadEntry(numbers[0], made[0]))
+                continue
+            refused = [InvalidResult("token_count", "refused", index=numbers[0])]
+            entries.append(ReadBlock(ResultColumns.of(made[1:]), numbers[1:], refused))
+        return ToolRun("test", self.format, "", iter(entries))
+
+
+@given(layout=st.lists(st.integers(0, 7), max_size=12), batch_rows=st.integers(1, 9))
+def test_blocks_and_single_results_are_stored_in_batches_of_the_setting(layout: list[int], batch_rows: int) -> None:
+    store = FakeResultStore([])
+    importing = ImportResults(store, [_BlockReader(layout)], batch_rows=batch_rows)
+    report = importing([ToolFile("f", Path("f"))], ImportOptions(), "blocks")
+    batches = store.batches[1:]  # after the empty one every import begins with
+    accepted = [f"id-{n}" for n in range(1, sum(max(size, 1) for size in layout) + 1)]
+    refused = {f"id-{n}" for n in _first_of_blocks(layout)}
+    expected = [name for name in accepted if name not in refused]
+    assert [len(batch) for batch in batches] == [batch_rows] * (len(expected) // batch_rows) + (
+        [len(expected) % batch_rows] if len(expected) % batch_rows else []
+    )
+    assert [name for batch in batches for name in sorted(batch, key=lambda n: int(n[3:]))] == expected
+    assert (report.stored, report.rejected) == (len(expected), len(refused))
+
+
+def _first_of_blocks(layout: list[int]) -> list[int]:
+    firsts, position = [], 0
+    for size in layout:
+        if size:
+            firsts.append(position + 1)
+        position += max(size, 1)
+    return firsts
+
+
+@given(positions=st.lists(st.integers(1, 400), unique=True, max_size=250), split=st.integers(0, 250))
+def test_the_report_lists_the_first_hundred_rejections_by_position_whatever_order_they_came_in(
+    positions: list[int], split: int
+) -> None:
+    # A conflict is found when its batch is stored, after bad lines further on were reported.
+    report, batch = ImportReport(), ImportReport()
+    for position in positions[:split]:
+        report.reject(InvalidResult("token_count", "refused", index=position))
+    for position in positions[split:]:
+        batch.reject(InvalidResult("request_id", "conflict", index=position))
+    report.add(batch)
+    assert report.rejected == len(positions)
+    assert [error.index for error in report.errors] == sorted(positions)[:100]

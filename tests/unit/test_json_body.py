@@ -18,3 +18,15 @@ def test_a_number_past_float64_is_named_as_such(number: bytes) -> None:
 def test_what_json_excludes_is_named(value: bytes) -> None:
     with pytest.raises(ValueError, match="NaN, Infinity or a lone surrogate"):
         decode_json(b'{"a": ' + value + b"}")
+
+
+@pytest.mark.parametrize(
+    ("body", "reason"),
+    [
+        (b'{"a": "x\ny"}', "Invalid control character at line 1 column 9"),
+        (b'{"a": "xy', "Unterminated string starting at line 1 column 7"),
+    ],
+)
+def test_a_parser_message_ending_in_at_is_not_doubled(body: bytes, reason: str) -> None:
+    with pytest.raises(ValueError, match=reason):
+        decode_json(body)
