@@ -6,11 +6,13 @@ from __future__ import annotations
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import psycopg
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from sqlalchemy import event
 
 from src.adapters.sql_store.base import SqlStoreBase
 from src.adapters.sql_store.database import database_url
@@ -72,9 +74,14 @@ def store(database: str) -> Iterator[SqlStoreBase]:
     opened.close()
 
 
-def _rollups(url: str, table: str) -> list[tuple[object, ...]]:
+def _kept_and_summed(url: str) -> tuple[list[tuple[Any, ...]], list[tuple[Any, ...]]]:
+    """The rollups kept, and the database's own sums of the stored rows in the same shape."""
     with psycopg.connect(url) as connection:
-        return connection.execute(f"SELECT * FROM {table} ORDER BY width_us, bucket_start_us").fetchall()
+        connection.execute("CREATE TEMP TABLE expected (LIKE result_rollups INCLUDING ALL)")
+        connection.execute(add_to_rollups("results", "true", ROLLUP_WIDTHS).replace("result_rollups", "expected"))
+        expected = connection.execute("SELECT * FROM expected ORDER BY width_us, bucket_start_us").fetchall()
+        kept = connection.execute("SELECT * FROM result_rollups ORDER BY width_us, bucket_start_us").fetchall()
+    return kept, expected
 
 
 @settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
@@ -85,11 +92,7 @@ def test_rollups_kept_by_the_batch_path_are_those_the_database_sums(
     emptied(database)
     for batch in batches:
         store.add(batch, all_or_nothing=False)
-    with psycopg.connect(database) as connection:
-        connection.execute("CREATE TEMP TABLE expected (LIKE result_rollups INCLUDING ALL)")
-        connection.execute(add_to_rollups("results", "true", ROLLUP_WIDTHS).replace("result_rollups", "expected"))
-        expected = connection.execute("SELECT * FROM expected ORDER BY width_us, bucket_start_us").fetchall()
-        kept = connection.execute("SELECT * FROM result_rollups ORDER BY width_us, bucket_start_us").fetchall()
+    kept, expected = _kept_and_summed(database)
     assert kept == expected
     stored = {result.request_id for batch in batches for result in batch}
     assert sum(row[2] + row[-1] for row in kept if row[0] == ROLLUP_WIDTHS[0]) == len(stored)
@@ -112,3 +115,34 @@ def test_a_batch_with_stored_and_clashing_ids_stores_only_the_new_ones(tmp_path:
             assert opened.aggregate().count == 4
         finally:
             opened.close()
+
+
+def test_a_run_deleted_while_a_writer_commits_results_of_it_leaves_the_rollups_exact(tmp_path: Path) -> None:
+    # Reported: the run was taken out of the rollups by one statement and deleted by another,
+    # so a result of the run committed between them was deleted yet still counted.
+    with scratch_database("postgresql", tmp_path) as url:
+        deleting, writing = open_sql_store(database_url(url)), open_sql_store(database_url(url))
+        try:
+            moment = datetime(2024, 6, 1, tzinfo=UTC)
+            run = {"run": "r"}
+            deleting.add([BenchmarkResult(f"a{i}", 10, 1.0, 2.0, 20.0, moment, labels=run) for i in range(3)])
+            # Another year's buckets: the writer never waits for a rollup row the deletion holds.
+            late = BenchmarkResult("late", 10, 1.0, 2.0, 20.0, moment.replace(year=2020), labels=run)
+            done: list[int] = []
+
+            def commit_a_result_of_the_run(_conn: object, _cursor: object, statement: str, *_: object) -> None:
+                if "result_rollups" in statement and not done:
+                    done.append(writing.add([late]).stored)
+
+            event.listen(deleting._engine, "after_cursor_execute", commit_a_result_of_the_run)
+            deleting.delete_run("r")
+            assert done == [1]
+            kept, expected = _kept_and_summed(url)
+            assert kept == expected
+            with psycopg.connect(url) as connection:
+                stored = connection.execute("SELECT count(*) FROM results").fetchone()
+            assert stored is not None
+            assert deleting.aggregate().count == stored[0]
+        finally:
+            deleting.close()
+            writing.close()

@@ -250,23 +250,31 @@ class SqlStoreBase(ResultStore):
         raise StoreUnavailable(f"{_WRITE_ATTEMPTS} attempts to {doing} collided with concurrent writers")
 
     def _delete_run(self, connection: Connection, run: str) -> int:
-        """Take the run's results out of the rollups, then delete them (see _deleted)."""
-        condition = self._RUN_CONDITION
-        parameters = {"run": run}
+        """Delete the run's results and take them out of the rollups (see _deleted)."""
+        removed, first, last = self._take_out(connection, self._RUN_CONDITION, {"run": run})
+        if not removed:
+            return 0
+        # Buckets left without results go, and with them what rounding left of their sums.
+        emptied = result_rollups.c.result_count == 0, result_rollups.c.failed_count == 0
+        connection.execute(result_rollups.delete().where(*emptied))
+        self._deleted(connection, first, last)
+        return removed
+
+    def _take_out(self, connection: Connection, condition: str, parameters: dict[str, Any]) -> tuple[int, int, int]:
+        """Delete the results meeting `condition` (of the table named `{r}`) and take them out of
+        the rollups; how many there were, and the first and last instant among them (0, 0, 0 for
+        none). As two statements, which is exact where one writer at a time holds the database
+        (SQLite); PostgreSQL's store does it in one."""
         span = text(
             f"SELECT min(r.recorded_at_us), max(r.recorded_at_us) FROM results r WHERE {condition.format(r='r')}"
         )
         first, last = connection.execute(span, parameters).one()
         if first is None:
-            return 0
+            return 0, 0, 0
         taken_out = add_to_rollups("results", condition.format(r="r"), ROLLUP_WIDTHS, remove=True)
         connection.execute(text(taken_out), parameters)
-        # Buckets left without results go, and with them what rounding left of their sums.
-        emptied = result_rollups.c.result_count == 0, result_rollups.c.failed_count == 0
-        connection.execute(result_rollups.delete().where(*emptied))
         removed = connection.execute(text(f"DELETE FROM results WHERE {condition.format(r='results')}"), parameters)
-        self._deleted(connection, first, last)
-        return int(removed.rowcount)
+        return int(removed.rowcount), first, last
 
     def _deleted(self, connection: Connection, first_us: int, last_us: int) -> None:
         """After a run's results, recorded from `first_us` to `last_us`, were deleted: bring what

@@ -11,11 +11,12 @@ from dataclasses import replace
 from typing import Any, ClassVar
 
 import psycopg
-from sqlalchemy import Connection, Engine
+from sqlalchemy import Connection, Engine, text
 from sqlalchemy.engine import URL
 from sqlalchemy.exc import IntegrityError, OperationalError
 
 from src.adapters.column_statistics import sorted_metric
+from src.adapters.sql_store import rollups
 from src.adapters.sql_store.base import SqlStoreBase
 from src.adapters.sql_store.database import CONNECT_TIMEOUT_SECONDS
 from src.adapters.sql_store.postgres import summaries
@@ -33,6 +34,7 @@ from src.adapters.sql_store.postgres.statistics import (
     summary_statement,
 )
 from src.adapters.sql_store.postgres.summaries import plan
+from src.adapters.sql_store.schema import ROLLUP_WIDTHS
 from src.adapters.sql_store.window_sums import window_aggregate, window_parameters
 from src.application.ports.result_store import AddOutcome, SummaryKey, SummaryQuery
 from src.domain.benchmark_result import BenchmarkResult
@@ -199,6 +201,19 @@ class PostgresResultStore(SqlStoreBase):
             add_to_rollups(cursor, columns)
             summaries.add_results(connection, new, columns)
         return AddOutcome(stored, len(rows) - stored - len(clashing), tuple(clashing))
+
+    def _take_out(self, connection: Connection, condition: str, parameters: dict[str, Any]) -> tuple[int, int, int]:
+        # One statement: the rows deleted are exactly the rows taken out of the rollups. As two,
+        # a writer committing results of the run between them had its results deleted but
+        # left in the rollups (each statement reads its own snapshot under READ COMMITTED).
+        taken_out = rollups.add_to_rollups("gone", "true", ROLLUP_WIDTHS, remove=True)
+        statement = f"""
+            WITH gone AS (DELETE FROM results WHERE {condition.format(r="results")} RETURNING *),
+            taken_out AS ({taken_out})
+            SELECT count(*), coalesce(min(recorded_at_us), 0), coalesce(max(recorded_at_us), 0) FROM gone
+        """
+        removed, first, last = connection.execute(text(statement), parameters).one()
+        return int(removed), int(first), int(last)
 
     def _deleted(self, connection: Connection, first_us: int, last_us: int) -> None:
         connection.exec_driver_sql(NOTIFY)
