@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import json
 import re
+import socket
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -192,3 +194,26 @@ def test_an_unexpected_error_is_a_500_carrying_the_request_id_and_counted(caplog
     logged = [entry for entry in caplog.records if entry.getMessage().startswith("unexpected error")]
     assert [getattr(entry, "request_id", None) for entry in logged] == ["broken-1"]
     assert logged[0].getMessage() == "unexpected error on GET /results/average"
+
+
+def test_a_client_gone_mid_upload_counts_as_its_fault_not_a_server_failure(caplog: pytest.LogCaptureFixture) -> None:
+    app = create_app(Settings(debug=True, data_file=SEED_FILE, api_keys=KEY))
+    with serving(app) as url:
+        host, port = url.removeprefix("http://").split(":")
+        with socket.create_connection((host, int(port))) as cut_short:
+            cut_short.sendall(
+                b"POST /results/import HTTP/1.1\r\nHost: x\r\nContent-Type: application/x-ndjson\r\n"
+                + f"Authorization: Bearer {KEY}\r\nContent-Length: 100000\r\n\r\n".encode()
+                + b'{"request_id": "a", "timestamp": "2024-06-01T00:00:00Z"'
+            )
+            time.sleep(0.3)  # the server is waiting for the rest of the body
+        deadline = time.monotonic() + 5
+        counted = "superbenchmark_http_requests_total"
+        while time.monotonic() < deadline:
+            found = samples(httpx.get(f"{url}/metrics", headers=WRITER).text)
+            if value(found, counted, method="POST", route="/results/import", status="400"):
+                break
+            time.sleep(0.05)
+    assert value(found, counted, method="POST", route="/results/import", status="400") == 1
+    assert value(found, counted, method="POST", route="/results/import", status="500") == 0
+    assert not [entry for entry in caplog.records if entry.levelname == "ERROR"]
