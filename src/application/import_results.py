@@ -177,13 +177,18 @@ def _batches(run: ToolRun, report: ImportReport, size: int) -> Iterable[Batch]:
     held = 0
     results: list[BenchmarkResult] = []
     positions: list[int] = []
+
+    def singles_as_a_part() -> None:
+        nonlocal results, positions
+        if results:
+            parts.append((ResultColumns.of(results), positions))
+            results, positions = [], []
+
     for entry in run.entries:
         if isinstance(entry, ReadBlock):
             for error in entry.refused:
                 report.reject(error)
-            if results:
-                parts.append((ResultColumns.of(results), positions))
-                results, positions = [], []
+            singles_as_a_part()
             parts.append((entry.accepted, entry.positions))
             held += len(entry.positions)
         elif isinstance(entry.outcome, InvalidResult):
@@ -193,21 +198,15 @@ def _batches(run: ToolRun, report: ImportReport, size: int) -> Iterable[Batch]:
             positions.append(entry.position)
             held += 1
         if held >= size:
-            if results:
-                parts.append((ResultColumns.of(results), positions))
-                results, positions = [], []
+            singles_as_a_part()
+            # A block that is a batch (as NDJSON's usually are) goes as it is: nothing is copied.
             columns, numbers = _joined(parts)
-            if held == size:
-                yield columns, numbers  # a block that is a batch, as NDJSON's usually are
-                parts, held = [], 0
-                continue
             for start in range(0, held - held % size, size):
                 yield columns.sliced(start, start + size), numbers[start : start + size]
             held %= size
             rest = len(numbers) - held
             parts = [(columns.sliced(rest, len(numbers)), numbers[rest:])] if held else []
-    if results:
-        parts.append((ResultColumns.of(results), positions))
+    singles_as_a_part()
     if held:
         yield _joined(parts)
 

@@ -109,7 +109,10 @@ class ResultColumns:
         return taken if built_from is None else replace(taken, built_from=built_from)
 
     def sliced(self, start: int, stop: int) -> ResultColumns:
-        """The results from `start` up to `stop`, as a list slice takes them."""
+        """The results from `start` up to `stop`, as a list slice takes them (these columns
+        themselves when that is all of them)."""
+        if start == 0 and stop >= len(self):
+            return self
         built_from = None if self.built_from is None else self.built_from[start:stop]
         taken = ResultColumns(*(column[start:stop] for column in self.columns()))
         return taken if built_from is None else replace(taken, built_from=built_from)
