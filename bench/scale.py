@@ -64,6 +64,10 @@ def fill(url: str, seconds: npt.NDArray[np.int64], metrics: npt.NDArray[np.float
             store.add(batch)
             batch = []
     store.add(batch)
+    # As an import does once its last batch is stored: a bucket's summary parts merged into one.
+    began = time.perf_counter()
+    store.compact()
+    print(f"summaries' parts merged in {time.perf_counter() - began:.1f} s", flush=True)
     store.close()
 
 

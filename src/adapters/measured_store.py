@@ -81,6 +81,10 @@ class MeasuredResultStore(ResultStore):
         with self._timed("add"):
             return self._store.add_columns(columns, all_or_nothing=all_or_nothing)
 
+    def compact(self) -> None:
+        with self._timed("compact"):
+            self._store.compact()
+
     async def aclose(self) -> None:
         # Releasing connections at shutdown is no store call worth a histogram.
         await self._store.aclose()

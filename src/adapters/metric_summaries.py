@@ -349,21 +349,21 @@ def decode(blobs: Sequence[bytes], count_type: str = BIN_COUNT_TYPE) -> Summarie
     of schema revision 0004."""
     if not blobs:
         return Summaries.empty(0)
-    size = _HEADER.itemsize
-    bin_bytes = 4 + np.dtype(count_type).itemsize
-    headers = _headers(blobs)
-    lengths = [(len(blob) - size) // bin_bytes for blob in blobs]
-    codes = np.frombuffer(
-        b"".join(blob[size : size + 4 * k] for blob, k in zip(blobs, lengths, strict=True)), dtype="<i4"
-    )
-    counts = np.frombuffer(
-        b"".join(blob[size + 4 * k :] for blob, k in zip(blobs, lengths, strict=True)), dtype=count_type
-    )
+    # Every field is a whole number of 4-byte words: the blobs are read as one array of words,
+    # each word labelled header, code or count by numpy. Slicing each blob in Python cost 3 us a
+    # blob, which a compaction of some 600,000 small parts felt.
+    header_words, count_words = _HEADER.itemsize // 4, np.dtype(count_type).itemsize // 4
+    words = np.frombuffer(b"".join(blobs), "<u4")
+    lengths = np.fromiter(map(len, blobs), np.int64, len(blobs)) // 4
+    bins = (lengths - header_words) // (1 + count_words)
+    segments = np.column_stack([np.full(len(blobs), header_words), bins, bins * count_words]).reshape(-1)
+    kind = np.repeat(np.tile(np.arange(3, dtype=np.uint8), len(blobs)), segments)
+    headers = words[kind == 0].view(_HEADER)
     return Summaries(
         **{name: np.array(headers[name]) for name in _GROUP_FIELDS},
-        bin_group=np.repeat(np.arange(len(blobs), dtype=np.int64), lengths),
-        bin_code=codes.astype(np.int64),
-        bin_count=counts.astype(np.int64, copy=False),
+        bin_group=np.repeat(np.arange(len(blobs), dtype=np.int64), bins),
+        bin_code=words[kind == 1].view("<i4").astype(np.int64),
+        bin_count=words[kind == 2].view(count_type).astype(np.int64, copy=False),
     )
 
 

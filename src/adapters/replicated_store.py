@@ -102,6 +102,9 @@ class ReplicatedResultStore(ResultStore):
     def delete_run(self, run: str) -> int:
         return self._primary.delete_run(run)
 
+    def compact(self) -> None:
+        self._primary.compact()
+
     def check(self) -> None:
         """The primary's check: the service is ready while it answers, whatever the replica's state."""
         self._primary.check()

@@ -3,7 +3,9 @@ ids the careful way, and rollups summed from the batch exactly as the database s
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -19,6 +21,7 @@ from src.adapters.sql_store.database import database_url
 from src.adapters.sql_store.rollups import add_to_rollups
 from src.adapters.sql_store.schema import ROLLUP_WIDTHS
 from src.adapters.sql_store.stores import open_sql_store
+from src.application.ports.result_store import AddOutcome
 from src.domain.benchmark_result import BenchmarkResult
 from tests.databases import emptied, scratch_database
 
@@ -119,7 +122,9 @@ def test_a_batch_with_stored_and_clashing_ids_stores_only_the_new_ones(tmp_path:
 
 def test_a_run_deleted_while_a_writer_commits_results_of_it_leaves_the_rollups_exact(tmp_path: Path) -> None:
     # Reported: the run was taken out of the rollups by one statement and deleted by another,
-    # so a result of the run committed between them was deleted yet still counted.
+    # so a result of the run committed between them was deleted yet still counted. Now one
+    # statement does both, and no writer commits new results while a deletion runs (checked
+    # here; the one statement guards alone where the lock is gone).
     with scratch_database("postgresql", tmp_path) as url:
         deleting, writing = open_sql_store(database_url(url)), open_sql_store(database_url(url))
         try:
@@ -128,15 +133,22 @@ def test_a_run_deleted_while_a_writer_commits_results_of_it_leaves_the_rollups_e
             deleting.add([BenchmarkResult(f"a{i}", 10, 1.0, 2.0, 20.0, moment, labels=run) for i in range(3)])
             # Another year's buckets: the writer never waits for a rollup row the deletion holds.
             late = BenchmarkResult("late", 10, 1.0, 2.0, 20.0, moment.replace(year=2020), labels=run)
-            done: list[int] = []
+            writer: list[Future[AddOutcome]] = []
+            committed_meanwhile: list[bool] = []
 
             def commit_a_result_of_the_run(_conn: object, _cursor: object, statement: str, *_: object) -> None:
-                if "result_rollups" in statement and not done:
-                    done.append(writing.add([late]).stored)
+                if "result_rollups" in statement and not writer:
+                    # The writer commits now, unless the deletion holds it back until its own
+                    # commit (it does: the summaries' lock, taken first).
+                    writer.append(pool.submit(writing.add, [late]))
+                    time.sleep(0.3)
+                    committed_meanwhile.append(writer[0].done())
 
-            event.listen(deleting._engine, "after_cursor_execute", commit_a_result_of_the_run)
-            deleting.delete_run("r")
-            assert done == [1]
+            with ThreadPoolExecutor(1) as pool:
+                event.listen(deleting._engine, "after_cursor_execute", commit_a_result_of_the_run)
+                deleting.delete_run("r")
+                assert writer[0].result(timeout=30).stored == 1
+            assert committed_meanwhile == [False]
             kept, expected = _kept_and_summed(url)
             assert kept == expected
             with psycopg.connect(url) as connection:

@@ -1,5 +1,5 @@
 """PostgreSQL's summaries: exact up to the configured size, sketched beyond it, right under
-concurrent writers."""
+concurrent writers, in parts that writers append and compaction merges."""
 
 from __future__ import annotations
 
@@ -11,9 +11,14 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from sqlalchemy import create_engine
 
 from src.adapters.sql_store.base import SqlStoreBase
 from src.adapters.sql_store.database import database_url
+from src.adapters.sql_store.postgres import store as postgres_store
+from src.adapters.sql_store.postgres.summaries import _slices
 from src.adapters.sql_store.stores import open_sql_store
 from src.application.ports.result_store import SummaryQuery
 from src.domain.benchmark_result import BenchmarkResult
@@ -133,3 +138,137 @@ def test_a_cancelled_read_runs_again_then_makes_the_store_unavailable(database: 
             store._read(always_cancelled)
     finally:
         store.close()
+
+
+_QUERIES = (
+    SummaryQuery(),
+    SummaryQuery(ResultFilter(TimeWindow(_START + timedelta(minutes=13, seconds=5), _START + timedelta(minutes=97)))),
+    SummaryQuery(group_by=Grouping("run"), bucket_width=3_600_000_000),
+    SummaryQuery(ResultFilter(labels=(("run", "a"),)), bucket_width=1_800_000_000),
+    SummaryQuery(group_by=Grouping(), bucket_width=900_000_000),
+)
+
+
+def _parts(url: str) -> tuple[int, int]:
+    """(buckets, parts) in the summaries table."""
+    engine = create_engine(database_url(url))
+    try:
+        with engine.connect() as connection:
+            counted = (
+                "SELECT count(DISTINCT (dimension, value, width_us, bucket_start_us)), count(*) FROM result_summaries"
+            )
+            buckets, parts = connection.exec_driver_sql(counted).one()
+    finally:
+        engine.dispose()
+    return int(buckets), int(parts)
+
+
+def _assert_answers(store: SqlStoreBase, held: list[BenchmarkResult]) -> None:
+    reference = FakeResultStore(held)
+    for query in _QUERIES:
+        found = store.summarize(query)
+        assert {summary.percentile_accuracy for summary in found.values()} == {0.01}, query
+        assert_same_summaries(found, reference.summarize(query))
+
+
+def test_writes_append_parts_that_answer_as_one_and_compaction_merges_them(
+    database: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Merged a few buckets at a time: each bucket's six parts are a slice of their own.
+    monkeypatch.setattr(postgres_store, "_COMPACTED_AT_ONCE", 5)
+    held = _results("p", 600, seed=3)
+    store = _store(database, 0)
+    try:
+        for first in range(0, len(held), 100):
+            assert store.add(held[first : first + 100]).stored == 100
+        # Six writes into the same two hours: every hour and the day hold six parts.
+        buckets, parts = _parts(database)
+        assert parts > 5 * buckets
+        _assert_answers(store, held)
+        before = store.summarize(_QUERIES[2])
+        store.compact()
+        assert _parts(database) == (buckets, buckets)
+        _assert_answers(store, held)
+        # Merged once more, the moments come out as close as two orders of summing allow.
+        assert_same_summaries(store.summarize(_QUERIES[2]), before)
+        store.compact()  # nothing left to merge
+        assert _parts(database) == (buckets, buckets)
+    finally:
+        store.close()
+
+
+def test_a_process_compacts_after_its_configured_number_of_writes(
+    database: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(postgres_store, "COMPACT_AFTER_WRITES", 3)
+    held = _results("q", 400, seed=4)
+    store = _store(database, 0)
+    try:
+        for first in range(0, 300, 100):
+            store.add(held[first : first + 100])
+        buckets, parts = _parts(database)
+        assert parts == buckets  # merged after the third write
+        # Writes storing nothing new are no writes to compact after: three more, one new, merge nothing.
+        store.add(held[:100])
+        store.add(held[100:200])
+        store.add(held[300:])
+        assert _parts(database)[1] > buckets
+        _assert_answers(store, held)
+    finally:
+        store.close()
+
+
+def test_compaction_and_a_run_rebuilt_beside_writers_keep_every_result_once(database: str) -> None:
+    writers = [_results(f"c{writer}-", 300, seed=20 + writer) for writer in range(3)]
+    stores = [_store(database, 0) for _ in range(len(writers) + 1)]
+    compacting = stores[-1]
+    try:
+
+        def write(index: int) -> None:
+            batch = writers[index]
+            for first in range(0, len(batch), 30):
+                stores[index].add(batch[first : first + 30])
+                if index == 0 and first == 150:
+                    # Rebuilds the buckets of run "a" while the others append and compact.
+                    assert stores[index].delete_run("a") > 0
+
+        def compact_all_along() -> None:
+            for _ in range(20):
+                compacting.compact()
+
+        with ThreadPoolExecutor(len(writers) + 1) as pool:
+            done = [pool.submit(write, index) for index in range(len(writers))]
+            done.append(pool.submit(compact_all_along))
+            for future in done:
+                future.result()
+        # Which of run "a" the deletion took depends on who committed first: the summaries must
+        # hold exactly the results the table holds.
+        held = [result for batch in writers for result in batch if compacting.get(result.request_id) is not None]
+        assert (
+            0
+            < sum(result.labels["run"] == "a" for result in held)
+            < sum(result.labels["run"] == "a" for batch in writers for result in batch)
+        )
+        _assert_answers(compacting, held)
+        compacting.compact()
+        buckets, parts = _parts(database)
+        assert parts == buckets
+        _assert_answers(compacting, held)
+    finally:
+        for store in stores:
+            store.close()
+
+
+@settings(max_examples=200, deadline=None)
+@given(parts=st.lists(st.integers(2, 30), max_size=40), most=st.integers(1, 100))
+def test_compaction_slices_cover_every_bucket_once_and_hold_about_the_configured_parts(
+    parts: list[int], most: int
+) -> None:
+    before = [sum(parts[:position]) for position in range(len(parts))]
+    slices = list(_slices(before, most))
+    assert [position for first, past in slices for position in range(first, past)] == list(range(len(parts)))
+    for first, past in slices:
+        held = sum(parts[first:past])
+        # A slice stops at the bucket that reaches `most` parts: less only for the last one.
+        assert held - parts[past - 1] < most
+        assert held >= most or past == len(parts)

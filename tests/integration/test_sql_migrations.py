@@ -163,9 +163,10 @@ def test_a_database_at_0002_answers_as_the_reference_after_the_upgrade(
 ) -> None:
     url, stored = database_at_0002
     engine = connect(database_url(url), pool_size=1)
-    assert migrate(engine) == ("0002", "0005")
+    assert migrate(engine) == ("0002", "0006")
     if url.startswith("postgresql"):
-        # Migration 0005 rewrote the summaries 0004 built: every compressed one is LZ4 now.
+        # Migration 0006 built the summaries from the stored results, one part a bucket, in
+        # the column 0005 set to LZ4: every compressed one is LZ4.
         with engine.connect() as connection:
             methods = connection.exec_driver_sql(
                 "SELECT pg_column_compression(summary), count(*) FROM result_summaries GROUP BY 1"
@@ -220,12 +221,23 @@ def test_summaries_revision_0004_wrote_are_rewritten_and_answer_as_the_reference
                     (_as_revision_0004_wrote_it(blob), *key),
                 )
             connection.exec_driver_sql("ALTER TABLE result_summaries ALTER COLUMN summary SET COMPRESSION pglz")
+            # The table as 0004 made it: a summary a bucket, keyed by the bucket alone.
+            connection.exec_driver_sql(
+                "ALTER TABLE result_summaries DROP CONSTRAINT result_summaries_pkey, DROP COLUMN part, "
+                "ADD PRIMARY KEY (dimension, value, width_us, bucket_start_us)"
+            )
+            connection.exec_driver_sql(
+                "CREATE INDEX result_summaries_by_bucket ON result_summaries (dimension, width_us, bucket_start_us)"
+            )
+            connection.exec_driver_sql("DROP SEQUENCE result_summary_parts")
             connection.exec_driver_sql("UPDATE alembic_version SET version_num = '0004'")
-        assert migrate(engine) == ("0004", "0005")
+        assert migrate(engine) == ("0004", "0006")
         with engine.connect() as connection:
             kept = connection.exec_driver_sql("SELECT count(*) FROM result_summaries").scalar_one()
+            parts = connection.exec_driver_sql("SELECT DISTINCT part FROM result_summaries").scalars().all()
         engine.dispose()
-        assert kept == len(rows)
+        # Each bucket's summary is its part 0.
+        assert (kept, parts) == (len(rows), [0])
         store = open_sql_store(database_url(url), exact_percentile_results=0)
         try:
             _assert_answers_as_the_reference(store, stored)

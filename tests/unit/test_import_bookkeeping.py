@@ -159,6 +159,27 @@ def test_batches_naming_other_ids_are_stored_two_at_once(tmp_path: Path) -> None
     assert store.most_at_once == 2
 
 
+class _CompactedStore(_TwoAtOnceStore):
+    """Records, at each compaction, how many batches were still in flight and how many results stored."""
+
+    def __init__(self) -> None:
+        super().__init__([])
+        self.compactions: list[tuple[int, int]] = []
+
+    def compact(self) -> None:
+        with self._lock:
+            self.compactions.append((len(self._in_flight), len(self.results)))
+
+
+def test_an_import_compacts_the_store_once_after_its_last_batch(tmp_path: Path) -> None:
+    store = _CompactedStore()
+    path = tmp_path / "listed"
+    path.write_text(" ".join(f"id-{number} 1" for number in range(9)))
+    report = ImportResults(store, [_ListedReader()], batch_rows=2)([ToolFile("f", path)], ImportOptions(), "listed")
+    assert report.stored == 9
+    assert store.compactions == [(0, 9)]
+
+
 def test_an_import_counts_every_rejection_and_lists_the_first_hundred(tmp_path: Path) -> None:
     store = _TwoAtOnceStore([result("a", 1)])
     path = tmp_path / "listed"

@@ -56,6 +56,7 @@ def test_every_port_method_answers_as_the_wrapped_store_and_is_observed_by_its_n
     assert store.runs(RunQuery()) == inner.runs(RunQuery())
     store.check()
     assert store.delete_run("none") == 0
+    store.compact()
     assert observed.operations == [
         "add",
         "aggregate",
@@ -68,6 +69,7 @@ def test_every_port_method_answers_as_the_wrapped_store_and_is_observed_by_its_n
         "runs",
         "check",
         "delete_run",
+        "compact",
     ]
     assert all(seconds >= 0 for _, seconds in observed.calls)
 

@@ -34,6 +34,10 @@ class SwitchableStore(FakeResultStore):
         super().__init__(results)
         self.down = False
         self.asked = 0
+        self.compacted = 0
+
+    def compact(self) -> None:
+        self.compacted += 1
 
     def aggregate(self, window: TimeWindow | None = None) -> ResultAggregate:
         self.asked += 1
@@ -102,6 +106,8 @@ def test_writes_and_the_readiness_check_go_to_the_primary(
     assert "c" not in replica.results
     assert store.delete_run("r") == 3
     assert replica.results.keys() == {"a"}
+    store.compact()
+    assert (primary.compacted, replica.compacted) == (1, 0)
     replica.down = True
     store.check()
     primary.down = True

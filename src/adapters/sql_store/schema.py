@@ -10,7 +10,7 @@ from sqlalchemy import JSON, BigInteger, Column, Float, Index, LargeBinary, Meta
 from sqlalchemy.dialects.postgresql import JSONB
 
 # Migrations and the code move together: a database at another revision is refused at startup.
-SCHEMA_REVISION = "0005"
+SCHEMA_REVISION = "0006"
 
 MICROSECONDS_PER_MINUTE = 60 * 1_000_000
 # Rollup widths, each a multiple of the one before: any window is a few raw rows at its edges,

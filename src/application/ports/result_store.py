@@ -177,6 +177,11 @@ class ResultStore(ABC):
         their BenchmarkResults. A store that writes rows overrides it to skip the objects."""
         return self.add(columns.results(), all_or_nothing=all_or_nothing)
 
+    def compact(self) -> None:  # noqa: B027 - an optional hook: most stores keep nothing to tidy
+        """Tidy what a burst of writes left behind for readers (PostgreSQL merges the parts its
+        writers appended to its summaries); answers are the same before and after, only their
+        cost differs. An import calls it once its last batch is stored. Nothing by default."""
+
     async def aclose(self) -> None:  # noqa: B027 - an optional hook: most stores hold nothing to release
         """Release what the store holds (connections); the default holds nothing."""
 

@@ -4,8 +4,12 @@ A series is a set of results a request can name without reading them: every resu
 "", value ""), one model (dimension "model"), or one label's value (dimension "label:<key>").
 Per series and bucket (WIDTHS: the averages' rollup widths from the hour up), `result_summaries`
 holds the encoded Summaries of its results (see metric_summaries): exact counts and moments, and
-DDSketch bins for the percentiles. Every insert merges its new results in, one writer at a time;
-deleting a run rebuilds the buckets it touched.
+DDSketch bins for the percentiles, in one or more parts that readers merge. Every insert appends
+a part holding its own results, without reading or rewriting what is stored (writers run side by
+side); `compact` merges a bucket's parts into one, which the store does after a number of writes
+and when an import ends, so that readers merge few. This is the scheme of ClickHouse's
+AggregatingMergeTree: partial aggregate states appended per insert, merged later. Deleting a run
+rebuilds the buckets it touched.
 
 A window is then some raw rows at its edges (less than an hour at each end) and whole buckets
 inside, at most 2*23 hours, 2*29 days and its 30-day buckets; a time series splits each of its
@@ -15,8 +19,9 @@ the results without one are no series: when a window holds any, they are read ro
 
 from __future__ import annotations
 
+import itertools
 import json
-from collections.abc import Callable, Hashable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Hashable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, replace
 from typing import Any
 
@@ -76,31 +81,56 @@ def _keys(prefix: str) -> str:
     return ", ".join(f"%({prefix}{name})b::{kind}[]" for name, kind in names)
 
 
-_KEY_COLUMNS = "dimension, value, width_us, bucket_start_us"
-_READ_STORED = f"""
-    SELECT k.position - 1, s.summary FROM result_summaries s
-    JOIN unnest({_keys("")}) WITH ORDINALITY AS k(d, v, w, b, position)
-        ON (s.dimension, s.value, s.width_us, s.bucket_start_us) = (k.d, k.v, k.w, k.b)
-    ORDER BY k.position
+_KEY_COLUMNS = "dimension, width_us, bucket_start_us, value"
+"""A bucket's key, in the order of the table's primary key (then `part`): a dimension's buckets of
+one width lie together in time order, each bucket's values and parts together. Ranges of buckets
+of every value (a grouping) and of one value (the value checked in the index) read one range of
+the index; a second index in the other order cost every part appended a second index entry."""
+_LOCK = 7275311550617104175
+# Writers append parts side by side under a shared lock; a rebuild (after a run's deletion) takes
+# it alone, so that no part of results it reads is appended meanwhile, nor one of results it does
+# not read lost. Writers take it after their results are written and before the rollups' rows; a
+# run's deletion takes it before deleting anything: one order, so no cycle can form.
+_APPENDING = f"SELECT pg_advisory_xact_lock_shared({_LOCK}), nextval('result_summary_parts')"
+REBUILDING = f"SELECT pg_advisory_xact_lock({_LOCK})"
+"""The summaries' lock, taken alone until the transaction ends: no writer appends meanwhile."""
+# One compaction at a time (two would wait on each other's rows); beside appends, not a rebuild.
+# Taken in this order, one statement each, as a rebuild takes them (its own lock, then this one
+# when it compacts what it rebuilt): in the other order the two could wait on each other.
+_COMPACTING = (f"SELECT pg_advisory_xact_lock_shared({_LOCK})", f"SELECT pg_advisory_xact_lock({_LOCK + 1})")
+_APPEND = (
+    f"COPY result_summaries ({_KEY_COLUMNS}, part, summary) FROM STDIN (FORMAT BINARY)",
+    ["text", "int8", "int8", "text", "int8", "bytea"],
+)
+_CROWDED_TABLE = """
+    CREATE TEMP TABLE IF NOT EXISTS crowded_buckets (
+        dimension text, width_us bigint, bucket_start_us bigint, value text, position bigint, parts_before bigint,
+        PRIMARY KEY (position)
+    ) ON COMMIT DELETE ROWS
 """
-"""The stored buckets among the keys: (0-based position among them, summary), in key order."""
-# One writer at a time merges into stored summaries, until it commits. Row locks (FOR UPDATE) did
-# the same per bucket, but locking a row writes it: a batch of results spread over a year merges
-# into some 10,000 buckets, and locking them took 1.3 s of its 2.7 s. Writers still store their
-# results concurrently; only this read-merge-write step waits. It is taken after the results and
-# rollups are written, and holding it a writer waits for nothing else, so no cycle can form.
-_MERGING = "SELECT pg_advisory_xact_lock(7275311550617104175)"
-_WRITE = f"""
-    WITH updated AS (
-        UPDATE result_summaries s SET summary = u.summary
-        FROM unnest({_keys("stored_")}, %(stored_summaries)b::bytea[]) AS u(d, v, w, b, summary)
-        WHERE (s.dimension, s.value, s.width_us, s.bucket_start_us) = (u.d, u.v, u.w, u.b)
-    )
-    INSERT INTO result_summaries ({_KEY_COLUMNS}, summary)
-    SELECT * FROM unnest({_keys("new_")}, %(new_summaries)b::bytea[]) ORDER BY 1, 2, 3, 4
+_FIND_CROWDED = f"""
+    INSERT INTO crowded_buckets
+    SELECT {_KEY_COLUMNS}, row_number() OVER keyed - 1, sum(count(*)) OVER keyed - count(*)
+    FROM result_summaries
+    WHERE bucket_start_us >= %(low)s AND bucket_start_us < %(high)s
+    GROUP BY 1, 2, 3, 4 HAVING count(*) > 1
+    WINDOW keyed AS (ORDER BY {_KEY_COLUMNS})
+    RETURNING {_KEY_COLUMNS}, position, parts_before
 """
-"""The merged summaries of stored buckets written over theirs, and those of new buckets inserted,
-in one round trip. Under _MERGING no other writer inserts a bucket between the read and this."""
+"""The buckets in [low, high) holding several parts, put aside in key order, each with its 0-based
+position and how many parts the buckets before it hold."""
+_TAKE_CROWDED = """
+    DELETE FROM result_summaries s USING crowded_buckets c
+    WHERE c.position >= %(first)s AND c.position < %(past)s
+        AND (s.dimension, s.width_us, s.bucket_start_us, s.value)
+            = (c.dimension, c.width_us, c.bucket_start_us, c.value)
+    RETURNING c.position, s.summary
+"""
+"""The parts of the buckets put aside at positions [first, past), deleted: (bucket position,
+summary), in no order. Sorted with their summaries, they cost PostgreSQL more than the deletion
+(an external sort of 40 MB for 100,000 parts); keys on every row cost psycopg four more objects
+a part."""
+_EVERY_BUCKET = {"low": -(1 << 62), "high": 1 << 62}
 _READ = """
     SELECT s.value, s.bucket_start_us, s.summary
     FROM unnest(%(widths)s::bigint[], %(firsts)s::bigint[], %(pasts)s::bigint[]) AS r(w, f, p)
@@ -132,7 +162,8 @@ _MODEL, _LABELS = _COLUMN_NAMES.index("model"), _COLUMN_NAMES.index("labels")
 
 
 def add_results(connection: Connection, rows: Sequence[tuple[Any, ...]], columns: BatchColumns) -> None:
-    """Merge newly stored results into their series' summaries (inside the storing transaction).
+    """Append newly stored results to their series' summaries, a part per bucket (inside the
+    storing transaction).
 
     `rows` are the results as stored (row_of's tuples, labels as JSON text), `columns` the same
     rows' metrics, instants and failures.
@@ -154,7 +185,7 @@ def rebuild(connection: Connection, low: int, high: int) -> None:
     """Summaries anew, from the stored results, for every bucket touching [low, high) microseconds."""
     low, high = low - low % _COARSEST, high - high % _COARSEST + (_COARSEST if high % _COARSEST else 0)
     driver = connection.connection.driver_connection
-    driver.execute(_MERGING)  # type: ignore[union-attr]  # no writer merges into what is rebuilt
+    driver.execute(REBUILDING)  # type: ignore[union-attr]  # no writer appends to what is rebuilt
     driver.execute(  # type: ignore[union-attr]
         "DELETE FROM result_summaries WHERE bucket_start_us >= %s AND bucket_start_us < %s", (low, high)
     )
@@ -174,6 +205,8 @@ def rebuild(connection: Connection, low: int, high: int) -> None:
             # JSONB arrives as a dict, which cannot key a cache: its items can.
             described = [(row[-2], tuple(row[-1].items())) for row in rows]
             _add(connection, at, stored, failed, described, series=lambda model, labels: series_of(model, dict(labels)))
+    # A part per slice read: merged into one per bucket before anyone reads them.
+    compact(connection, _REBUILD_ROWS, low, high)
 
 
 def _add(
@@ -185,7 +218,7 @@ def _add(
     *,
     series: Callable[[str | None, Any], list[Series]],
 ) -> None:
-    """Summarise rows per series and bucket of every width, and merge them into the table.
+    """Summarise rows per series and bucket of every width, and append them to the table.
 
     Per row: `at` its instant (microseconds), `stored` its STORED_METRICS (NaN where undefined),
     `failed` its flag, and `described` its (model, labels) in a hashable form that `series` turns
@@ -205,13 +238,13 @@ def _add(
     series_index, levels = np.divmod(found >> _BUCKET_BITS, len(WIDTHS))
     buckets = (found & ((1 << _BUCKET_BITS) - 1)) - (1 << (_BUCKET_BITS - 1))
     widths = np.array(WIDTHS, np.int64)[levels]
-    key_columns = {
-        "dimensions": [series_names[index][0] for index in series_index.tolist()],
-        "values": [series_names[index][1] for index in series_index.tolist()],
-        "widths": widths.tolist(),
-        "starts": (buckets * widths).tolist(),
-    }
-    _merge_into_table(connection, key_columns, summaries)
+    key_columns = [
+        [series_names[index][0] for index in series_index.tolist()],
+        widths.tolist(),
+        (buckets * widths).tolist(),
+        [series_names[index][1] for index in series_index.tolist()],
+    ]
+    _append(connection, key_columns, summaries)
 
 
 def _memberships(
@@ -235,29 +268,64 @@ def _memberships(
     return names, row_of, flat[first_of_kind[kind_of_row][row_of] + within]
 
 
-def _merge_into_table(connection: Connection, keys: dict[str, list[Any]], summaries: Summaries) -> None:
-    """Merge the summaries of the buckets `keys` names (four parallel lists, see _keys) into the
-    table: stored buckets are read, merged and written back; the others are inserted."""
+def _append(connection: Connection, keys: list[list[Any]], summaries: Summaries) -> None:
+    """Append the summaries of the buckets `keys` names (four parallel lists, _KEY_COLUMNS) as one
+    new part of each: nothing stored is read or written over."""
     driver = connection.connection.driver_connection
-    driver.execute(_MERGING)  # type: ignore[union-attr]
-    found = driver.execute(_READ_STORED, keys, binary=True).fetchall()  # type: ignore[union-attr]
-    stored = np.fromiter((position for position, _ in found), np.int64, len(found))
-    new = np.setdiff1d(np.arange(summaries.size, dtype=np.int64), stored, assume_unique=True)
-    merged = Summaries.empty(0)
-    if found:
-        # A stored bucket's summary (decoded) and the batch's one merge into one.
-        both = concatenate([decode([blob for _, blob in found]), select(summaries, stored)])
-        merged = merge(both, np.tile(np.arange(len(stored), dtype=np.int64), 2), len(stored))
-    parameters = {
-        **{
-            f"{side}_{name}": [column[position] for position in rows.tolist()]
-            for name, column in keys.items()
-            for side, rows in (("stored", stored), ("new", new))
-        },
-        "stored_summaries": encode(merged),
-        "new_summaries": encode(select(summaries, new)),
-    }
-    driver.execute(_WRITE, parameters)  # type: ignore[union-attr]
+    ((_, part),) = driver.execute(_APPENDING).fetchall()  # type: ignore[union-attr]
+    _copy_parts(driver, [*keys, itertools.repeat(part)], encode(summaries))
+
+
+def _copy_parts(driver: Any, key_columns: Sequence[Iterable[Any]], blobs: list[bytes]) -> None:
+    """COPY rows of `result_summaries`: key columns (_KEY_COLUMNS, then the part) and
+    the encoded summaries, row by row in binary (psycopg's text form escapes every byte)."""
+    statement, types = _APPEND
+    with driver.cursor().copy(statement) as copy:
+        copy.set_types(types)
+        for row in zip(*key_columns, blobs, strict=False):
+            copy.write_row(row)
+
+
+def compact(connection: Connection, most: int, low: int | None = None, high: int | None = None) -> int:
+    """Merge the parts of every bucket that holds several (of those starting in [low, high)
+    microseconds, or anywhere) into one part each, in the caller's transaction, about `most`
+    parts at a time (a bucket's parts all together); how many parts were merged.
+
+    Readers see a bucket's parts or their merge, never both: the parts are deleted and the merge
+    appended in one transaction. Parts appended meanwhile by others stay, for a later compaction.
+    """
+    driver = connection.connection.driver_connection
+    for lock in _COMPACTING:
+        driver.execute(lock)  # type: ignore[union-attr]
+    driver.execute(_CROWDED_TABLE)  # type: ignore[union-attr]
+    span = _EVERY_BUCKET if low is None or high is None else {"low": low, "high": high}
+    crowded = sorted(driver.execute(_FIND_CROWDED, span).fetchall(), key=lambda row: row[4])  # type: ignore[union-attr]
+    merged = 0
+    for first, past in _slices([row[5] for row in crowded], most):
+        taken = driver.execute(_TAKE_CROWDED, {"first": first, "past": past}, binary=True).fetchall()  # type: ignore[union-attr]
+        positions = np.fromiter((position for position, _ in taken), np.int64, len(taken)) - first
+        # In bucket order, each part's bins (sorted already) follow the bins of its bucket's
+        # other parts: sorting them all to merge them is then about linear (see _binned).
+        order = np.argsort(positions, kind="stable")
+        summaries = merge(decode([taken[index][1] for index in order.tolist()]), positions[order], past - first)
+        ((_, part),) = driver.execute(_APPENDING).fetchall()  # type: ignore[union-attr]
+        keys = list(zip(*(row[:4] for row in crowded[first:past]), strict=True))
+        _copy_parts(driver, [*keys, itertools.repeat(part)], encode(summaries))
+        merged += len(taken)
+    return merged
+
+
+def _slices(parts_before: Sequence[int], most: int) -> Iterator[tuple[int, int]]:
+    """Ranges [first, past) of bucket positions, given how many parts the buckets before each one
+    hold: a range ends with the bucket that brings it to `most` parts or more (the last may hold
+    fewer), so that no range holds `most` parts before its last bucket."""
+    first = 0
+    for position in range(1, len(parts_before)):
+        if parts_before[position] - parts_before[first] >= most:
+            yield first, position
+            first = position
+    if parts_before:
+        yield first, len(parts_before)
 
 
 @dataclass(frozen=True)

@@ -6,8 +6,8 @@ the column is compressed with LZ4 rather than PostgreSQL's own pglz: reading a y
 cost the server 10 ms of pglz decompression, about 6 with LZ4, and writers compress every
 summary they merge into. Summaries that revision 0004 built are rewritten in the new form (a
 column's compression applies to values written after it is set); a database that comes from
-before 0004 has none yet, and gets them built here from every stored result. A server built
-without LZ4 keeps pglz: answers are the same, only slower.
+before 0004 has none yet, and gets them built by revision 0006, which changes the table they are
+built into. A server built without LZ4 keeps pglz: answers are the same, only slower.
 
 Revision ID: 0005
 Revises: 0004
@@ -38,20 +38,14 @@ def upgrade() -> None:
         return
     if connection.execute(sa.text(_HAS_LZ4)).scalar():
         op.execute("ALTER TABLE result_summaries ALTER COLUMN summary SET COMPRESSION lz4")
-    # Imported here, not at the top: Alembic loads every revision, and this one alone needs numpy.
-    from src.adapters.sql_store.postgres.summaries import rebuild  # noqa: PLC0415
-
     if connection.execute(sa.text("SELECT EXISTS (SELECT FROM result_summaries)")).scalar():
         _rewrite(connection)
-        return
-    first, last = connection.execute(sa.text("SELECT min(recorded_at_us), max(recorded_at_us) FROM results")).one()
-    if first is not None:
-        rebuild(connection, first, last + 1)
 
 
 def _rewrite(connection: sa.Connection) -> None:
     """Every stored summary, as revision 0004 wrote it, in this version's form."""
-    from src.adapters.metric_summaries import decode, encode  # noqa: PLC0415 - see upgrade
+    # Imported here, not at the top: Alembic loads every revision, and this one alone needs numpy.
+    from src.adapters.metric_summaries import decode, encode  # noqa: PLC0415
 
     driver = connection.connection.driver_connection
     # A server-side cursor reads the table a slice at a time; it sees the table as it was, so
