@@ -18,7 +18,7 @@ from sqlalchemy import create_engine
 from src.adapters.sql_store.base import SqlStoreBase
 from src.adapters.sql_store.database import database_url
 from src.adapters.sql_store.postgres import store as postgres_store
-from src.adapters.sql_store.postgres.summaries import _slices
+from src.adapters.sql_store.postgres.summary_parts import _slices
 from src.adapters.sql_store.stores import open_sql_store
 from src.application.ports.result_store import SummaryQuery
 from src.domain.benchmark_result import BenchmarkResult

@@ -21,7 +21,7 @@ from src.adapters.column_statistics import sorted_metric
 from src.adapters.sql_store import rollups
 from src.adapters.sql_store.base import SqlStoreBase
 from src.adapters.sql_store.database import CONNECT_TIMEOUT_SECONDS, WRITES
-from src.adapters.sql_store.postgres import summaries
+from src.adapters.sql_store.postgres import summaries, summary_parts
 from src.adapters.sql_store.postgres.async_connections import AsyncConnections
 from src.adapters.sql_store.postgres.averages_mirror import NOTIFY, AveragesMirror
 from src.adapters.sql_store.postgres.ingest import BatchColumns, add_rows, add_to_rollups
@@ -204,7 +204,7 @@ class PostgresResultStore(SqlStoreBase):
     @staticmethod
     def _compact_all(connection: Connection) -> int:
         with _driver_errors(connection):
-            return summaries.compact(connection, _COMPACTED_AT_ONCE)
+            return summary_parts.compact(connection, _COMPACTED_AT_ONCE)
 
     def _add_batch(self, add: Callable[[Connection], AddOutcome], *, all_or_nothing: bool) -> AddOutcome:
         outcome = super()._add_batch(add, all_or_nothing=all_or_nothing)
@@ -249,7 +249,7 @@ class PostgresResultStore(SqlStoreBase):
             columns = batch if batch is not None and not already else BatchColumns.of(new)
             # The summaries first: appending takes no row lock, and the rollups' shared rows are
             # then held only until the commit that follows them, which a second batch waits for.
-            summaries.add_results(connection, new, columns)
+            summary_parts.add_results(connection, new, columns)
             add_to_rollups(cursor, columns)
         return AddOutcome(stored, len(rows) - stored - len(clashing), tuple(clashing))
 
@@ -259,8 +259,8 @@ class PostgresResultStore(SqlStoreBase):
         # left in the rollups (each statement reads its own snapshot under READ COMMITTED).
         taken_out = rollups.add_to_rollups("gone", "true", ROLLUP_WIDTHS, remove=True)
         # Writers take the summaries' lock before the rollups' rows: so does a deletion, which
-        # takes it alone (see summaries.rebuild), before any row.
-        connection.exec_driver_sql(summaries.REBUILDING)
+        # takes it alone (see summary_parts.rebuild), before any row.
+        connection.exec_driver_sql(summary_parts.REBUILDING)
         statement = f"""
             WITH gone AS (DELETE FROM results WHERE {condition.format(r="results")} RETURNING *),
             taken_out AS ({taken_out})
@@ -273,7 +273,7 @@ class PostgresResultStore(SqlStoreBase):
         connection.exec_driver_sql(NOTIFY)
         # Summaries cannot take results out (a minimum has no inverse): their buckets are rebuilt.
         with _driver_errors(connection):
-            summaries.rebuild(connection, first_us, last_us + 1)
+            summary_parts.rebuild(connection, first_us, last_us + 1)
 
 
 @contextmanager
