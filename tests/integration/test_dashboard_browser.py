@@ -440,11 +440,13 @@ def test_runs_page_lists_the_runs_and_its_filter_is_a_link(browser: WebDriver, s
     expected = [run["run"] for run in sqlite_server.api("/runs", model="demo-model")["runs"]]
     assert len(expected) == len(CONCURRENCIES)
     link = browser.current_url
+
+    def shown_runs() -> list[str | None]:
+        return [row.get_attribute("data-run") for row in browser.find_elements(By.CSS_SELECTOR, "#runs-table tbody tr")]
+
     for _ in range(2):
-        shown_runs = [
-            row.get_attribute("data-run") for row in browser.find_elements(By.CSS_SELECTOR, "#runs-table tbody tr")
-        ]
-        assert shown_runs == expected
+        # As for the comparison below: the filtered rows, not a view that was ready before.
+        WebDriverWait(browser, WAIT_SECONDS).until(lambda _d: shown_runs() == expected)
         assert browser.find_element(By.ID, "runs-model").get_attribute("value") == "demo-model"
         visit(browser, link)
     # A run's name opens its page; two picked open a comparison.
@@ -455,9 +457,11 @@ def test_runs_page_lists_the_runs_and_its_filter_is_a_link(browser: WebDriver, s
     for run in ("sweep-c1", "sweep-c16"):
         browser.find_element(By.CSS_SELECTOR, f'tr[data-run="{run}"] input[type="checkbox"]').click()
     browser.find_element(By.ID, "compare-picked").click()
+    # The click changes the hash at once, while the runs' view may still be the ready one: wait
+    # for the comparison's rows themselves (a CI run once looked before they were drawn).
+    WebDriverWait(browser, WAIT_SECONDS).until(lambda d: d.find_elements(By.CSS_SELECTOR, "#verdict-table tbody tr"))
     wait_ready(browser)
     assert hash_state(browser)[0] == "/compare"
-    assert browser.find_elements(By.CSS_SELECTOR, "#verdict-table tbody tr")
     assert console_errors(browser) == []
 
 
