@@ -4,16 +4,19 @@ concurrent writers, in parts that writers append and compaction merges."""
 from __future__ import annotations
 
 import random
+import uuid
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import replace
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
+import psycopg
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from sqlalchemy import create_engine
+from sqlalchemy import create_engine, make_url
 
 from src.adapters.sql_store.base import SqlStoreBase
 from src.adapters.sql_store.database import database_url
@@ -167,7 +170,8 @@ def _assert_answers(store: SqlStoreBase, held: list[BenchmarkResult]) -> None:
     reference = FakeResultStore(held)
     for query in _QUERIES:
         found = store.summarize(query)
-        assert {summary.percentile_accuracy for summary in found.values()} == {0.01}, query
+        # Sketched wherever there is an answer (a deleted run's has none).
+        assert {summary.percentile_accuracy for summary in found.values()} <= {0.01}, query
         assert_same_summaries(found, reference.summarize(query))
 
 
@@ -272,3 +276,93 @@ def test_compaction_slices_cover_every_bucket_once_and_hold_about_the_configured
         # A slice stops at the bucket that reaches `most` parts: less only for the last one.
         assert held - parts[past - 1] < most
         assert held >= most or past == len(parts)
+
+
+def test_a_user_granted_the_tables_alone_writes_compacts_and_deletes(database: str) -> None:
+    # Reported: the parts' numbers came from a sequence, which a user granted the tables alone
+    # (as the previous version needed) could not use: every write failed after the upgrade.
+    role = f"app_{uuid.uuid4().hex[:12]}"
+    with psycopg.connect(database, autocommit=True) as admin:
+        # The test's own schema (tests.databases), as a deployment grants its schema's tables.
+        schema = admin.execute("SELECT current_schema()").fetchone()
+        assert schema is not None
+        admin.execute(f"CREATE ROLE {role} LOGIN")
+        admin.execute(f'GRANT USAGE ON SCHEMA "{schema[0]}" TO {role}')
+        admin.execute(f'GRANT SELECT, INSERT, UPDATE, DELETE ON ALL TABLES IN SCHEMA "{schema[0]}" TO {role}')
+    held = _results("g", 300, seed=5)
+    store = _store(make_url(database).set(username=role).render_as_string(hide_password=False), 0)
+    try:
+        for first in range(0, len(held), 100):
+            assert store.add(held[first : first + 100]).stored == 100
+        store.compact()
+        assert _parts(database)[0] == _parts(database)[1]
+        assert store.delete_run("a") == sum(result.labels["run"] == "a" for result in held)
+        _assert_answers(store, [result for result in held if result.labels["run"] == "b"])
+    finally:
+        store.close()
+        with psycopg.connect(database, autocommit=True) as admin:
+            admin.execute(f"DROP OWNED BY {role}")
+            admin.execute(f"DROP ROLE {role}")
+
+
+def _vacuums(url: str) -> int:
+    """How many times the summaries table of the test's schema was vacuumed by hand."""
+    with psycopg.connect(url) as connection:
+        found = connection.execute(
+            "SELECT vacuum_count FROM pg_stat_user_tables WHERE relid = 'result_summaries'::regclass"
+        ).fetchone()
+    assert found is not None
+    return int(found[0])
+
+
+def test_a_run_deletion_and_a_large_compaction_vacuum_the_summaries(
+    database: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The trial's finding: with autovacuum off, the rebuilt and merged rows stayed dead forever.
+    monkeypatch.setattr(postgres_store, "_VACUUM_AFTER_PARTS", 10)
+    held = _results("v", 300, seed=6)
+    store = _store(database, 0)
+    try:
+        for first in range(0, len(held), 100):
+            store.add(held[first : first + 100])
+        before = _vacuums(database)
+        store.compact()
+        assert _vacuums(database) == before + 1
+        store.delete_run("a")
+        assert _vacuums(database) == before + 2
+        store.delete_run("none")  # nothing deleted, nothing rebuilt
+        assert _vacuums(database) == before + 2
+    finally:
+        store.close()
+
+
+def test_label_values_too_long_for_a_series_are_stored_and_answered_from_rows(database: str) -> None:
+    # Reported: a value of 1,024 CJK characters (3,072 bytes) passed the summaries' index limit
+    # and the write answered 503. Such values name no series now; their results are read as rows.
+    # Random characters: a repeated text compresses, and a compressed index key fits.
+    generator = random.Random(11)
+    long_value = "".join(chr(0x4E00 + generator.randrange(20_000)) for _ in range(1_024))
+    # Two days, so that whole hours and a whole day are read from summaries, not rows.
+    held = [
+        replace(
+            result,
+            timestamp=_START + timedelta(seconds=577 * index),
+            labels={**result.labels, "note": long_value if index % 3 else "short"},
+        )
+        for index, result in enumerate(_results("n", 300, seed=7))
+    ]
+    store = _store(database, 0)
+    try:
+        assert store.add(held).stored == len(held)
+        reference = FakeResultStore(held)
+        window = ResultFilter(TimeWindow(_START + timedelta(minutes=13, seconds=5), _START + timedelta(hours=40)))
+        for query in (
+            SummaryQuery(ResultFilter(labels=(("note", long_value),))),
+            SummaryQuery(ResultFilter(window.window, labels=(("note", long_value),))),
+            SummaryQuery(ResultFilter(labels=(("note", "short"),)), bucket_width=1_800_000_000),
+            SummaryQuery(group_by=Grouping("note"), bucket_width=3_600_000_000),
+            SummaryQuery(window, group_by=Grouping("note")),
+        ):
+            assert_same_summaries(store.summarize(query), reference.summarize(query))
+    finally:
+        store.close()

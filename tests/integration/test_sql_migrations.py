@@ -229,7 +229,6 @@ def test_summaries_revision_0004_wrote_are_rewritten_and_answer_as_the_reference
             connection.exec_driver_sql(
                 "CREATE INDEX result_summaries_by_bucket ON result_summaries (dimension, width_us, bucket_start_us)"
             )
-            connection.exec_driver_sql("DROP SEQUENCE result_summary_parts")
             connection.exec_driver_sql("UPDATE alembic_version SET version_num = '0004'")
         assert migrate(engine) == ("0004", "0006")
         with engine.connect() as connection:

@@ -19,7 +19,7 @@ from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, replace
 
 import numpy as np
-from sqlalchemy import Connection, and_, false, or_
+from sqlalchemy import Connection, and_, false, func, or_
 
 from src.adapters.metric_summaries import (
     RELATIVE_ACCURACY,
@@ -71,10 +71,21 @@ SPAN = "SELECT min(recorded_at_us), max(recorded_at_us) + 1 FROM results"
 """The span [first, past) of the stored results, in microseconds: two index lookups."""
 
 
+LONGEST_SERIES_VALUE = 1_500
+"""A label value longer than this (UTF-8 bytes) names no series: its results are read as rows. A
+key of the summaries' index holds at most 2,704 bytes, which a label key of 128 characters and a
+value of 1,024 characters of CJK text (3 bytes each) would pass: such a write failed."""
+
+
+def names_a_series(value: str) -> bool:
+    """Whether a label value is short enough to name a series (LONGEST_SERIES_VALUE)."""
+    return len(value.encode()) <= LONGEST_SERIES_VALUE
+
+
 def series_of(model: str | None, labels: Mapping[str, str]) -> list[Series]:
     """Every series a result of this model and labels belongs to."""
     named = [(MODEL, model)] if model is not None else []
-    return [EVERY_RESULT, *named, *((LABEL + key, value) for key, value in labels.items())]
+    return [EVERY_RESULT, *named, *((LABEL + key, value) for key, value in labels.items() if names_a_series(value))]
 
 
 @dataclass(frozen=True)
@@ -101,6 +112,8 @@ def plan(query: SummaryQuery, stored: tuple[int, int]) -> _Plan | None:
     filters = ([(MODEL, selection.model)] if selection.model is not None else []) + [
         (LABEL + key, value) for key, value in selection.labels
     ]
+    if not all(names_a_series(value) for _, value in selection.labels):
+        return None
     if query.group_by is not None:
         if filters or query.group_by.always_none:
             return None
@@ -234,7 +247,12 @@ def _edge_rows(connection: Connection, query: SummaryQuery, found: _Plan, *, wit
         assert query.group_by is not None
         window = conditions(query.selection, label_value, label_is)
         key = query.group_by.label_key
-        has_label = results.c.model.is_not(None) if key is None else label_present(key)
+        # Results whose value names no series (too long) are read as rows, as those without one.
+        has_label = (
+            results.c.model.is_not(None)
+            if key is None
+            else and_(label_present(key), func.octet_length(label_value(key)) <= LONGEST_SERIES_VALUE)
+        )
         where = or_(and_(has_label, or_(*spans)) if spans else false(), and_(~has_label, *window))
     elif spans:
         where = or_(*spans)

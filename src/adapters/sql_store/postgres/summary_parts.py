@@ -44,7 +44,15 @@ _LOCK = 7275311550617104175
 # it alone, so that no part of results it reads is appended meanwhile, nor one of results it does
 # not read lost. Writers take it after their results are written and before the rollups' rows; a
 # run's deletion takes it before deleting anything: one order, so no cycle can form.
-_APPENDING = f"SELECT pg_advisory_xact_lock_shared({_LOCK}), nextval('result_summary_parts')"
+# A part's number: the transaction's id (pg_current_xact_id, 64 bits, never reused) above 20 bits
+# counting the parts the transaction appends (a rebuild appends several), from a sequence of the
+# session's own. A sequence in the schema would need a grant the service's user may lack: tables
+# granted alone (GRANT ... ON ALL TABLES) served the previous version, and its writes failed.
+_PART_COUNTER = "CREATE TEMP SEQUENCE IF NOT EXISTS summary_part_counter"
+_APPENDING = (
+    f"SELECT pg_advisory_xact_lock_shared({_LOCK}), "
+    "(pg_current_xact_id()::text::bigint << 20) | (nextval('pg_temp.summary_part_counter') & 1048575)"
+)
 REBUILDING = f"SELECT pg_advisory_xact_lock({_LOCK})"
 """The summaries' lock, taken alone until the transaction ends: no writer appends meanwhile."""
 # One compaction at a time (two would wait on each other's rows); beside appends, not a rebuild.
@@ -200,8 +208,15 @@ def _append(connection: Connection, keys: list[list[Any]], summaries: Summaries)
     """Append the summaries of the buckets `keys` names (four parallel lists, _KEY_COLUMNS) as one
     new part of each: nothing stored is read or written over."""
     driver = connection.connection.driver_connection
-    ((_, part),) = driver.execute(_APPENDING).fetchall()  # type: ignore[union-attr]
+    part = _part_number(driver)
     _copy_parts(driver, [*keys, itertools.repeat(part)], encode(summaries))
+
+
+def _part_number(driver: Any) -> int:
+    """A new part's number, under the summaries' lock taken shared (see _APPENDING)."""
+    driver.execute(_PART_COUNTER)
+    ((_, part),) = driver.execute(_APPENDING).fetchall()
+    return int(part)
 
 
 def _copy_parts(driver: Any, key_columns: Sequence[Iterable[Any]], blobs: list[bytes]) -> None:
@@ -236,7 +251,7 @@ def compact(connection: Connection, most: int, low: int | None = None, high: int
         # other parts: sorting them all to merge them is then about linear (see _binned).
         order = np.argsort(positions, kind="stable")
         summaries = merge(decode([taken[index][1] for index in order.tolist()]), positions[order], past - first)
-        ((_, part),) = driver.execute(_APPENDING).fetchall()  # type: ignore[union-attr]
+        part = _part_number(driver)
         keys = list(zip(*(row[:4] for row in crowded[first:past]), strict=True))
         _copy_parts(driver, [*keys, itertools.repeat(part)], encode(summaries))
         merged += len(taken)

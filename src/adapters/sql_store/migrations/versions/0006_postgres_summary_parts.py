@@ -2,9 +2,10 @@
 
 Each writer merged its results into every stored summary it touched: read, merge, write back, one
 writer at a time. A batch of results spread over a year touched some 6,000 hours' summaries, and
-rewriting them cost more than storing the results. A summary is now one or more parts, numbered
-from the sequence `result_summary_parts`; writers append a part, readers merge them, and the
-store merges a bucket's parts into one from time to time (see the store's summary_parts module).
+rewriting them cost more than storing the results. A summary is now one or more parts, each
+numbered after the transaction that appended it; writers append a part, readers merge them, and
+the store merges a bucket's parts into one from time to time (see the store's summary_parts
+module).
 Every stored summary becomes part 0 of its bucket. A database that has results but no summaries
 yet (one that comes from before revision 0004) gets them built here from every stored result.
 
@@ -23,7 +24,6 @@ def upgrade() -> None:
     connection = op.get_bind()
     if connection.dialect.name != "postgresql":
         return
-    op.execute("CREATE SEQUENCE result_summary_parts")
     # A constant default is written into the catalogue only: no row is rewritten.
     op.add_column("result_summaries", sa.Column("part", sa.BigInteger, nullable=False, server_default="0"))
     op.alter_column("result_summaries", "part", server_default=None)
