@@ -318,7 +318,7 @@ def _vacuums(url: str) -> int:
 def test_a_run_deletion_and_a_large_compaction_vacuum_the_summaries(
     database: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    # The trial's finding: with autovacuum off, the rebuilt and merged rows stayed dead forever.
+    # Reported: with autovacuum off, the rebuilt and merged rows stayed dead forever.
     monkeypatch.setattr(postgres_store, "_VACUUM_AFTER_PARTS", 10)
     held = _results("v", 300, seed=6)
     store = _store(database, 0)
