@@ -175,6 +175,11 @@ def _assert_answers(store: SqlStoreBase, held: list[BenchmarkResult]) -> None:
         assert_same_summaries(found, reference.summarize(query))
 
 
+def _add_in_hundreds(store: SqlStoreBase, held: list[BenchmarkResult]) -> list[int]:
+    """Store `held` a hundred at a time, a write each (so a part each per bucket); each write's stored count."""
+    return [store.add(held[first : first + 100]).stored for first in range(0, len(held), 100)]
+
+
 def test_writes_append_parts_that_answer_as_one_and_compaction_merges_them(
     database: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -183,8 +188,7 @@ def test_writes_append_parts_that_answer_as_one_and_compaction_merges_them(
     held = _results("p", 600, seed=3)
     store = _store(database, 0)
     try:
-        for first in range(0, len(held), 100):
-            assert store.add(held[first : first + 100]).stored == 100
+        assert _add_in_hundreds(store, held) == [100] * 6
         # Six writes into the same two hours: every hour and the day hold six parts.
         buckets, parts = _parts(database)
         assert parts > 5 * buckets
@@ -208,8 +212,7 @@ def test_a_process_compacts_after_its_configured_number_of_writes(
     held = _results("q", 400, seed=4)
     store = _store(database, 0)
     try:
-        for first in range(0, 300, 100):
-            store.add(held[first : first + 100])
+        _add_in_hundreds(store, held[:300])
         buckets, parts = _parts(database)
         assert parts == buckets  # merged after the third write
         # Writes storing nothing new are no writes to compact after: three more, one new, merge nothing.
@@ -292,8 +295,7 @@ def test_a_user_granted_the_tables_alone_writes_compacts_and_deletes(database: s
     held = _results("g", 300, seed=5)
     store = _store(make_url(database).set(username=role).render_as_string(hide_password=False), 0)
     try:
-        for first in range(0, len(held), 100):
-            assert store.add(held[first : first + 100]).stored == 100
+        assert _add_in_hundreds(store, held) == [100] * 3
         store.compact()
         assert _parts(database)[0] == _parts(database)[1]
         assert store.delete_run("a") == sum(result.labels["run"] == "a" for result in held)
@@ -323,8 +325,7 @@ def test_a_run_deletion_and_a_large_compaction_vacuum_the_summaries(
     held = _results("v", 300, seed=6)
     store = _store(database, 0)
     try:
-        for first in range(0, len(held), 100):
-            store.add(held[first : first + 100])
+        _add_in_hundreds(store, held)
         before = _vacuums(database)
         store.compact()
         assert _vacuums(database) == before + 1

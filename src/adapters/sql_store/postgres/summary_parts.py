@@ -44,6 +44,7 @@ _LOCK = 7275311550617104175
 # it alone, so that no part of results it reads is appended meanwhile, nor one of results it does
 # not read lost. Writers take it after their results are written and before the rollups' rows; a
 # run's deletion takes it before deleting anything: one order, so no cycle can form.
+
 # A part's number: the transaction's id (pg_current_xact_id, 64 bits, never reused) above 20 bits
 # counting the parts the transaction appends (a rebuild appends several), from a sequence of the
 # session's own. A sequence in the schema would need a grant the service's user may lack: tables
