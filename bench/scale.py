@@ -31,6 +31,7 @@ from bench.averages import clean_environment
 from bench.database import drop_database, fresh_database, serve
 from bench.statistics import numpy_seconds, numpy_statistics, synthetic_columns
 from src.adapters.sql_store.database import database_url
+from src.adapters.sql_store.postgres.store import PostgresResultStore
 from src.adapters.sql_store.stores import open_sql_store
 from src.domain.benchmark_result import BenchmarkResult
 from src.domain.statistics import DEFAULT_PERCENTILES, STATISTIC_METRICS
@@ -49,6 +50,7 @@ def fill(url: str, seconds: npt.NDArray[np.int64], metrics: npt.NDArray[np.float
     """Store one result per entry through the store's own add: `seconds[i] * step` after FIRST;
     with `runs`, each day's results are the run day-<n>, and the model alternates."""
     store = open_sql_store(database_url(url))
+    assert isinstance(store, PostgresResultStore)
     batch: list[BenchmarkResult] = []
     for index, (second, row) in enumerate(zip(seconds.tolist(), metrics.tolist(), strict=True)):
         at = second * step
@@ -64,9 +66,9 @@ def fill(url: str, seconds: npt.NDArray[np.int64], metrics: npt.NDArray[np.float
             store.add(batch)
             batch = []
     store.add(batch)
-    # As an import does once its last batch is stored: a bucket's summary parts merged into one.
+    # As an import has done behind it once its last batch is stored: a bucket's summary parts merged into one.
     began = time.perf_counter()
-    store.compact()
+    store.compact_now()
     print(f"summaries' parts merged in {time.perf_counter() - began:.1f} s", flush=True)
     store.close()
 

@@ -112,7 +112,7 @@ class ImportResults:
         # A run without a name (our own formats without run=) carries no run label: none is reported.
         report.run, report.tool, report.file_format = run.run or None, run.tool, run.format
         self._store(run, report, progress or (lambda _count: None))
-        # Part of the import's time: what it wrote is left as readers want it.
+        # What the import wrote is tidied for readers, behind its answer where the store can.
         self._results.compact()
         report.warnings.extend(run.warnings)
         return report

@@ -3,6 +3,7 @@ concurrent writers, in parts that writers append and compaction merges."""
 
 from __future__ import annotations
 
+import json
 import random
 import uuid
 from collections.abc import Iterator
@@ -18,11 +19,16 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from sqlalchemy import create_engine, make_url
 
+from src.adapters.importers.seed_formats import NdjsonReader
 from src.adapters.sql_store.base import SqlStoreBase
 from src.adapters.sql_store.database import database_url
 from src.adapters.sql_store.postgres import store as postgres_store
+from src.adapters.sql_store.postgres import summary_parts
+from src.adapters.sql_store.postgres.store import PostgresResultStore
 from src.adapters.sql_store.postgres.summary_parts import _slices
 from src.adapters.sql_store.stores import open_sql_store
+from src.application.import_results import ImportResults
+from src.application.ports.result_reader import ImportOptions, ToolFile
 from src.application.ports.result_store import SummaryQuery
 from src.domain.benchmark_result import BenchmarkResult
 from src.domain.errors import StoreUnavailable
@@ -30,7 +36,7 @@ from src.domain.result_selection import Grouping, ResultFilter
 from src.domain.time_window import TimeWindow
 from src.domain.timestamps import parse_timestamp
 from tests.databases import scratch_database
-from tests.support import assert_same_summaries
+from tests.support import as_record, assert_same_summaries
 from tests.unit.fakes import FakeResultStore
 
 _START = parse_timestamp("2024-06-01T00:00:00Z")
@@ -61,8 +67,10 @@ def database(tmp_path: Path) -> Iterator[str]:
         yield url
 
 
-def _store(url: str, exact_at_most: int) -> SqlStoreBase:
-    return open_sql_store(database_url(url), exact_percentile_results=exact_at_most)
+def _store(url: str, exact_at_most: int) -> PostgresResultStore:
+    store = open_sql_store(database_url(url), exact_percentile_results=exact_at_most)
+    assert isinstance(store, PostgresResultStore)
+    return store
 
 
 def test_percentiles_are_exact_up_to_the_configured_size_and_sketched_beyond(database: str) -> None:
@@ -194,12 +202,12 @@ def test_writes_append_parts_that_answer_as_one_and_compaction_merges_them(
         assert parts > 5 * buckets
         _assert_answers(store, held)
         before = store.summarize(_QUERIES[2])
-        store.compact()
+        store.compact_now()
         assert _parts(database) == (buckets, buckets)
         _assert_answers(store, held)
         # Merged once more, the moments come out as close as two orders of summing allow.
         assert_same_summaries(store.summarize(_QUERIES[2]), before)
-        store.compact()  # nothing left to merge
+        store.compact_now()  # nothing left to merge
         assert _parts(database) == (buckets, buckets)
     finally:
         store.close()
@@ -213,13 +221,42 @@ def test_a_process_compacts_after_its_configured_number_of_writes(
     store = _store(database, 0)
     try:
         _add_in_hundreds(store, held[:300])
+        store.wait_for_compaction()
         buckets, parts = _parts(database)
         assert parts == buckets  # merged after the third write
         # Writes storing nothing new are no writes to compact after: three more, one new, merge nothing.
         store.add(held[:100])
         store.add(held[100:200])
         store.add(held[300:])
+        store.wait_for_compaction()
         assert _parts(database)[1] > buckets
+        _assert_answers(store, held)
+    finally:
+        store.close()
+
+
+def test_an_import_answers_before_its_parts_are_merged_and_they_are_merged_behind_it(
+    database: str, tmp_path: Path
+) -> None:
+    held = _results("i", 600, seed=7)
+    path = tmp_path / "results.ndjson"
+    path.write_text("".join(json.dumps(as_record(result)) + "\n" for result in held), encoding="utf-8")
+    store = _store(database, 0)
+    importing = ImportResults(store, [NdjsonReader()], batch_rows=100)
+    try:
+        # Another process's compaction holds the compaction lock: the import stores its six
+        # batches and answers without waiting for it (a compaction inside the import would wait
+        # until the lock is let go, after the timeout below).
+        # The lock's connection closes first, so a waiting import can end when the test fails.
+        with ThreadPoolExecutor(1) as pool, psycopg.connect(database) as compacting:
+            compacting.execute("SELECT pg_advisory_xact_lock(%s)", (summary_parts._LOCK + 1,))
+            imported = pool.submit(importing, [ToolFile("results.ndjson", path)], ImportOptions(), "ndjson")
+            assert imported.result(timeout=60).stored == 600
+            buckets, parts = _parts(database)
+            assert parts > buckets
+            _assert_answers(store, held)  # readers merge the parts themselves
+        store.wait_for_compaction()
+        assert _parts(database) == (buckets, buckets)
         _assert_answers(store, held)
     finally:
         store.close()
@@ -241,7 +278,7 @@ def test_compaction_and_a_run_rebuilt_beside_writers_keep_every_result_once(data
 
         def compact_all_along() -> None:
             for _ in range(20):
-                compacting.compact()
+                compacting.compact_now()
 
         with ThreadPoolExecutor(len(writers) + 1) as pool:
             done = [pool.submit(write, index) for index in range(len(writers))]
@@ -257,7 +294,7 @@ def test_compaction_and_a_run_rebuilt_beside_writers_keep_every_result_once(data
             < sum(result.labels["run"] == "a" for batch in writers for result in batch)
         )
         _assert_answers(compacting, held)
-        compacting.compact()
+        compacting.compact_now()
         buckets, parts = _parts(database)
         assert parts == buckets
         _assert_answers(compacting, held)
@@ -296,7 +333,7 @@ def test_a_user_granted_the_tables_alone_writes_compacts_and_deletes(database: s
     store = _store(make_url(database).set(username=role).render_as_string(hide_password=False), 0)
     try:
         assert _add_in_hundreds(store, held) == [100] * 3
-        store.compact()
+        store.compact_now()
         assert _parts(database)[0] == _parts(database)[1]
         assert store.delete_run("a") == sum(result.labels["run"] == "a" for result in held)
         _assert_answers(store, [result for result in held if result.labels["run"] == "b"])
@@ -327,7 +364,7 @@ def test_a_run_deletion_and_a_large_compaction_vacuum_the_summaries(
     try:
         _add_in_hundreds(store, held)
         before = _vacuums(database)
-        store.compact()
+        store.compact_now()
         assert _vacuums(database) == before + 1
         store.delete_run("a")
         assert _vacuums(database) == before + 2

@@ -179,8 +179,9 @@ class ResultStore(ABC):
 
     def compact(self) -> None:  # noqa: B027 - an optional hook: most stores keep nothing to tidy
         """Tidy what a burst of writes left behind for readers (PostgreSQL merges the parts its
-        writers appended to its summaries); answers are the same before and after, only their
-        cost differs. An import calls it once its last batch is stored. Nothing by default."""
+        writers appended to its summaries), now or behind the caller on a thread of the store's
+        own; answers are the same before and after, only their cost differs. An import calls it
+        once its last batch is stored. Nothing by default."""
 
     async def aclose(self) -> None:  # noqa: B027 - an optional hook: most stores hold nothing to release
         """Release what the store holds (connections); the default holds nothing."""

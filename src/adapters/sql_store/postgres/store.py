@@ -24,6 +24,7 @@ from src.adapters.sql_store.database import CONNECT_TIMEOUT_SECONDS, WRITES
 from src.adapters.sql_store.postgres import summaries, summary_parts
 from src.adapters.sql_store.postgres.async_connections import AsyncConnections
 from src.adapters.sql_store.postgres.averages_mirror import NOTIFY, AveragesMirror
+from src.adapters.sql_store.postgres.background_compaction import BackgroundCompaction
 from src.adapters.sql_store.postgres.ingest import BatchColumns, add_rows, add_to_rollups
 from src.adapters.sql_store.postgres.statistics import (
     goodput_statement,
@@ -51,10 +52,10 @@ from src.domain.time_window import TimeWindow
 DEFAULT_EXACT_PERCENTILE_RESULTS = 20_000
 """Selections of at most this many results get exact percentiles (see the settings)."""
 COMPACT_AFTER_WRITES = 64
-"""A process merges the summaries' parts after this many of its writes, so that a reader merges at
-most about this many parts per bucket and writer process (an import also merges them at its end).
-Each merge rewrites every crowded bucket's summary: fewer merges, less rewriting; more parts
-between them, more for readers to read."""
+"""A process has the summaries' parts merged after this many of its writes, so that a reader merges
+about this many parts per bucket and writer process at most, beside the merges in progress (an
+import also has them merged after its end). Each merge rewrites every crowded bucket's summary:
+fewer merges, less rewriting; more parts between them, more for readers to read."""
 _COMPACTED_AT_ONCE = 200_000
 """Parts merged at a time (some 70 MB of small parts in memory)."""
 _VACUUM_AFTER_PARTS = 10_000
@@ -98,6 +99,7 @@ class PostgresResultStore(SqlStoreBase):
         self._mirror = AveragesMirror(conninfo, averages_mirror_results, CONNECT_TIMEOUT_SECONDS) if mirrored else None
         self._writes_since_compaction = 0
         self._counting = threading.Lock()
+        self._compaction = BackgroundCompaction(self.compact_now)
         compiled = self._window_sums.compile(dialect=engine.dialect)
         self._window_sums_sql = str(compiled)
         self._window_sums_defaults = dict(compiled.params)
@@ -122,7 +124,14 @@ class PostgresResultStore(SqlStoreBase):
         # The averages' own connections beside SQLAlchemy's pool.
         return super().pool_in_use() + self._connections.in_use
 
+    def close(self) -> None:
+        # A compaction running or asked for ends first: it holds a pooled connection.
+        self._compaction.close()
+        super().close()
+
     async def aclose(self) -> None:
+        # Off the event loop: a server's last import may leave seconds of merging.
+        await asyncio.to_thread(self._compaction.close)
         if self._mirror is not None:
             await self._mirror.close()
         await self._connections.close()
@@ -186,10 +195,19 @@ class PostgresResultStore(SqlStoreBase):
         return 2
 
     def compact(self) -> None:
-        """Merge the summaries' parts: every bucket holding several ends with one (see summaries).
-        A database that cannot do it now is logged, not raised: answers are the same without it."""
+        """Have the summaries' parts merged on the store's own thread (see compact_now), after this
+        returns: readers merge what is not merged yet, so only the cost of answers waits for it."""
         with self._counting:
             self._writes_since_compaction = 0
+        self._compaction.ask()
+
+    def wait_for_compaction(self) -> None:
+        """Return once every compaction asked for so far has ended."""
+        self._compaction.wait()
+
+    def compact_now(self) -> None:
+        """Merge the summaries' parts: every bucket holding several ends with one (see summaries).
+        A database that cannot do it now is logged, not raised: answers are the same without it."""
         try:
             merged = self._attempts(self._compact_all, "compact the summaries")
             if merged >= _VACUUM_AFTER_PARTS:
