@@ -29,9 +29,9 @@ def sqlite_url(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> str:
 
 def test_migrate_then_import_twice_stores_the_seed_once(sqlite_url: str, capsys: pytest.CaptureFixture[str]) -> None:
     assert migrate.main([]) == 0
-    assert capsys.readouterr().out.strip() == "schema at revision 0006 (was empty)"
+    assert capsys.readouterr().out.strip() == "schema at revision 0007 (was empty)"
     assert migrate.main([]) == 0
-    assert capsys.readouterr().out.strip() == "schema at revision 0006"
+    assert capsys.readouterr().out.strip() == "schema at revision 0007"
 
     assert cli.main(["import", str(SEED_FILE)]) == 0
     stored_once = "results (seed): stored 5, already stored 0, rejected 0, failed requests 0"
@@ -114,7 +114,7 @@ def test_migrating_sqlite_packs_the_results_already_stored(sqlite_url: str, caps
         connection.exec_driver_sql(f"INSERT INTO results VALUES ({', '.join('?' * 10)})", rows)
     engine.dispose()
     assert migrate.main([]) == 0
-    assert capsys.readouterr().out.strip() == "schema at revision 0006 (was 0001)"
+    assert capsys.readouterr().out.strip() == "schema at revision 0007 (was 0001)"
     store = open_sql_store(database_url(sqlite_url))
     reference = FakeResultStore(stored)
     for query in (SummaryQuery(), SummaryQuery(group_by=Grouping(), bucket_width=60_000_000)):

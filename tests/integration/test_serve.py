@@ -106,7 +106,7 @@ def test_a_database_behind_the_code_does_not_start_the_server(tmp_path: Path) ->
     line = refusal({"SUPERBENCHMARK_DATABASE_URL": f"sqlite:///{tmp_path / 'never-migrated.db'}"}, tmp_path)
     assert line == (
         "superbenchmark: cannot start: database unavailable: its schema is at revision none (never migrated), "
-        "this version needs 0006: run `make migrate` against it"
+        "this version needs 0007: run `make migrate` against it"
     )
 
 

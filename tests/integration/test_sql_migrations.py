@@ -163,7 +163,7 @@ def test_a_database_at_0002_answers_as_the_reference_after_the_upgrade(
 ) -> None:
     url, stored = database_at_0002
     engine = connect(database_url(url), pool_size=1)
-    assert migrate(engine) == ("0002", "0006")
+    assert migrate(engine) == ("0002", "0007")
     if url.startswith("postgresql"):
         # Migration 0006 built the summaries from the stored results, one part a bucket, in
         # the column 0005 set to LZ4: every compressed one is LZ4.
@@ -203,7 +203,7 @@ def _as_revision_0004_wrote_it(blob: bytes) -> bytes:
     return blob[: header + 4 * bins] + counts.tobytes()
 
 
-def test_summaries_revision_0004_wrote_are_rewritten_and_answer_as_the_reference(tmp_path: Path) -> None:
+def test_summaries_and_rollups_of_revision_0004_are_rewritten_and_answer_as_the_reference(tmp_path: Path) -> None:
     stored = _results("old-", 400, seed=9, with_failures=True)
     with scratch_database("postgresql", tmp_path) as url:
         store = open_sql_store(database_url(url), exact_percentile_results=0)
@@ -229,14 +229,23 @@ def test_summaries_revision_0004_wrote_are_rewritten_and_answer_as_the_reference
             connection.exec_driver_sql(
                 "CREATE INDEX result_summaries_by_bucket ON result_summaries (dimension, width_us, bucket_start_us)"
             )
+            # The rollups as every revision before 0007 kept them: a row a bucket (one write made them).
+            buckets = connection.exec_driver_sql("SELECT count(*) FROM result_rollups").scalar_one()
+            connection.exec_driver_sql(
+                "ALTER TABLE result_rollups DROP CONSTRAINT result_rollups_pkey, DROP COLUMN part, "
+                "ADD PRIMARY KEY (width_us, bucket_start_us)"
+            )
             connection.exec_driver_sql("UPDATE alembic_version SET version_num = '0004'")
-        assert migrate(engine) == ("0004", "0006")
+        assert migrate(engine) == ("0004", "0007")
         with engine.connect() as connection:
             kept = connection.exec_driver_sql("SELECT count(*) FROM result_summaries").scalar_one()
             parts = connection.exec_driver_sql("SELECT DISTINCT part FROM result_summaries").scalars().all()
+            rollup_parts = connection.exec_driver_sql("SELECT DISTINCT part, count(*) FROM result_rollups GROUP BY 1")
+            rollups_kept = rollup_parts.all()
         engine.dispose()
-        # Each bucket's summary is its part 0.
+        # Each bucket's summary is its part 0, and each rollup row its bucket's part 0.
         assert (kept, parts) == (len(rows), [0])
+        assert rollups_kept == [(0, buckets)]
         store = open_sql_store(database_url(url), exact_percentile_results=0)
         try:
             _assert_answers_as_the_reference(store, stored)

@@ -254,9 +254,6 @@ class SqlStoreBase(ResultStore):
         removed, first, last = self._take_out(connection, self._RUN_CONDITION, {"run": run})
         if not removed:
             return 0
-        # Buckets left without results go, and with them what rounding left of their sums.
-        emptied = result_rollups.c.result_count == 0, result_rollups.c.failed_count == 0
-        connection.execute(result_rollups.delete().where(*emptied))
         self._deleted(connection, first, last)
         return removed
 
@@ -264,7 +261,7 @@ class SqlStoreBase(ResultStore):
         """Delete the results meeting `condition` (of the table named `{r}`) and take them out of
         the rollups; how many there were, and the first and last instant among them (0, 0, 0 for
         none). As two statements, which is exact where one writer at a time holds the database
-        (SQLite); PostgreSQL's store does it in one."""
+        (SQLite); PostgreSQL's store does it in one, and merges its rollups' parts after."""
         span = text(
             f"SELECT min(r.recorded_at_us), max(r.recorded_at_us) FROM results r WHERE {condition.format(r='r')}"
         )
@@ -274,6 +271,9 @@ class SqlStoreBase(ResultStore):
         taken_out = add_to_rollups("results", condition.format(r="r"), ROLLUP_WIDTHS, remove=True)
         connection.execute(text(taken_out), parameters)
         removed = connection.execute(text(f"DELETE FROM results WHERE {condition.format(r='results')}"), parameters)
+        # Buckets left without results go, and with them what rounding left of their sums.
+        emptied = result_rollups.c.result_count == 0, result_rollups.c.failed_count == 0
+        connection.execute(result_rollups.delete().where(*emptied))
         return int(removed.rowcount), first, last
 
     def _deleted(self, connection: Connection, first_us: int, last_us: int) -> None:

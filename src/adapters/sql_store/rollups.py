@@ -54,12 +54,15 @@ def _ceil(value: int, width: int) -> int:
     return -_floor(-value, width)
 
 
-def add_to_rollups(source: str, condition: str, widths: tuple[int, ...], *, remove: bool = False) -> str:
+def add_to_rollups(
+    source: str, condition: str, widths: tuple[int, ...], *, remove: bool = False, part: str | None = None
+) -> str:
     """SQL that adds the rows of `source` (a table or CTE name) meeting `condition` to every
     width's buckets, in bucket order so that concurrent writers lock rollup rows in one order.
     A failed result (its error not NULL) is counted as failed only; a success adds each metric
     it has to that metric's sum and count. With `remove`, stored rows about to be deleted are
-    taken out of their buckets instead.
+    taken out of their buckets instead. With `part` (an SQL expression, PostgreSQL's rollups in
+    parts), the sums are appended as a new part of each bucket, numbered `part`, not added in place.
 
     Built from constants only; `condition` may name bound parameters. PostgreSQL and SQLite
     both take it (SQLite needs the WHERE clause to read ON CONFLICT as an upsert).
@@ -73,14 +76,22 @@ def add_to_rollups(source: str, condition: str, widths: tuple[int, ...], *, remo
         "failed_count": "count(*) FILTER (WHERE r.error IS NOT NULL)",
     }
     sign = "-" if remove else ""
+    values = [f"{sign}{value}" for value in columns.values()]
+    if part is None:
+        names, ending = (
+            list(columns),
+            "ON CONFLICT (width_us, bucket_start_us) DO UPDATE SET "
+            + ", ".join(f"{name} = result_rollups.{name} + excluded.{name}" for name in columns),
+        )
+    else:
+        names, values, ending = [*columns, "part"], [*values, part], ""
     return f"""
-    INSERT INTO result_rollups (width_us, bucket_start_us, {", ".join(columns)})
+    INSERT INTO result_rollups (width_us, bucket_start_us, {", ".join(names)})
     SELECT w.width_us, r.recorded_at_us - ((r.recorded_at_us % w.width_us) + w.width_us) % w.width_us,
-        {", ".join(f"{sign}{value}" for value in columns.values())}
+        {", ".join(values)}
     FROM {source} r CROSS JOIN ({all_widths}) w
     WHERE {condition}
     GROUP BY 1, 2
     ORDER BY 1, 2
-    ON CONFLICT (width_us, bucket_start_us) DO UPDATE SET
-        {", ".join(f"{name} = result_rollups.{name} + excluded.{name}" for name in columns)}
+    {ending}
     """

@@ -10,7 +10,7 @@ from sqlalchemy import JSON, BigInteger, Column, Float, Index, LargeBinary, Meta
 from sqlalchemy.dialects.postgresql import JSONB
 
 # Migrations and the code move together: a database at another revision is refused at startup.
-SCHEMA_REVISION = "0006"
+SCHEMA_REVISION = "0007"
 
 MICROSECONDS_PER_MINUTE = 60 * 1_000_000
 # Rollup widths, each a multiple of the one before: any window is a few raw rows at its edges,
@@ -62,7 +62,8 @@ results = Table(
 # Per width and bucket, kept up to date by every insert: how many results succeeded
 # (`result_count`) and failed, each metric's sum over the successes that have it, and how many
 # successes have the metrics a success may lack (every success has token_count and
-# total_generation_time, so their counts are `result_count`).
+# total_generation_time, so their counts are `result_count`). In PostgreSQL (migration 0007) a
+# bucket may hold several rows, its parts (a `part` column, in the primary key), to be added up.
 result_rollups = Table(
     "result_rollups",
     metadata,

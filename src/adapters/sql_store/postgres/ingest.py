@@ -1,5 +1,5 @@
-"""PostgreSQL's bulk path for a batch of new results: COPY straight into `results`, and rollups
-added from sums the batch already holds.
+"""PostgreSQL's bulk path for a batch of new results: COPY straight into `results`, and the batch
+read as columns for its rollups and summaries.
 
 A batch of new results (an import's usual case) is copied into the table as a raw COPY would
 be: no staging table, no per-row conflict check. When some id is already stored (a repeated
@@ -7,9 +7,6 @@ import, or a concurrent writer that stored it first), the unique index refuses t
 rolled back to a savepoint and the batch goes the careful way: COPY into a staging table, then
 one INSERT that skips what is stored. Only then are the skipped results compared with what is
 stored, in a fresh snapshot that also sees results that concurrent writers committed meanwhile.
-
-The rollups of the new results are summed per bucket here (numpy, in the batch's order, as
-PostgreSQL's own sum adds them) and merged in one upsert of a row per bucket, not per result.
 """
 
 from __future__ import annotations
@@ -28,9 +25,8 @@ from psycopg.adapt import Dumper
 from psycopg.pq import Format
 from sqlalchemy import JSON, BigInteger, Float
 
-from src.adapters.sql_store.postgres.binary_copy import Rows, empty_rows, encoded, row_type
-from src.adapters.sql_store.schema import COUNTED_METRICS, ROLLUP_WIDTHS, results
-from src.domain.benchmark_result import METRICS, STORED_METRICS
+from src.adapters.sql_store.schema import results
+from src.domain.benchmark_result import STORED_METRICS
 from src.domain.result_columns import ResultColumns
 
 _NAMES = [column.name for column in results.columns]
@@ -60,33 +56,6 @@ WHERE i.request_id = ANY(%(skipped)s)
 ORDER BY i.request_id
 """
 
-# The rollups' summed columns, in the order of their arrays; then how many of the successes have
-# each metric some lack, and the failures. Built from constants.
-_SUMMED = (*METRICS, "prompt_token_count")
-_ROLLUP_COLUMNS = (
-    "result_count",
-    *(f"sum_{metric}" for metric in _SUMMED),
-    *(f"count_{metric}" for metric in COUNTED_METRICS),
-    "failed_count",
-)
-_ROLLUP_KEYS = ("width_us", "bucket_start_us")
-# Each column's big-endian form in COPY's binary format (">i8" bigint, ">f8" double precision).
-_ROLLUP_FORMS = {
-    **{name: ">i8" for name in (*_ROLLUP_KEYS, *_ROLLUP_COLUMNS)},
-    **{f"sum_{metric}": ">f8" for metric in _SUMMED},
-}
-_ROLLUP_NAMES = (*_ROLLUP_KEYS, *_ROLLUP_COLUMNS)
-_ROLLUP_ROW = row_type([(name, _ROLLUP_FORMS[name]) for name in _ROLLUP_NAMES])
-ROLLUP_STAGING = "CREATE TEMP TABLE IF NOT EXISTS incoming_rollups (LIKE result_rollups) ON COMMIT DELETE ROWS"
-ROLLUP_COPY = f"COPY incoming_rollups ({', '.join(_ROLLUP_NAMES)}) FROM STDIN (FORMAT BINARY)"
-# Bucket order is lock order: concurrent writers update shared rollup rows in one order.
-ADD_TO_ROLLUPS = f"""
-INSERT INTO result_rollups ({", ".join(_ROLLUP_NAMES)})
-SELECT {", ".join(_ROLLUP_NAMES)} FROM incoming_rollups
-ORDER BY 1, 2
-ON CONFLICT (width_us, bucket_start_us) DO UPDATE SET
-    {", ".join(f"{name} = result_rollups.{name} + excluded.{name}" for name in _ROLLUP_COLUMNS)}
-"""
 _SAVEPOINT = "SAVEPOINT direct_copy"
 _ROLLBACK = "ROLLBACK TO SAVEPOINT direct_copy"
 
@@ -172,38 +141,3 @@ class BatchColumns:
         at = np.array(columns.recorded_at_us, dtype=np.int64)
         failed = np.fromiter((error is not None for error in columns.error), bool, len(at))
         return cls(at, stored.reshape(len(at), len(STORED_METRICS)), failed)
-
-
-def add_to_rollups(cursor: psycopg.Cursor[Any], batch: BatchColumns) -> None:
-    """Add new results to every width's rollup buckets, one upsert for the batch. As
-    add_to_rollups in SQL: a failure is counted only; a success adds each metric it has to that
-    metric's sum and count.
-
-    The buckets' rows go to a staging table by binary COPY, laid out by numpy in one buffer:
-    as array parameters, psycopg dumped each of their some 60,000 numbers in Python (4 us a result).
-    """
-    at, stored, failed = batch.at, batch.stored, batch.failed
-    if not len(at):
-        return
-    succeeded = ~failed
-    summed = [stored[:, STORED_METRICS.index(metric)] for metric in _SUMMED]
-    counted = [stored[:, STORED_METRICS.index(metric)] for metric in COUNTED_METRICS]
-    parts: list[Rows] = []
-    for width in ROLLUP_WIDTHS:
-        # numpy's % is a floor modulo, as the SQL form's double modulo is: right before 1970 too.
-        starts, bucket = np.unique(at - at % width, return_inverse=True)
-        rows = empty_rows(len(starts), _ROLLUP_ROW)
-        rows["width_us"], rows["bucket_start_us"] = width, starts
-        rows["result_count"] = np.bincount(bucket[succeeded], minlength=len(starts))
-        for metric, values in zip(_SUMMED, summed, strict=True):
-            # Added in the batch's order from 0.0, as PostgreSQL's sum adds its rows; 0.0 adds nothing.
-            weights = np.where(succeeded & ~np.isnan(values), values, 0.0)
-            rows[f"sum_{metric}"] = np.bincount(bucket, weights=weights, minlength=len(starts))
-        for metric, values in zip(COUNTED_METRICS, counted, strict=True):
-            rows[f"count_{metric}"] = np.bincount(bucket[succeeded & ~np.isnan(values)], minlength=len(starts))
-        rows["failed_count"] = np.bincount(bucket[failed], minlength=len(starts))
-        parts.append(rows)
-    cursor.execute(ROLLUP_STAGING)
-    with cursor.copy(ROLLUP_COPY) as copy:
-        copy.write(encoded(parts))
-    cursor.execute(ADD_TO_ROLLUPS)

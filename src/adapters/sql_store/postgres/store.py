@@ -21,11 +21,11 @@ from src.adapters.column_statistics import sorted_metric
 from src.adapters.sql_store import rollups
 from src.adapters.sql_store.base import SqlStoreBase
 from src.adapters.sql_store.database import CONNECT_TIMEOUT_SECONDS, WRITES
-from src.adapters.sql_store.postgres import summaries, summary_parts
+from src.adapters.sql_store.postgres import rollup_parts, summaries, summary_parts
 from src.adapters.sql_store.postgres.async_connections import AsyncConnections
 from src.adapters.sql_store.postgres.averages_mirror import NOTIFY, AveragesMirror
 from src.adapters.sql_store.postgres.background_compaction import BackgroundCompaction
-from src.adapters.sql_store.postgres.ingest import BatchColumns, add_rows, add_to_rollups
+from src.adapters.sql_store.postgres.ingest import BatchColumns, add_rows
 from src.adapters.sql_store.postgres.statistics import (
     goodput_statement,
     group_count_statement,
@@ -52,10 +52,10 @@ from src.domain.time_window import TimeWindow
 DEFAULT_EXACT_PERCENTILE_RESULTS = 20_000
 """Selections of at most this many results get exact percentiles (see the settings)."""
 COMPACT_AFTER_WRITES = 64
-"""A process has the summaries' parts merged after this many of its writes, so that a reader merges
-about this many parts per bucket and writer process at most, beside the merges in progress (an
-import also has them merged after its end). Each merge rewrites every crowded bucket's summary:
-fewer merges, less rewriting; more parts between them, more for readers to read."""
+"""A process has the summaries' and rollups' parts merged after this many of its writes, so that a
+reader merges about this many parts per bucket and writer process at most, beside the merges in
+progress (an import also has them merged after its end). Each merge rewrites every crowded
+bucket: fewer merges, less rewriting; more parts between them, more for readers to read."""
 _COMPACTED_AT_ONCE = 200_000
 """Parts merged at a time (some 70 MB of small parts in memory)."""
 _VACUUM_AFTER_PARTS = 10_000
@@ -191,7 +191,7 @@ class PostgresResultStore(SqlStoreBase):
     @property
     def concurrent_batches(self) -> int:
         # One batch's COPY runs beside another's rollups, summaries and commit, each on its own
-        # connection and server process; the rollups' shared rows are updated one writer at a time.
+        # connection and server process; both append parts, and neither waits for the other's rows.
         return 2
 
     def compact(self) -> None:
@@ -206,38 +206,42 @@ class PostgresResultStore(SqlStoreBase):
         self._compaction.wait()
 
     def compact_now(self) -> None:
-        """Merge the summaries' parts: every bucket holding several ends with one (see summaries).
-        A database that cannot do it now is logged, not raised: answers are the same without it."""
+        """Merge the summaries' and the rollups' parts: every bucket holding several ends with one
+        (see summary_parts and rollup_parts). A database that cannot do it now is logged, not
+        raised: answers are the same without it."""
         try:
-            merged = self._attempts(self._compact_all, "compact the summaries")
+            merged = self._attempts(self._compact_all, "compact the summaries and rollups")
             if merged >= _VACUUM_AFTER_PARTS:
-                self._vacuum_summaries()
+                self._vacuum_parts()
         except StoreUnavailable as error:
-            logger.warning("the summaries' parts were left unmerged (answers stay right, only slower): %s", error)
+            logger.warning("the parts were left unmerged (answers stay right, only slower): %s", error)
 
-    def _vacuum_summaries(self) -> None:
-        """Vacuum the summaries after many of their rows died (merged parts, rebuilt buckets): each
-        is a dead row every index scan of the table steps over until a vacuum. A year's days and
-        hours read in 156 ms right after a 1,000,000-result import's compaction, 15 ms after this
-        (0.5 s); autovacuum comes a minute later, or never where it is off. A user who does not
-        own the table gets a warning from PostgreSQL, not an error. Raises StoreUnavailable."""
+    def _vacuum_parts(self) -> None:
+        """Vacuum the summaries and rollups after many of their rows died (merged parts, rebuilt
+        buckets): each is a dead row every index scan of the table steps over until a vacuum. A
+        year's days and hours read in 156 ms right after a 1,000,000-result import's compaction,
+        15 ms after this (0.5 s); autovacuum comes a minute later, or never where it is off. A
+        user who does not own the tables gets a warning from PostgreSQL, not an error. Raises
+        StoreUnavailable."""
         with self._available(), self._engine.connect().execution_options(**_VACUUMING) as connection:
-            connection.exec_driver_sql("VACUUM result_summaries")
+            connection.exec_driver_sql("VACUUM result_summaries, result_rollups")
 
     def delete_run(self, run: str) -> int:
         removed = super().delete_run(run)
         if removed:
             # The rebuild deleted every summary of the run's 30-day buckets and wrote them anew.
             try:
-                self._vacuum_summaries()
+                self._vacuum_parts()
             except StoreUnavailable as error:
-                logger.warning("the summaries were not vacuumed after the run's deletion: %s", error)
+                logger.warning("the summaries and rollups were not vacuumed after the run's deletion: %s", error)
         return removed
 
     @staticmethod
     def _compact_all(connection: Connection) -> int:
         with _driver_errors(connection):
-            return summary_parts.compact(connection, _COMPACTED_AT_ONCE)
+            merged = summary_parts.compact(connection, _COMPACTED_AT_ONCE)
+            # Under the compaction's locks, which the summaries took.
+            return merged + rollup_parts.merge(connection.connection.driver_connection)
 
     def _add_batch(self, add: Callable[[Connection], AddOutcome], *, all_or_nothing: bool) -> AddOutcome:
         outcome = super()._add_batch(add, all_or_nothing=all_or_nothing)
@@ -280,19 +284,17 @@ class PostgresResultStore(SqlStoreBase):
             already = set(skipped)
             new = [row for row in rows if row[0] not in already] if already else rows
             columns = batch if batch is not None and not already else BatchColumns.of(new)
-            # The summaries first: appending takes no row lock, and the rollups' shared rows are
-            # then held only until the commit that follows them, which a second batch waits for.
             summary_parts.add_results(connection, new, columns)
-            add_to_rollups(cursor, columns)
+            rollup_parts.add_results(cursor, columns)
         return AddOutcome(stored, len(rows) - stored - len(clashing), tuple(clashing))
 
     def _take_out(self, connection: Connection, condition: str, parameters: dict[str, Any]) -> tuple[int, int, int]:
         # One statement: the rows deleted are exactly the rows taken out of the rollups. As two,
         # a writer committing results of the run between them had its results deleted but
         # left in the rollups (each statement reads its own snapshot under READ COMMITTED).
-        taken_out = rollups.add_to_rollups("gone", "true", ROLLUP_WIDTHS, remove=True)
-        # Writers take the summaries' lock before the rollups' rows: so does a deletion, which
-        # takes it alone (see summary_parts.rebuild), before any row.
+        taken_out = rollups.add_to_rollups("gone", "true", ROLLUP_WIDTHS, remove=True, part=rollup_parts.APPENDED_PART)
+        # The summaries' lock, alone, before any row (see summary_parts.rebuild): no writer
+        # appends, and no compaction merges, until the deletion commits.
         connection.exec_driver_sql(summary_parts.REBUILDING)
         statement = f"""
             WITH gone AS (DELETE FROM results WHERE {condition.format(r="results")} RETURNING *),
@@ -307,6 +309,9 @@ class PostgresResultStore(SqlStoreBase):
         # Summaries cannot take results out (a minimum has no inverse): their buckets are rebuilt.
         with _driver_errors(connection):
             summary_parts.rebuild(connection, first_us, last_us + 1)
+            # The run's negated sums merged into its buckets now: those left empty go, with what
+            # rounding left of their sums, as before the rollups were in parts.
+            rollup_parts.merge(connection.connection.driver_connection, first_us, last_us + 1)
 
 
 @contextmanager

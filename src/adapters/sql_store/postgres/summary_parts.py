@@ -42,8 +42,9 @@ the index; a second index in the other order cost every part appended a second i
 _LOCK = 7275311550617104175
 # Writers append parts side by side under a shared lock; a rebuild (after a run's deletion) takes
 # it alone, so that no part of results it reads is appended meanwhile, nor one of results it does
-# not read lost. Writers take it after their results are written and before the rollups' rows; a
-# run's deletion takes it before deleting anything: one order, so no cycle can form.
+# not read lost. Writers take it after their results are written and before their rollups' parts
+# (which lock no stored row); a run's deletion takes it before deleting anything: one order, so no
+# cycle can form. Compaction and a deletion's merge of the rollups' parts run under it too.
 
 # A part's number: the transaction's id (pg_current_xact_id, 64 bits, never reused) above 20 bits
 # counting the parts the transaction appends (a rebuild appends several), from a sequence of the
