@@ -25,6 +25,7 @@ from src.adapters.sql_store.schema import ROLLUP_WIDTHS
 from src.adapters.sql_store.stores import open_sql_store
 from src.application.ports.result_store import AddOutcome
 from src.domain.benchmark_result import BenchmarkResult
+from src.domain.time_window import TimeWindow
 from tests.databases import emptied, scratch_database
 
 # Whole and half milliseconds and tokens: every sum of them is exact in float64, so rollups
@@ -100,9 +101,11 @@ def _kept_and_summed(url: str) -> tuple[list[tuple[Any, ...]], list[tuple[Any, .
 @settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(batches=_batches())
 def test_rollups_kept_by_the_batch_path_are_those_the_database_sums(
-    database: str, store: SqlStoreBase, batches: list[list[BenchmarkResult]]
+    database: str, store: SqlStoreBase, batches: list[list[BenchmarkResult]], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     emptied(database)
+    # Every bucket of several parts is merged (not only those past the default's count).
+    monkeypatch.setattr(rollup_parts, "CROWDED_PARTS", 1)
     for batch in batches:
         store.add(batch, all_or_nothing=False)
     kept, expected = _kept_and_summed(database)
@@ -124,6 +127,40 @@ def _rows_and_buckets(url: str) -> tuple[int, int]:
         ).fetchone()
     assert found is not None
     return int(found[0]), int(found[1])
+
+
+def _parts_per_bucket(url: str) -> dict[tuple[int, int], int]:
+    with psycopg.connect(url) as connection:
+        rows = connection.execute("SELECT width_us, bucket_start_us, count(*) FROM result_rollups GROUP BY 1, 2")
+        return {(width, start): count for width, start, count in rows}
+
+
+def test_compaction_merges_the_rollup_buckets_of_more_than_the_crowded_count_of_parts(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(rollup_parts, "CROWDED_PARTS", 3)
+    hour = datetime(2024, 6, 1, 10, tzinfo=UTC)
+    with scratch_database("postgresql", tmp_path) as url:
+        opened = open_sql_store(database_url(url))
+        assert isinstance(opened, PostgresResultStore)
+        try:
+            # Four writes into minute 0, two into minute 7: every hour, day and month bucket gets six parts.
+            for index, minute in enumerate([0, 0, 0, 0, 7, 7]):
+                at = hour + timedelta(minutes=minute, seconds=index)
+                assert opened.add([BenchmarkResult(f"m{index}", 10 + index, 1.0, 2.0, 20.0, at)]).stored == 1
+            # Averages read the minutes of the first window and the hour of the second from rollups.
+            windows = [TimeWindow(hour, hour + timedelta(minutes=m)) for m in (8, 60)]
+            before = [opened.aggregate(window) for window in windows]
+            assert [summed.count for summed in before] == [6, 6]
+            minute_0, minute_7 = (int(1e6) * int((hour + timedelta(minutes=m)).timestamp()) for m in (0, 7))
+            opened.compact_now()
+            parts = _parts_per_bucket(url)
+            assert parts[(ROLLUP_WIDTHS[0], minute_0)] == 1  # four parts: merged
+            assert parts[(ROLLUP_WIDTHS[0], minute_7)] == 2  # two: left for readers to add up
+            assert all(count == 1 for (width, _), count in parts.items() if width != ROLLUP_WIDTHS[0])
+            assert [opened.aggregate(window) for window in windows] == before
+        finally:
+            opened.close()
 
 
 def test_a_batch_with_stored_and_clashing_ids_stores_only_the_new_ones(tmp_path: Path) -> None:
