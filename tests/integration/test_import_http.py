@@ -323,6 +323,19 @@ def test_more_files_than_a_run_has_are_a_problem_saying_how_many(api: httpx.Clie
     assert "at most 8" in assert_problem(refused, 422)["detail"]
 
 
+def test_a_multipart_body_cut_off_inside_its_file_is_an_invalid_multipart_body(api: httpx.Client) -> None:
+    # Reported: answered 422 unreadable-file "no file was sent", where the README promises invalid-multipart.
+    whole = httpx.Request("POST", "http://x", files=[("files", ("run.json", VLLM.read_bytes()))])
+    body = whole.read()
+    cut = body[: len(body) // 2]
+    refused = api.post(
+        "/results/import", content=cut, headers={**WRITER, "Content-Type": whole.headers["Content-Type"]}
+    )
+    problem = assert_problem(refused, 422)
+    assert problem["type"].endswith(":invalid-multipart")
+    assert "no complete file part" in problem["detail"]
+
+
 def test_a_line_json_excludes_is_rejected_saying_what_it_holds(api: httpx.Client) -> None:
     def line(request_id: str, total: str) -> str:
         # 12345.5 stands for the number written as `total`, which json.dumps could not write.

@@ -25,6 +25,7 @@ from src.adapters.sql_store.schema import ROLLUP_WIDTHS
 from src.adapters.sql_store.stores import open_sql_store
 from src.application.ports.result_store import AddOutcome
 from src.domain.benchmark_result import BenchmarkResult
+from src.domain.errors import StoreUnavailable
 from src.domain.time_window import TimeWindow
 from tests.databases import emptied, scratch_database
 
@@ -159,6 +160,23 @@ def test_compaction_merges_the_rollup_buckets_of_more_than_the_crowded_count_of_
             assert parts[(ROLLUP_WIDTHS[0], minute_7)] == 2  # two: left for readers to add up
             assert all(count == 1 for (width, _), count in parts.items() if width != ROLLUP_WIDTHS[0])
             assert [opened.aggregate(window) for window in windows] == before
+        finally:
+            opened.close()
+
+
+def test_a_write_refused_by_another_rule_than_a_stored_key_says_so_at_once(tmp_path: Path) -> None:
+    # Reported: a server of the previous version writing after a migration met a NOT NULL column
+    # it does not know, and answered "8 attempts ... collided with concurrent writers".
+    with scratch_database("postgresql", tmp_path) as url:
+        with psycopg.connect(url, autocommit=True) as admin:
+            admin.execute("ALTER TABLE result_rollups ADD COLUMN unknown_here bigint NOT NULL DEFAULT 0")
+            admin.execute("ALTER TABLE result_rollups ALTER COLUMN unknown_here DROP DEFAULT")
+        opened = open_sql_store(database_url(url))
+        try:
+            moment = datetime(2024, 6, 1, tzinfo=UTC)
+            with pytest.raises(StoreUnavailable, match=r"refused to store the batch: .*unknown_here"):
+                opened.add([BenchmarkResult("id0", 10, 1.0, 2.0, 20.0, moment)])
+            assert opened.get("id0") is None  # rolled back whole
         finally:
             opened.close()
 

@@ -586,6 +586,24 @@ def test_deleting_a_run_removes_its_results_and_everything_kept_about_them(make_
     assert [run.run for run in store.runs(RunQuery()).runs] == ["a"]
 
 
+def test_a_deleted_runs_large_values_leave_the_averages_of_what_remains_exact(make_store: StoreFactory) -> None:
+    # Reported: a deletion took the run's sums out of the rollups, and a deleted 1e12 ms cancelled
+    # against the 0.001 ms results left beside it in the same minute: their average came out 2% off.
+    huge = {"time_to_first_token": 1e12, "total_generation_time": 1e12, "time_per_output_token": 1e9}
+    tiny = {"time_to_first_token": 0.0005, "total_generation_time": 0.001, "time_per_output_token": 0.00005}
+    results = [_run_of("big", "big", 10, **huge), *(_run_of("small", f"s{i}", 10 + i, **tiny) for i in range(3))]
+    store = make_store(results)
+    if isinstance(store, JsonFileResultStore):
+        return  # read-only: nothing is deleted (the test above)
+    assert store.delete_run("big") == 1
+    for window in (None, TimeWindow.parse("2024-06-01T12:00:00Z", "2024-06-01T12:30:00Z")):
+        averages = store.aggregate(window).summary()
+        assert averages.count == 3
+        assert averages.average_total_generation_time == pytest.approx(0.001, rel=1e-9)
+        assert averages.average_time_to_first_token == pytest.approx(0.0005, rel=1e-9)
+        assert averages.average_time_per_output_token == pytest.approx(0.00005, rel=1e-9)
+
+
 def test_a_success_with_no_output_tokens_is_kept_with_tpot_undefined(make_store: StoreFactory) -> None:
     # vLLM PR #3397: S1 returned no token (TTFT 40, e2e 50), S2 ten (TTFT 100, e2e 280).
     store = make_store(

@@ -54,15 +54,12 @@ def _ceil(value: int, width: int) -> int:
     return -_floor(-value, width)
 
 
-def add_to_rollups(
-    source: str, condition: str, widths: tuple[int, ...], *, remove: bool = False, part: str | None = None
-) -> str:
+def add_to_rollups(source: str, condition: str, widths: tuple[int, ...], *, part: str | None = None) -> str:
     """SQL that adds the rows of `source` (a table or CTE name) meeting `condition` to every
     width's buckets, in bucket order so that concurrent writers lock rollup rows in one order.
     A failed result (its error not NULL) is counted as failed only; a success adds each metric
-    it has to that metric's sum and count. With `remove`, stored rows about to be deleted are
-    taken out of their buckets instead. With `part` (an SQL expression, PostgreSQL's rollups in
-    parts), the sums are appended as a new part of each bucket, numbered `part`, not added in place.
+    it has to that metric's sum and count. With `part` (an SQL expression, PostgreSQL's rollups
+    in parts), the sums are appended as a new part of each bucket, numbered `part`, not added in place.
 
     Built from constants only; `condition` may name bound parameters. PostgreSQL and SQLite
     both take it (SQLite needs the WHERE clause to read ON CONFLICT as an upsert).
@@ -75,8 +72,7 @@ def add_to_rollups(
         **{f"count_{m}": f"count(r.{m}) {succeeded}" for m in COUNTED_METRICS},
         "failed_count": "count(*) FILTER (WHERE r.error IS NOT NULL)",
     }
-    sign = "-" if remove else ""
-    values = [f"{sign}{value}" for value in columns.values()]
+    values = list(columns.values())
     if part is None:
         names, ending = (
             list(columns),

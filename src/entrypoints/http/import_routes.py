@@ -141,6 +141,15 @@ async def _received(request: Request, media_type: str, directory: Path, limit: i
                 f"{reason} (a run's files, at most {MAX_FILES}, each a form part named files)",
             ) from None
         uploads = [value for _, value in form.multi_items() if isinstance(value, UploadFile)]
+        if not uploads:
+            # A body cut off inside its only file part parses as a form without files.
+            raise HttpProblem(
+                HTTPStatus.UNPROCESSABLE_ENTITY,
+                "invalid-multipart",
+                "Invalid multipart body",
+                "the multipart body holds no complete file part (cut off, or no part named files"
+                f" with a filename; a run's files, at most {MAX_FILES}, each a form part named files)",
+            )
         files = []
         for index, upload in enumerate(uploads):
             name = Path(upload.filename or "").name

@@ -1,14 +1,11 @@
 """PostgreSQL: the rollups' sums written in parts, merged by compaction (migration 0007).
 
 A write appends, per bucket it touches, a row of its own results' sums numbered after its
-transaction, without reading or locking a stored row; a run's deletion appends the negated sums of
-its results. Every reader already adds buckets up (window_sums, the averages' copy), so a
-bucket's parts add up with them. `merge` replaces a bucket's parts by their sum and drops the
-buckets that sum to nothing (a deleted run's), as the upserts it replaces did.
-
-Part numbers: a writer's (or a deletion's) is its transaction's id (pg_current_xact_id, 64 bits,
-never reused) times two; a merge's the same plus one, so that the parts a deletion appends and
-merges in one transaction never share a number.
+transaction (pg_current_xact_id: 64 bits, never reused; a transaction appends at most one row a
+bucket), without reading or locking a stored row. Every reader already adds buckets up
+(window_sums, the averages' copy), so a bucket's parts add up with them. `merge` replaces a
+bucket's parts by their sum. A run's deletion sums its buckets anew from the results that remain
+(SqlStoreBase._rebuild_rollups), one part each.
 """
 
 from __future__ import annotations
@@ -23,9 +20,8 @@ from src.adapters.sql_store.postgres.ingest import BatchColumns
 from src.adapters.sql_store.schema import COUNTED_METRICS, ROLLUP_WIDTHS
 from src.domain.benchmark_result import METRICS, STORED_METRICS
 
-APPENDED_PART = "(pg_current_xact_id()::text::bigint << 1)"
+APPENDED_PART = "pg_current_xact_id()::text::bigint"
 """The number of the parts a transaction appends (SQL)."""
-_MERGED_PART = "((pg_current_xact_id()::text::bigint << 1) | 1)"
 
 # The rollups' summed columns, in the order of their arrays; then how many of the successes have
 # each metric some lack, and the failures. Built from constants.
@@ -51,25 +47,20 @@ _SUMS = ", ".join(f"sum({name} ORDER BY part)" for name in COLUMNS)
 # Built from constants. The crowded buckets are read in the statement's snapshot: parts that
 # writers commit meanwhile are neither read nor deleted, and stay for the next merge. Added up in
 # part order (transaction order), as the upserts added each write to the bucket's running sums.
+# The merge is the compacting transaction's one part of each bucket it merges.
 _MERGE = f"""
     WITH crowded AS (
-        SELECT width_us, bucket_start_us FROM result_rollups
-        WHERE bucket_start_us + width_us > %(low)s AND bucket_start_us < %(high)s
-        GROUP BY 1, 2
-        HAVING count(*) > %(crowded)s OR (sum(result_count) = 0 AND sum(failed_count) = 0)
+        SELECT width_us, bucket_start_us FROM result_rollups GROUP BY 1, 2 HAVING count(*) > %(crowded)s
     ), merged AS (
         DELETE FROM result_rollups r USING crowded c
         WHERE (r.width_us, r.bucket_start_us) = (c.width_us, c.bucket_start_us)
         RETURNING r.*
     ), appended AS (
         INSERT INTO result_rollups (width_us, bucket_start_us, part, {", ".join(COLUMNS)})
-        SELECT width_us, bucket_start_us, {_MERGED_PART}, {_SUMS}
-        FROM merged GROUP BY 1, 2
-        HAVING sum(result_count) <> 0 OR sum(failed_count) <> 0
+        SELECT width_us, bucket_start_us, {APPENDED_PART}, {_SUMS} FROM merged GROUP BY 1, 2
     )
     SELECT count(*) FROM merged
 """
-_EVERY_BUCKET = {"low": -(1 << 62), "high": 1 << 62}
 CROWDED_PARTS = 16
 """Compaction merges the rollup buckets holding more than this many parts. A year's results in
 random order leave some 2 parts a minute (a part per result, nearly: each minute's few results
@@ -78,18 +69,11 @@ for 1,470,000 parts, those of more than 16 parts 3.5 s (the hours', days' and mo
 reads at most 2·59 minute buckets, so their few parts cost readers little."""
 
 
-def merge(driver: Any, low: int | None = None, high: int | None = None) -> int:
-    """Merge the parts of the rollup buckets overlapping [low, high) microseconds into one, dropping
-    the buckets left with no result; how many parts were merged. Without a range (compaction),
-    the buckets anywhere that hold more than CROWDED_PARTS parts; with one (a run's deletion),
-    every bucket of the range that holds several. In the caller's transaction, which must hold
-    the summaries' compaction or rebuild lock (summary_parts), so that no other merge or
-    deletion runs beside it."""
-    if low is None or high is None:
-        span = _EVERY_BUCKET | {"crowded": CROWDED_PARTS}
-    else:
-        span = {"low": low, "high": high, "crowded": 1}
-    ((merged,),) = driver.execute(_MERGE, span).fetchall()
+def merge(driver: Any) -> int:
+    """Merge the parts of every rollup bucket holding more than CROWDED_PARTS into one; how many
+    parts were merged. In the caller's transaction, which must hold the summaries' compaction
+    lock (summary_parts), so that no other merge and no run's deletion runs beside it."""
+    ((merged,),) = driver.execute(_MERGE, {"crowded": CROWDED_PARTS}).fetchall()
     return int(merged)
 
 

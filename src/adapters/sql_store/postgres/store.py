@@ -18,7 +18,6 @@ from sqlalchemy.engine import URL
 from sqlalchemy.exc import IntegrityError, OperationalError
 
 from src.adapters.column_statistics import sorted_metric
-from src.adapters.sql_store import rollups
 from src.adapters.sql_store.base import SqlStoreBase
 from src.adapters.sql_store.database import CONNECT_TIMEOUT_SECONDS, WRITES
 from src.adapters.sql_store.postgres import rollup_parts, summaries, summary_parts
@@ -37,7 +36,6 @@ from src.adapters.sql_store.postgres.statistics import (
     summary_statement,
 )
 from src.adapters.sql_store.postgres.summaries import plan
-from src.adapters.sql_store.schema import ROLLUP_WIDTHS
 from src.adapters.sql_store.window_sums import window_aggregate, window_parameters
 from src.application.ports.result_store import AddOutcome, SummaryKey, SummaryQuery
 from src.domain.benchmark_result import BenchmarkResult
@@ -82,6 +80,7 @@ class PostgresResultStore(SqlStoreBase):
     # Outside a transaction PostgreSQL needs no BEGIN and ROLLBACK round trips around the statement.
     _READ_OPTIONS: ClassVar[dict[str, Any]] = {"isolation_level": "AUTOCOMMIT"}
     _RUN_CONDITION: ClassVar[str] = f"{{r}}.labels ->> '{RUN_LABEL}' = :run"
+    _ROLLUP_PART: ClassVar[str | None] = rollup_parts.APPENDED_PART
 
     _label_is = staticmethod(label_is)
 
@@ -221,10 +220,24 @@ class PostgresResultStore(SqlStoreBase):
         buckets): each is a dead row every index scan of the table steps over until a vacuum. A
         year's days and hours read in 156 ms right after a 1,000,000-result import's compaction,
         15 ms after this (0.5 s); autovacuum comes a minute later, or never where it is off. A
-        user who does not own the tables gets a warning from PostgreSQL, not an error. Raises
-        StoreUnavailable."""
+        user who does not own the tables gets a warning from PostgreSQL, not an error, logged
+        here as a warning. Raises StoreUnavailable."""
+        refusals: list[str] = []
+
+        def heard(notice: psycopg.errors.Diagnostic) -> None:
+            if notice.severity_nonlocalized == "WARNING":
+                refusals.append(notice.message_primary or "")
+
         with self._available(), self._engine.connect().execution_options(**_VACUUMING) as connection:
-            connection.exec_driver_sql("VACUUM result_summaries, result_rollups")
+            driver = connection.connection.driver_connection
+            driver.add_notice_handler(heard)  # type: ignore[union-attr]
+            try:
+                connection.exec_driver_sql("VACUUM result_summaries, result_rollups")
+            finally:
+                driver.remove_notice_handler(heard)  # type: ignore[union-attr]
+        for refusal in refusals:
+            # PostgreSQL only warns a user who does not own the tables: said here, not lost.
+            logger.warning("the summaries and rollups were not vacuumed (%s): their owner or autovacuum must", refusal)
 
     def delete_run(self, run: str) -> int:
         removed = super().delete_run(run)
@@ -289,16 +302,13 @@ class PostgresResultStore(SqlStoreBase):
         return AddOutcome(stored, len(rows) - stored - len(clashing), tuple(clashing))
 
     def _take_out(self, connection: Connection, condition: str, parameters: dict[str, Any]) -> tuple[int, int, int]:
-        # One statement: the rows deleted are exactly the rows taken out of the rollups. As two,
-        # a writer committing results of the run between them had its results deleted but
-        # left in the rollups (each statement reads its own snapshot under READ COMMITTED).
-        taken_out = rollups.add_to_rollups("gone", "true", ROLLUP_WIDTHS, remove=True, part=rollup_parts.APPENDED_PART)
-        # The summaries' lock, alone, before any row (see summary_parts.rebuild): no writer
-        # appends, and no compaction merges, until the deletion commits.
+        # The summaries' lock, alone, before any row (see summary_parts.rebuild): no writer commits
+        # results, appends a part or merges any, until the deletion commits. So the rollups and
+        # summaries rebuilt after the deletion read exactly the results that remain; a writer's
+        # results of the run not yet committed are neither deleted nor read, and its parts come after.
         connection.exec_driver_sql(summary_parts.REBUILDING)
         statement = f"""
-            WITH gone AS (DELETE FROM results WHERE {condition.format(r="results")} RETURNING *),
-            taken_out AS ({taken_out})
+            WITH gone AS (DELETE FROM results WHERE {condition.format(r="results")} RETURNING recorded_at_us)
             SELECT count(*), coalesce(min(recorded_at_us), 0), coalesce(max(recorded_at_us), 0) FROM gone
         """
         removed, first, last = connection.execute(text(statement), parameters).one()
@@ -309,9 +319,6 @@ class PostgresResultStore(SqlStoreBase):
         # Summaries cannot take results out (a minimum has no inverse): their buckets are rebuilt.
         with _driver_errors(connection):
             summary_parts.rebuild(connection, first_us, last_us + 1)
-            # The run's negated sums merged into its buckets now: those left empty go, with what
-            # rounding left of their sums, as before the rollups were in parts.
-            rollup_parts.merge(connection.connection.driver_connection, first_us, last_us + 1)
 
 
 @contextmanager
