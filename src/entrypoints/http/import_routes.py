@@ -4,16 +4,18 @@ from __future__ import annotations
 
 import shutil
 import tempfile
+from collections.abc import AsyncGenerator
 from http import HTTPStatus
 from pathlib import Path
 from typing import Annotated, Any
 
 from fastapi import FastAPI, Query, Request
 from fastapi.responses import Response
+from python_multipart.multipart import parse_options_header
 from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import UploadFile
 from starlette.exceptions import HTTPException
-from starlette.formparsers import MultiPartException
+from starlette.formparsers import MultiPartException, MultiPartParser
 
 from src.application.import_results import AUTO, ImportReport, ImportResults
 from src.application.ports.result_reader import ImportOptions, ToolFile
@@ -129,35 +131,7 @@ async def _received(request: Request, media_type: str, directory: Path, limit: i
     if declared.isdigit() and int(declared) > limit:
         raise _too_large(limit)
     if media_type == MULTIPART:
-        try:
-            form = await request.form(max_files=MAX_FILES, max_fields=MAX_FILES)
-        # Starlette turns a malformed or oversized multipart body into its own 400.
-        except (MultiPartException, HTTPException) as error:
-            reason = error.message if isinstance(error, MultiPartException) else error.detail
-            raise HttpProblem(
-                HTTPStatus.UNPROCESSABLE_ENTITY,
-                "invalid-multipart",
-                "Invalid multipart body",
-                f"{reason} (a run's files, at most {MAX_FILES}, each a form part named files)",
-            ) from None
-        uploads = [value for _, value in form.multi_items() if isinstance(value, UploadFile)]
-        if not uploads:
-            # A body cut off inside its only file part parses as a form without files.
-            raise HttpProblem(
-                HTTPStatus.UNPROCESSABLE_ENTITY,
-                "invalid-multipart",
-                "Invalid multipart body",
-                "the multipart body holds no complete file part (cut off, or no part named files"
-                f" with a filename; a run's files, at most {MAX_FILES}, each a form part named files)",
-            )
-        files = []
-        for index, upload in enumerate(uploads):
-            name = Path(upload.filename or "").name
-            # The name is the user's, so it is never part of a path here (NUL, length, separators).
-            path = directory / str(index)
-            await run_in_threadpool(_copy, upload, path)
-            files.append(ToolFile(name, path))
-        return files
+        return await _received_parts(request, directory)
     path, size = directory / "body", 0
     with path.open("wb") as body:
         async for chunk in request.stream():
@@ -166,6 +140,65 @@ async def _received(request: Request, media_type: str, directory: Path, limit: i
                 raise _too_large(limit)
             body.write(chunk)
     return [ToolFile(Path(name).name, path)]
+
+
+async def _received_parts(request: Request, directory: Path) -> list[ToolFile]:
+    """A multipart body's file parts, written to `directory`. Raises HttpProblem 422
+    invalid-multipart for a malformed body, more than MAX_FILES parts, a body without a file
+    part, or one cut off before its closing boundary (RFC 2046, 5.1.1): the parser drops a part
+    cut off silently, and the import would go on with the files before it."""
+    ending = _closing_delimiter(request.headers.get("content-type", ""))
+    tail = bytearray()
+
+    async def body() -> AsyncGenerator[bytes, None]:
+        async for chunk in request.stream():
+            # What the body ends with: the closing delimiter, then at most a short epilogue.
+            tail[:] = (bytes(tail[-_TAIL_BYTES:]) + chunk)[-_TAIL_BYTES:]
+            yield chunk
+
+    try:
+        form = await MultiPartParser(request.headers, body(), max_files=MAX_FILES, max_fields=MAX_FILES).parse()
+    # Starlette turns a malformed or oversized multipart body into its own 400.
+    except (MultiPartException, HTTPException) as error:
+        reason = error.message if isinstance(error, MultiPartException) else error.detail
+        raise _invalid_multipart(reason) from None
+    try:
+        uploads = [value for _, value in form.multi_items() if isinstance(value, UploadFile)]
+        if ending is None or ending not in tail:
+            raise _invalid_multipart("the multipart body ends before its closing boundary: cut off")
+        if not uploads:
+            raise _invalid_multipart("the multipart body holds no file part")
+        files = []
+        for index, upload in enumerate(uploads):
+            name = Path(upload.filename or "").name
+            # The name is the user's, so it is never part of a path here (NUL, length, separators).
+            path = directory / str(index)
+            await run_in_threadpool(_copy, upload, path)
+            files.append(ToolFile(name, path))
+        return files
+    finally:
+        await form.close()
+
+
+_TAIL_BYTES = 4096
+"""How much of a multipart body's end is kept to find its closing delimiter (a boundary holds at
+most 70 characters; an epilogue after it is allowed, and rare)."""
+
+
+def _closing_delimiter(content_type: str) -> bytes | None:
+    """The closing delimiter of a multipart body of this content type (`--boundary--`), or None without a boundary."""
+    _, parameters = parse_options_header(content_type)
+    boundary = parameters.get(b"boundary")
+    return None if not boundary else b"--" + boundary + b"--"
+
+
+def _invalid_multipart(reason: str) -> HttpProblem:
+    return HttpProblem(
+        HTTPStatus.UNPROCESSABLE_ENTITY,
+        "invalid-multipart",
+        "Invalid multipart body",
+        f"{reason} (a run's files, at most {MAX_FILES}, each a form part named files)",
+    )
 
 
 def _copy(upload: UploadFile, path: Path) -> None:
