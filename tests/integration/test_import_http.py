@@ -323,16 +323,20 @@ def test_more_files_than_a_run_has_are_a_problem_saying_how_many(api: httpx.Clie
     assert "at most 8" in assert_problem(refused, 422)["detail"]
 
 
-@pytest.mark.parametrize("files", [1, 2])
+@pytest.mark.parametrize(("files", "delimiter_in_content"), [(1, False), (2, False), (2, True)])
 def test_a_multipart_body_cut_off_is_an_invalid_multipart_body_and_stores_nothing(
-    api: httpx.Client, files: int
+    api: httpx.Client, files: int, delimiter_in_content: bool
 ) -> None:
     # Reported: cut inside its only file, the body answered 422 unreadable-file "no file was sent";
-    # cut inside its second file, the parser dropped that part and the first file was imported alone.
-    parts = [("files", (f"run-{index}.json", VLLM.read_bytes())) for index in range(files)]
-    whole = httpx.Request("POST", "http://x", files=parts)
+    # cut inside its second file, the parser dropped that part and the first file was imported
+    # alone, also when that file's content cut off ended in the closing delimiter's text.
+    whole = httpx.Request(
+        "POST", "http://x", files=[("files", (f"run-{i}.json", VLLM.read_bytes())) for i in range(files)]
+    )
     body = whole.read()
     cut = body[: len(body) - len(VLLM.read_bytes()) // 2]
+    if delimiter_in_content:
+        cut += b"--" + whole.headers["Content-Type"].split("boundary=")[1].encode() + b"--"
     refused = api.post(
         "/results/import", content=cut, headers={**WRITER, "Content-Type": whole.headers["Content-Type"]}
     )

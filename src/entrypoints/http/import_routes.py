@@ -186,10 +186,12 @@ most 70 characters; an epilogue after it is allowed, and rare)."""
 
 
 def _closing_delimiter(content_type: str) -> bytes | None:
-    """The closing delimiter of a multipart body of this content type (`--boundary--`), or None without a boundary."""
+    """The closing delimiter of a multipart body of this content type with the line break before
+    it (`CRLF--boundary--`, RFC 2046 5.1.1: a part's content cut off after the delimiter's text
+    alone is no end), or None without a boundary."""
     _, parameters = parse_options_header(content_type)
     boundary = parameters.get(b"boundary")
-    return None if not boundary else b"--" + boundary + b"--"
+    return None if not boundary else b"\r\n--" + boundary + b"--"
 
 
 def _invalid_multipart(reason: str) -> HttpProblem:
