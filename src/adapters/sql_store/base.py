@@ -22,7 +22,7 @@ from sqlalchemy.exc import DBAPIError, IntegrityError
 
 from src.adapters.column_statistics import sorted_columns
 from src.adapters.sql_store.database import WRITES, connect, driver_reason, schema_revision
-from src.adapters.sql_store.rollups import add_to_rollups
+from src.adapters.sql_store.rollups import add_to_rollups, whole_buckets
 from src.adapters.sql_store.rows import as_result
 from src.adapters.sql_store.schema import ROLLUP_WIDTHS, SCHEMA_REVISION, result_rollups, results
 from src.adapters.sql_store.selection import LabelIs, Selected, conditions, row_columns_statement, split_rows
@@ -285,10 +285,9 @@ class SqlStoreBase(ResultStore):
         Taking the deleted results' sums out instead let a large sum cancel against the small ones
         left beside it: a deleted 1e12 ms beside three results of 0.001 ms left their average 2%
         off. Rebuilt, a bucket's sums only ever add the non-negative values it holds."""
-        coarsest = ROLLUP_WIDTHS[-1]
-        # Python's % is a floor modulo: right before 1970 too. Each width divides the coarsest,
-        # so every bucket of every width starting in [low, high) lies inside it.
-        low, high = low - low % coarsest, high - high % coarsest + (coarsest if high % coarsest else 0)
+        # Each width divides the coarsest, so every bucket of every width starting in the
+        # coarsest buckets lies inside them.
+        low, high = whole_buckets(low, high, ROLLUP_WIDTHS[-1])
         starts = result_rollups.c.bucket_start_us
         connection.execute(result_rollups.delete().where(starts >= low, starts < high))
         within = "r.recorded_at_us >= :low AND r.recorded_at_us < :high"

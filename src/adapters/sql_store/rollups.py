@@ -46,6 +46,12 @@ def split_window(low: int, high: int, widths: tuple[int, ...]) -> WindowPieces:
     return WindowPieces(((low, _ceil(low, widths[0])), (_floor(high, widths[0]), high)), tuple(buckets))
 
 
+def whole_buckets(low: int, high: int, width: int) -> Span:
+    """[low, high) widened to whole buckets of `width`: from the start of the bucket holding `low`
+    to the end of the one holding `high - 1` (microseconds)."""
+    return _floor(low, width), _ceil(high, width)
+
+
 def _floor(value: int, width: int) -> int:
     return value - value % width  # Python's % is a floor modulo, right for times before 1970 too
 

@@ -57,7 +57,7 @@ bucket: fewer merges, less rewriting; more parts between them, more for readers 
 _COMPACTED_AT_ONCE = 200_000
 """Parts merged at a time (some 70 MB of small parts in memory)."""
 _VACUUM_AFTER_PARTS = 10_000
-"""A compaction merging at least this many parts vacuums the table after it (see compact)."""
+"""A compaction merging at least this many parts vacuums the tables after it (see compact_now)."""
 _VACUUMING = {"isolation_level": "AUTOCOMMIT", WRITES: True}
 DEFAULT_AVERAGES_MIRROR_RESULTS = 2_000_000
 """A store of at most this many results is copied into each serving process for window averages
@@ -194,8 +194,9 @@ class PostgresResultStore(SqlStoreBase):
         return 2
 
     def compact(self) -> None:
-        """Have the summaries' parts merged on the store's own thread (see compact_now), after this
-        returns: readers merge what is not merged yet, so only the cost of answers waits for it."""
+        """Have the summaries' and rollups' parts merged on the store's own thread (see
+        compact_now), after this returns: readers merge what is not merged yet, so only the cost
+        of answers waits for it."""
         with self._counting:
             self._writes_since_compaction = 0
         self._compaction.ask()

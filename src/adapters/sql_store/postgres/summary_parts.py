@@ -21,13 +21,13 @@ from sqlalchemy import Connection
 from src.adapters.metric_summaries import Ints, Summaries, decode, encode, merge, metric_columns, summarize_rows
 from src.adapters.sql_store.postgres.ingest import BatchColumns
 from src.adapters.sql_store.postgres.summaries import WIDTHS, Series, series_of
+from src.adapters.sql_store.rollups import whole_buckets
 from src.adapters.sql_store.schema import results
 from src.domain.benchmark_result import STORED_METRICS
 
 Described = tuple[str | None, Hashable]
 """A result's model and its labels in some hashable form (JSON text, or the items of a mapping)."""
 
-_COARSEST = WIDTHS[-1]
 # A bucket index fits in 40 bits at every width (minutes of 10,000 years are 2^32.3).
 _BUCKET_BITS = 40
 _REBUILD_ROWS = 50_000
@@ -121,7 +121,7 @@ def add_results(connection: Connection, rows: Sequence[tuple[Any, ...]], columns
 
 def rebuild(connection: Connection, low: int, high: int) -> None:
     """Summaries anew, from the stored results, for every bucket touching [low, high) microseconds."""
-    low, high = low - low % _COARSEST, high - high % _COARSEST + (_COARSEST if high % _COARSEST else 0)
+    low, high = whole_buckets(low, high, WIDTHS[-1])
     driver = connection.connection.driver_connection
     driver.execute(REBUILDING)  # type: ignore[union-attr]  # no writer appends to what is rebuilt
     driver.execute(  # type: ignore[union-attr]

@@ -8,7 +8,7 @@ from sqlalchemy import Connection, bindparam, select, text
 
 from src.adapters.column_statistics import sorted_metric, summarize_columns
 from src.adapters.sql_store.base import SqlStoreBase
-from src.adapters.sql_store.rollups import add_to_rollups
+from src.adapters.sql_store.rollups import add_to_rollups, whole_buckets
 from src.adapters.sql_store.rows import as_result
 from src.adapters.sql_store.schema import ROLLUP_WIDTHS, results
 from src.adapters.sql_store.selection import Selected
@@ -94,4 +94,4 @@ class SqliteResultStore(SqlStoreBase):
 
     def _deleted(self, connection: Connection, first_us: int, last_us: int) -> None:
         # The deleted results' minutes are packed again from the results left in them.
-        repack(connection, first_us - first_us % _MINUTE, last_us - last_us % _MINUTE + _MINUTE)
+        repack(connection, *whole_buckets(first_us, last_us + 1, _MINUTE))
