@@ -173,13 +173,27 @@ def _zone(options: ImportOptions) -> tuple[tzinfo, list[str]]:
         ) from None
 
 
+_EARLIEST_DATE, _LATEST_DATE = datetime(2000, 1, 1, tzinfo=UTC), datetime(9999, 1, 1, tzinfo=UTC)
+"""The run dates read: earlier is a clock gone wrong; later leaves no room to place a run's
+requests (up to its duration before the date) within the calendar."""
+
+
 def _anchor(run: Mapping[str, Any], zone: tzinfo, where: str) -> datetime:
     """The run's end: its `date`, local time in `zone`, in UTC."""
     try:
         local = datetime.strptime(run["date"], DATE_FORMAT)
     except ValueError:
         raise UnreadableFile(TOOL, f"{where}: date {run['date']!r:.40} is not YYYYmmdd-HHMMSS") from None
-    return local.replace(tzinfo=zone).astimezone(UTC)
+    try:
+        # A date at the calendar's ends cannot be moved to UTC, nor its requests placed around it.
+        anchor = local.replace(tzinfo=zone).astimezone(UTC)
+        if not _EARLIEST_DATE <= anchor <= _LATEST_DATE:
+            raise OverflowError
+    except OverflowError:
+        raise UnreadableFile(
+            TOOL, f"{where}: date {run['date']!r:.40} is no time of a load test (2000 to 9998)"
+        ) from None
+    return anchor
 
 
 def _settings(run: Mapping[str, Any]) -> dict[str, object]:

@@ -138,6 +138,21 @@ def test_the_date_is_read_in_the_given_timezone_without_a_warning() -> None:
     assert results(entries)[3].timestamp == datetime(2025, 11, 4, 13, 22, 33, tzinfo=UTC)
 
 
+@pytest.mark.parametrize(
+    ("date", "zone"),
+    [("00010101-000000", "UTC"), ("00010101-000000", "Asia/Tokyo"), ("99991231-235959", "America/Los_Angeles")],
+)
+def test_a_date_at_the_calendars_ends_is_refused_as_no_time_of_a_load_test(
+    tmp_path: Path, date: str, zone: str
+) -> None:
+    # Reported: such dates answered 500 (OverflowError placing the requests), not a refusal.
+    document = json.loads(VLLM_EXAMPLE.read_text(encoding="utf-8")) | {"date": date}
+    path = tmp_path / "bench.json"
+    path.write_text(json.dumps(document), encoding="utf-8")
+    with pytest.raises(UnreadableFile, match="no time of a load test"):
+        read(READER, path, ImportOptions(timezone=zone))
+
+
 def test_an_unknown_timezone_is_refused_naming_the_option() -> None:
     with pytest.raises(MissingImportOption) as refused:
         READER.read(*_one(VLLM_EXAMPLE, ImportOptions(timezone="Mars/Olympus")))
